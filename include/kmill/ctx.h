@@ -1,0 +1,41 @@
+/* ctx.h - the context every long-running library call receives.
+ *
+ * It is the only mutable state shared across the library: the error record,
+ * verbosity, where diagnostics go, the memory budget, the thread count, a
+ * flag the front end raises on SIGINT/SIGTERM, and fault-injection settings
+ * used by the tests to reach error paths (e.g. a disk that fills up). */
+#ifndef KMILL_CTX_H
+#define KMILL_CTX_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kmill/error.h"
+
+enum { KM_QUIET = -1, KM_NORMAL = 0, KM_VERBOSE = 1, KM_DEBUG = 2 };
+enum { KM_PROGRESS_AUTO = -1, KM_PROGRESS_OFF = 0, KM_PROGRESS_ON = 1 };
+
+typedef struct km_ctx {
+    km_err err;
+    int verbosity;           /* KM_QUIET .. KM_DEBUG */
+    int progress;            /* KM_PROGRESS_* */
+    const char *prog;        /* prefix of diagnostics, e.g. "kmill convert" */
+    FILE *log;               /* diagnostics stream, normally stderr */
+    uint64_t mem_budget;     /* bytes the job may keep resident */
+    int threads;             /* worker threads, >= 1 */
+    volatile sig_atomic_t *interrupted; /* non-zero: stop at the next safe point */
+    /* fault injection (tests only): writes through km_file fail with ENOSPC
+     * once this many bytes have been written in total; 0 disables it. */
+    uint64_t fault_enospc_after;
+    uint64_t fault_written;
+} km_ctx;
+
+/* Defaults: normal verbosity, automatic progress, stderr, the default memory
+ * budget (km_default_mem), one thread per online CPU. */
+void km_ctx_init(km_ctx *ctx, const char *prog);
+
+/* Non-zero when the job should stop; sets KM_EINTR in ctx->err. */
+int km_check_interrupt(km_ctx *ctx);
+
+#endif

@@ -1,0 +1,60 @@
+/* cli.h - what the subcommands share: the command table, option parsing
+ * with the common options (-q -v --mem --threads --progress --help), and
+ * the mapping from library error codes to messages and exit statuses.
+ * This layer is the only one that prints for humans or decides exit codes:
+ * 0 success, 1 runtime or data error, 2 usage error, 130 interrupted. */
+#ifndef KMILL_CLI_H
+#define KMILL_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "kmill/ctx.h"
+
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_INTR = 130 };
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *summary;                 /* one line for `kmill --help` */
+    const char *usage;                   /* full --help text */
+    int (*run)(const struct cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+} cli_cmd;
+
+/* Long-option values above any character, shared by every command. */
+enum {
+    OPT_MEM = 1000, OPT_THREADS, OPT_PROGRESS, OPT_NO_PROGRESS,
+    OPT_CMD_BASE = 1100 /* commands number their own long options from here */
+};
+
+/* Handler for a command's own options: return -1 to go on, or an exit
+ * status (after printing any message) to stop. */
+typedef int (*cli_opt_fn)(void *state, km_ctx *ctx, int opt, const char *arg);
+
+/* Parse argv with the command's options plus the common ones. Returns -1
+ * when the command should go on (positional arguments start at *first_arg),
+ * or an exit status (0 after --help, 2 after a usage error). */
+int cli_parse(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv,
+              const char *shortopts, const struct option *longopts,
+              cli_opt_fn handle, void *state, int *first_arg);
+
+/* Print "kmill CMD: <message>" plus a pointer to --help; returns 2. */
+int cli_usage_error(const cli_cmd *cmd, km_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Report ctx->err for a failed library call whose code is rc; returns the
+ * exit status (1, or 130 when interrupted, or 0 when our reader went away). */
+int cli_fail(km_ctx *ctx, int rc);
+
+/* Parse option values; on failure print a usage error and return 2, else 0. */
+int cli_int_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
+                long lo, long hi, long *out);
+int cli_double_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
+                   double *out);
+
+extern const cli_cmd cli_commands[];
+const cli_cmd *cli_find(const char *name);
+
+/* One entry point per subcommand (src/cli/cmd_<name>.c). */
+int cmd_help(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+
+#endif

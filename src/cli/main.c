@@ -1,0 +1,162 @@
+/* main.c - the kmill front end: global options, subcommand dispatch,
+ * signals, and the final check that stdout was written completely. */
+#include "config.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "kmill/size.h"
+
+/* The one piece of global state: what the signal handler can reach. The
+ * library sees it only through ctx->interrupted. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    /* second signal: the user insists, die now with the default action */
+    if (interrupted) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    interrupted = 1;
+}
+
+static const char help_usage[] =
+    "Usage: kmill help [COMMAND]\n"
+    "Show the manual page of COMMAND (kmill-COMMAND(1)) when standard output is a\n"
+    "terminal and man(1) finds it; otherwise print COMMAND's --help text.\n";
+
+const cli_cmd cli_commands[] = {
+    {"help", "show help for a command", help_usage, cmd_help},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void main_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: kmill [--version] [--help] COMMAND [OPTIONS] [ARGS]\n"
+            "Kernel machines and Recursive Feature Machines on data larger than RAM.\n\n"
+            "Commands:\n");
+    for (const cli_cmd *c = cli_commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f,
+            "\nOptions common to all commands:\n"
+            "  -q, --quiet        only errors on stderr\n"
+            "  -v, --verbose      more detail on stderr (repeat for debug output)\n"
+            "      --mem SIZE     memory budget, e.g. 4G or 50%% (default: half of RAM;\n"
+            "                     environment: KMILL_MEM)\n"
+            "      --threads N    worker threads (default: all online CPUs)\n"
+            "      --progress     always show progress; --no-progress never\n"
+            "  -h, --help         show a command's options\n\n"
+            "Exit status: 0 success, 1 runtime or data error, 2 usage error.\n"
+            "'kmill help COMMAND' or 'man kmill-COMMAND' for details.\n");
+}
+
+/* Flush and close stdout, reporting a write error (except a closed pipe). */
+static int close_stdout(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (errno != EPIPE) {
+            fprintf(stderr, "kmill: error writing standard output: %s\n", strerror(errno));
+            return status ? status : EXIT_ERR;
+        }
+    }
+    if (fclose(stdout) != 0 && errno != EPIPE && errno != EBADF) {
+        fprintf(stderr, "kmill: error closing standard output: %s\n", strerror(errno));
+        return status ? status : EXIT_ERR;
+    }
+    return status;
+}
+
+int cmd_help(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
+{
+    int first;
+    int st = cli_parse(cmd, ctx, argc, argv, NULL, NULL, NULL, NULL, &first);
+    if (st >= 0)
+        return st;
+    if (first >= argc) {
+        main_usage(stdout);
+        return EXIT_OK;
+    }
+    if (argc - first > 1)
+        return cli_usage_error(cmd, ctx, "expected one command name");
+    const cli_cmd *c = cli_find(argv[first]);
+    if (!c)
+        return cli_usage_error(cmd, ctx, "unknown command '%s'", argv[first]);
+    if (isatty(STDOUT_FILENO)) {
+        char page[64];
+        snprintf(page, sizeof page, "kmill-%s", c->name);
+        fflush(stdout);
+        char *const args[] = {"man", page, NULL};
+        pid_t pid = fork();
+        if (pid == 0) {
+            /* silence man's "no manual entry": we fall back below */
+            if (!freopen("/dev/null", "w", stderr))
+                _exit(127);
+            execvp("man", args);
+            _exit(127);
+        }
+        int wst;
+        if (pid > 0 && waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) && WEXITSTATUS(wst) == 0)
+            return EXIT_OK;
+    }
+    fputs(c->usage, stdout);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "kmill");
+    ctx.interrupted = &interrupted;
+
+    signal(SIGPIPE, SIG_IGN); /* write errors become EPIPE, handled quietly */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    const char *envmem = getenv("KMILL_MEM");
+    if (envmem && *envmem && km_parse_size(envmem, &ctx.mem_budget, &ctx.err) < 0) {
+        fprintf(stderr, "kmill: KMILL_MEM: %s\n", ctx.err.msg);
+        return EXIT_USAGE;
+    }
+    const char *fault = getenv("KMILL_FAULT_ENOSPC_AFTER");
+    if (fault && *fault)
+        ctx.fault_enospc_after = strtoull(fault, NULL, 10);
+
+    if (argc < 2) {
+        main_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        main_usage(stdout);
+        return close_stdout(EXIT_OK);
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        printf("kmill %s\n", PACKAGE_VERSION);
+        return close_stdout(EXIT_OK);
+    }
+    const cli_cmd *cmd = cli_find(name);
+    if (!cmd) {
+        if (name[0] == '-')
+            fprintf(stderr, "kmill: unknown option '%s'\n", name);
+        else
+            fprintf(stderr, "kmill: unknown command '%s'\n", name);
+        fprintf(stderr, "Try 'kmill --help' for the list of commands.\n");
+        return EXIT_USAGE;
+    }
+    char prog[64];
+    snprintf(prog, sizeof prog, "kmill %s", cmd->name);
+    ctx.prog = prog;
+    int status = cmd->run(cmd, argc - 1, argv + 1, &ctx);
+    return close_stdout(status);
+}

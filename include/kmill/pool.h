@@ -2,8 +2,9 @@
  *
  * A job is "call fn(arg, i, worker) for i in [0, n)". Jobs are queued in
  * submission order; workers take items from the oldest unfinished job.
- * km_pool_wait lets the calling thread help with its own job, so a pool of
- * T workers plus the caller uses T+1 cores during km_pool_run. Submitting
+ * km_pool_wait lets the calling thread help with queued items (of any job,
+ * oldest first) until its job is done, so a pool of T workers plus the
+ * caller uses T+1 cores. Items must not wait for other jobs themselves. Submitting
  * and waiting separately lets the caller overlap its own work (parsing the
  * next chunk) with the pool's (compressing the previous one). */
 #ifndef KMILL_POOL_H
@@ -25,7 +26,7 @@ int km_pool_workers(const km_pool *pool);
 
 /* Queue a job; returns NULL only when out of memory. */
 km_job *km_pool_submit(km_pool *pool, size_t n, km_task_fn fn, void *arg);
-/* Help with and wait for the job, then free it. */
+/* Help with queued work until the job is done, then free it. */
 void km_pool_wait(km_pool *pool, km_job *job);
 /* submit + wait; runs inline if the job cannot be queued. */
 void km_pool_run(km_pool *pool, size_t n, km_task_fn fn, void *arg);

@@ -51,10 +51,18 @@ int cli_int_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *ar
 int cli_double_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
                    double *out);
 
+/* --io MODE (auto, uring, pread); the default comes from KMILL_IO. */
+int cli_io_arg(const cli_cmd *cmd, km_ctx *ctx, const char *arg, int *kind);
+int cli_io_default(void);
+
 extern const cli_cmd cli_commands[];
 const cli_cmd *cli_find(const char *name);
 
 /* One entry point per subcommand (src/cli/cmd_<name>.c). */
 int cmd_help(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_convert(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_cat(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+extern const char convert_usage[], info_usage[], cat_usage[];
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kmill/io.h"
 #include "kmill/size.h"
 
 static const struct option common_longopts[] = {
@@ -165,4 +166,27 @@ const cli_cmd *cli_find(const char *name)
         if (strcmp(c->name, name) == 0)
             return c;
     return NULL;
+}
+
+int cli_io_arg(const cli_cmd *cmd, km_ctx *ctx, const char *arg, int *kind)
+{
+    if (strcmp(arg, "auto") == 0)
+        *kind = KM_IO_AUTO;
+    else if (strcmp(arg, "uring") == 0 || strcmp(arg, "io_uring") == 0)
+        *kind = KM_IO_URING;
+    else if (strcmp(arg, "pread") == 0)
+        *kind = KM_IO_PREAD;
+    else
+        return cli_usage_error(cmd, ctx, "invalid --io '%s' (auto, uring or pread)", arg);
+    return 0;
+}
+
+int cli_io_default(void)
+{
+    const char *e = getenv("KMILL_IO");
+    if (e && strcmp(e, "pread") == 0)
+        return KM_IO_PREAD;
+    if (e && (strcmp(e, "uring") == 0 || strcmp(e, "io_uring") == 0))
+        return KM_IO_URING;
+    return KM_IO_AUTO;
 }

@@ -32,6 +32,9 @@ static const char help_usage[] =
     "terminal and man(1) finds it; otherwise print COMMAND's --help text.\n";
 
 const cli_cmd cli_commands[] = {
+    {"convert", "convert CSV into a kmill dataset (.kmx)", convert_usage, cmd_convert},
+    {"info", "describe a dataset: rows, columns, statistics; verify it", info_usage, cmd_info},
+    {"cat", "print a dataset (or rows, columns, a sample of it) as CSV", cat_usage, cmd_cat},
     {"help", "show help for a command", help_usage, cmd_help},
     {NULL, NULL, NULL, NULL},
 };

@@ -89,13 +89,15 @@ int km_pool_create(km_pool **out, int nworkers, km_err *e)
     pthread_cond_init(&p->finish, NULL);
     for (int i = 0; i < nworkers; i++) {
         struct worker_arg *wa = malloc(sizeof *wa);
+        if (wa) {
+            wa->pool = p;
+            wa->id = i + 1;
+        }
         if (!wa || pthread_create(&p->threads[i], NULL, worker_main, wa) != 0) {
             free(wa);
             km_pool_destroy(p);
             return km_seterr(e, KM_ENOMEM, "cannot start worker thread %d", i + 1);
         }
-        wa->pool = p;
-        wa->id = i + 1;
         p->nworkers++;
     }
     *out = p;
@@ -156,28 +158,23 @@ void km_pool_wait(km_pool *p, km_job *j)
         return;
     }
     pthread_mutex_lock(&p->mu);
-    while (j->next < j->n) {
-        /* help only with our own job, so waiting never runs unrelated work */
-        size_t item = j->next++;
-        if (j->next == j->n) { /* unlink j from the queue */
-            km_job **pp = &p->head, *prev = NULL;
-            while (*pp && *pp != j) {
-                prev = *pp;
-                pp = &(*pp)->qnext;
-            }
-            if (*pp) {
-                *pp = j->qnext;
-                if (p->tail == j)
-                    p->tail = prev;
-            }
+    /* Help while waiting: take items of the oldest queued job, ours or an
+     * earlier or later one, so the caller's core is never idle while work
+     * is queued (a pipeline keeps several jobs in flight). */
+    while (j->done < j->n) {
+        size_t item;
+        km_job *h = claim(p, &item);
+        if (!h) {
+            pthread_cond_wait(&p->finish, &p->mu);
+            continue;
         }
         pthread_mutex_unlock(&p->mu);
-        j->fn(j->arg, item, 0);
+        h->fn(h->arg, item, 0);
         pthread_mutex_lock(&p->mu);
-        j->done++;
+        h->done++;
+        if (h->done == h->n)
+            pthread_cond_broadcast(&p->finish);
     }
-    while (j->done < j->n)
-        pthread_cond_wait(&p->finish, &p->mu);
     pthread_mutex_unlock(&p->mu);
     free(j);
 }

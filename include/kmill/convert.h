@@ -1,0 +1,49 @@
+/* convert.h - CSV (file or pipe) to a .kmx dataset in one streaming pass.
+ *
+ * Column types are inferred: a column is numeric unless it holds a value
+ * that is neither a number nor an NA token, then it is categorical and its
+ * values are stored as codes into a dictionary of the original strings.
+ * Options force types, drop columns and bound the number of levels. */
+#ifndef KMILL_CONVERT_H
+#define KMILL_CONVERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kmill/ctx.h"
+#include "kmill/pool.h"
+
+enum { KM_RAGGED_ERROR = 0, KM_RAGGED_FILL = 1, KM_RAGGED_SKIP = 2 };
+
+/* The NA tokens used when none are given. */
+#define KM_DEFAULT_NA ",NA,NaN,nan,N/A,null,NULL,?"
+
+typedef struct km_convert_opts {
+    const char *input;        /* path, or "-" for standard input */
+    const char *output;       /* .kmx path */
+    char delim;               /* 0: detect */
+    int no_header;
+    const char *na_values;    /* comma-separated; NULL: KM_DEFAULT_NA */
+    const char *categorical;  /* column lists (names or 1-based numbers) */
+    const char *numeric;
+    const char *drop;
+    uint32_t max_levels;      /* 0: 1000 */
+    uint32_t chunk_rows;      /* 0: about 4 MiB of floats */
+    int level;                /* zstd level */
+    int shuffle;              /* KMX_SHUFFLE_* */
+    int lazy_quotes;
+    int ragged;               /* KM_RAGGED_* */
+    size_t max_line;          /* 0: 64 MiB */
+    km_pool *pool;
+} km_convert_opts;
+
+typedef struct km_convert_result {
+    uint64_t rows, bytes_in, bytes_out;
+    uint64_t blank_lines, ragged_rows;
+    uint32_t ncols, ncategorical;
+    char delim;
+} km_convert_result;
+
+int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res);
+
+#endif

@@ -1,0 +1,96 @@
+/* kmx.h - the kmill dataset file (.kmx): writer, reader, scans, sampling.
+ *
+ * Layout and rules are specified in formats/kmx.md. In short: a 4 KiB
+ * header block, then independent zstd-compressed chunks of float32 rows
+ * (row-major), each at a 4 KiB boundary with its own header, CRC-32C and
+ * per-chunk column statistics, then the schema, dictionaries, whole-file
+ * statistics and the chunk index, and a fixed 64-byte footer. Written in
+ * one pass (a pipe is fine); read in any order. */
+#ifndef KMILL_KMX_H
+#define KMILL_KMX_H
+
+#include <stdint.h>
+
+#include "kmill/ctx.h"
+#include "kmill/pool.h"
+#include "kmill/schema.h"
+
+#define KMX_MAJOR 1
+#define KMX_MINOR 0
+
+enum { KMX_SHUFFLE_OFF = 0, KMX_SHUFFLE_ON = 1, KMX_SHUFFLE_AUTO = 2 };
+enum { KMX_FILTER_NONE = 0, KMX_FILTER_SHUFFLE = 1 };
+
+/* Where the data came from (recorded for provenance and staleness checks). */
+typedef struct km_kmx_source {
+    const char *name;    /* file name, or "-" */
+    uint64_t size;       /* 0 for a pipe */
+    int64_t mtime;       /* seconds; 0 for a pipe */
+    uint32_t head_crc;   /* CRC-32C of the first MiB of input */
+} km_kmx_source;
+
+/* ---- writing ---------------------------------------------------------- */
+
+typedef struct km_kmx_wopts {
+    int level;               /* zstd level */
+    int shuffle;             /* KMX_SHUFFLE_* */
+    uint32_t rows_per_chunk;
+    km_pool *pool;           /* compresses chunks; NULL: in the caller */
+} km_kmx_wopts;
+
+typedef struct km_kmx_writer km_kmx_writer;
+
+int km_kmx_create(km_ctx *ctx, const char *path, uint32_t ncols, const km_kmx_wopts *o,
+                  km_kmx_writer **out);
+/* The buffer to fill with up to rows_per_chunk rows of ncols floats. */
+float *km_kmx_buffer(km_kmx_writer *w);
+/* Hand over the filled buffer (nrows rows); km_kmx_buffer then gives a new one. */
+int km_kmx_put(km_kmx_writer *w, uint32_t nrows);
+/* Write every chunk, the metadata and the footer; rename into place.
+ * The schema's stats are filled in from the chunks. Call km_kmx_abort
+ * afterwards in every case: after a successful finish it only frees. */
+int km_kmx_finish(km_kmx_writer *w, km_schema *schema, const km_kmx_source *src);
+/* Remove the partial output (if not committed) and free the writer. */
+void km_kmx_abort(km_kmx_writer *w);
+uint32_t km_kmx_chunk_rows(const km_kmx_writer *w);
+uint64_t km_kmx_written(const km_kmx_writer *w); /* bytes so far */
+
+/* ---- reading ---------------------------------------------------------- */
+
+typedef struct km_kmx_chunk {
+    uint64_t offset, first_row;
+    uint32_t nrows, raw_len, comp_len, crc, stats_crc;
+    uint8_t filter;
+} km_kmx_chunk;
+
+typedef struct km_kmx km_kmx;
+
+/* io_kind: KM_IO_AUTO, KM_IO_URING or KM_IO_PREAD (kmill/io.h). */
+int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out);
+void km_kmx_close(km_kmx *d);
+const km_schema *km_kmx_schema(const km_kmx *d);
+uint64_t km_kmx_rows(const km_kmx *d);
+uint64_t km_kmx_nchunks(const km_kmx *d);
+const km_kmx_chunk *km_kmx_chunk_info(const km_kmx *d, uint64_t k);
+uint64_t km_kmx_file_size(const km_kmx *d);
+uint32_t km_kmx_rows_per_chunk(const km_kmx *d);
+const km_kmx_source *km_kmx_source_info(const km_kmx *d);
+const char *km_kmx_io_name(const km_kmx *d);
+int km_kmx_version(const km_kmx *d, int *minor);
+
+/* Read, verify and decode chunk k into out (nrows * ncols floats). */
+int km_kmx_read_chunk(km_kmx *d, uint64_t k, float *out);
+
+/* Ordered scan over chunks (all of them when list is NULL): reads run ahead
+ * through the I/O backend while the pool decompresses. */
+typedef struct km_kmx_scan km_kmx_scan;
+int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n,
+                     km_kmx_scan **out);
+/* 1 and a block of rows (valid until the next call), 0 at the end, or <0. */
+int km_kmx_scan_next(km_kmx_scan *s, const float **rows, uint32_t *nrows, uint64_t *first_row);
+void km_kmx_scan_close(km_kmx_scan *s);
+
+/* n distinct row numbers drawn uniformly (seeded), sorted ascending. */
+int km_kmx_sample(km_kmx *d, uint64_t n, uint64_t seed, uint64_t *rows);
+
+#endif

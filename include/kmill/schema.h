@@ -1,0 +1,52 @@
+/* schema.h - the columns of a dataset: names, types, category dictionaries
+ * and whole-file statistics. Shared by the CSV importer, the dataset file
+ * and every consumer that maps columns to features. */
+#ifndef KMILL_SCHEMA_H
+#define KMILL_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kmill/error.h"
+
+enum { KM_COL_NUMERIC = 0, KM_COL_CATEGORICAL = 1 };
+
+/* Statistics over the non-missing values (for a categorical column: over
+ * the codes, so only count and missing are meaningful). */
+typedef struct km_colstats {
+    double min, max, sum, sumsq;
+    uint64_t count;   /* non-missing values */
+    uint64_t missing; /* NaN / NA values */
+} km_colstats;
+
+typedef struct km_column {
+    char *name;
+    int type;            /* KM_COL_* */
+    char **levels;       /* categorical: code i <-> levels[i] */
+    uint32_t *level_len; /* byte lengths (levels may hold any bytes) */
+    uint32_t nlevels;
+    km_colstats stats;
+} km_column;
+
+typedef struct km_schema {
+    uint32_t ncols;
+    km_column *cols;
+} km_schema;
+
+void km_schema_free(km_schema *s);
+void km_colstats_init(km_colstats *st);
+void km_colstats_merge(km_colstats *into, const km_colstats *from);
+/* Index of the column named name, or -1. */
+long km_schema_find(const km_schema *s, const char *name);
+
+/* Resolve a column list ("a,b,3,5-7": names first, then 1-based numbers and
+ * ranges) into flags[ncols] (set to 1). Fails with KM_EINVAL naming an
+ * unknown column; opt is the option name used in messages. */
+int km_schema_select(const km_schema *s, const char *list, const char *opt, unsigned char *flags,
+                     km_err *e);
+/* The same for an ordered selection: writes column indices in the order
+ * given (duplicates kept) into *idx (malloc'd), their count into *n. */
+int km_schema_select_list(const km_schema *s, const char *list, const char *opt, uint32_t **idx,
+                          uint32_t *n, km_err *e);
+
+#endif

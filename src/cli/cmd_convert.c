@@ -1,0 +1,174 @@
+/* cmd_convert.c - `kmill convert`: CSV to a .kmx dataset. */
+#include "config.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "kmill/convert.h"
+#include "kmill/kmx.h"
+#include "kmill/log.h"
+#include "kmill/progress.h"
+#include "kmill/size.h"
+
+const char convert_usage[] =
+    "Usage: kmill convert [OPTIONS] [FILE.csv|-] -o OUT.kmx\n"
+    "Convert CSV (a file, or standard input when FILE is '-' or absent) into a\n"
+    "chunked, compressed, checksummed kmill dataset.\n"
+    "\n"
+    "  -o, --output FILE       the dataset to write (required; replaced atomically)\n"
+    "      --no-header         the first line is data; columns are named col1..colN\n"
+    "  -d, --delimiter C       field delimiter, one character or 'tab'\n"
+    "                          (default: detected among , ; tab |)\n"
+    "      --na-values LIST    comma-separated tokens read as missing\n"
+    "                          (default: empty,NA,NaN,nan,N/A,null,NULL,?)\n"
+    "      --categorical COLS  store these columns as categories\n"
+    "      --numeric COLS      these columns must be numeric (error otherwise)\n"
+    "      --drop COLS         leave these columns out\n"
+    "      --max-levels N      most distinct values of a categorical column (1000)\n"
+    "      --ragged MODE       rows with a wrong number of fields: error (default),\n"
+    "                          fill (pad short rows with missing values), skip\n"
+    "      --lazy-quotes       accept quotes inside unquoted fields literally\n"
+    "      --max-line SIZE     longest record accepted (default 64M)\n"
+    "      --chunk-rows N      rows per chunk (default: about 4 MiB of data)\n"
+    "      --level N           zstd compression level, 1 to 19 (default 3)\n"
+    "      --shuffle MODE      byte-shuffle filter: auto (default, chosen per chunk), on, off\n"
+    "      --threads N         compression threads besides the reader (default: CPUs)\n"
+    "  -q, --quiet  -v, --verbose  --progress  --no-progress  --mem SIZE  -h, --help\n"
+    "\n"
+    "COLS is a comma-separated list of column names or 1-based numbers and ranges\n"
+    "(e.g. id,3,5-9). See kmill-convert(1) and kmill-dataset(5).\n";
+
+enum {
+    O_NOHEADER = OPT_CMD_BASE, O_NA, O_CAT, O_NUM, O_DROP, O_MAXLEV, O_RAGGED, O_LAZY,
+    O_MAXLINE, O_CHUNKROWS, O_LEVEL, O_SHUFFLE
+};
+
+static const struct option longopts[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"delimiter", required_argument, NULL, 'd'},
+    {"no-header", no_argument, NULL, O_NOHEADER},
+    {"na-values", required_argument, NULL, O_NA},
+    {"categorical", required_argument, NULL, O_CAT},
+    {"numeric", required_argument, NULL, O_NUM},
+    {"drop", required_argument, NULL, O_DROP},
+    {"max-levels", required_argument, NULL, O_MAXLEV},
+    {"ragged", required_argument, NULL, O_RAGGED},
+    {"lazy-quotes", no_argument, NULL, O_LAZY},
+    {"max-line", required_argument, NULL, O_MAXLINE},
+    {"chunk-rows", required_argument, NULL, O_CHUNKROWS},
+    {"level", required_argument, NULL, O_LEVEL},
+    {"shuffle", required_argument, NULL, O_SHUFFLE},
+    {NULL, 0, NULL, 0},
+};
+
+struct st {
+    const cli_cmd *cmd;
+    km_convert_opts o;
+};
+
+static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
+{
+    struct st *s = vs;
+    km_convert_opts *o = &s->o;
+    long n;
+    int rc;
+    uint64_t sz;
+    switch (opt) {
+    case 'o':
+        o->output = arg;
+        break;
+    case 'd':
+        if (strcmp(arg, "tab") == 0 || strcmp(arg, "\\t") == 0)
+            o->delim = '\t';
+        else if (strlen(arg) == 1 && arg[0] != '"' && arg[0] != '\n' && arg[0] != '\r')
+            o->delim = arg[0];
+        else
+            return cli_usage_error(s->cmd, ctx, "invalid --delimiter '%s' (one character, or 'tab')", arg);
+        break;
+    case O_NOHEADER: o->no_header = 1; break;
+    case O_NA: o->na_values = arg; break;
+    case O_CAT: o->categorical = arg; break;
+    case O_NUM: o->numeric = arg; break;
+    case O_DROP: o->drop = arg; break;
+    case O_LAZY: o->lazy_quotes = 1; break;
+    case O_MAXLEV:
+        if ((rc = cli_int_arg(s->cmd, ctx, "--max-levels", arg, 1, 16777216, &n)))
+            return rc;
+        o->max_levels = (uint32_t)n;
+        break;
+    case O_CHUNKROWS:
+        if ((rc = cli_int_arg(s->cmd, ctx, "--chunk-rows", arg, 1, 1 << 26, &n)))
+            return rc;
+        o->chunk_rows = (uint32_t)n;
+        break;
+    case O_LEVEL:
+        if ((rc = cli_int_arg(s->cmd, ctx, "--level", arg, 1, 19, &n)))
+            return rc;
+        o->level = (int)n;
+        break;
+    case O_RAGGED:
+        if (strcmp(arg, "error") == 0) o->ragged = KM_RAGGED_ERROR;
+        else if (strcmp(arg, "fill") == 0) o->ragged = KM_RAGGED_FILL;
+        else if (strcmp(arg, "skip") == 0) o->ragged = KM_RAGGED_SKIP;
+        else return cli_usage_error(s->cmd, ctx, "invalid --ragged '%s' (error, fill or skip)", arg);
+        break;
+    case O_SHUFFLE:
+        if (strcmp(arg, "auto") == 0) o->shuffle = KMX_SHUFFLE_AUTO;
+        else if (strcmp(arg, "on") == 0) o->shuffle = KMX_SHUFFLE_ON;
+        else if (strcmp(arg, "off") == 0) o->shuffle = KMX_SHUFFLE_OFF;
+        else return cli_usage_error(s->cmd, ctx, "invalid --shuffle '%s' (auto, on or off)", arg);
+        break;
+    case O_MAXLINE:
+        if (km_parse_size(arg, &sz, &ctx->err) < 0 || sz < 16 || sz > ((uint64_t)1 << 32))
+            return cli_usage_error(s->cmd, ctx, "invalid --max-line '%s' (16 bytes to 4G)", arg);
+        o->max_line = (size_t)sz;
+        break;
+    default:
+        return cli_usage_error(s->cmd, ctx, "unhandled option");
+    }
+    return -1;
+}
+
+int cmd_convert(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
+{
+    struct st s = {cmd, {0}};
+    s.o.level = 3;
+    s.o.shuffle = KMX_SHUFFLE_AUTO;
+    int first;
+    int st = cli_parse(cmd, ctx, argc, argv, "o:d:", longopts, handle, &s, &first);
+    if (st >= 0)
+        return st;
+    if (argc - first > 1)
+        return cli_usage_error(cmd, ctx, "expected one input file, got %d", argc - first);
+    s.o.input = first < argc ? argv[first] : "-";
+    if (!s.o.output)
+        return cli_usage_error(cmd, ctx, "no output file (-o OUT.kmx)");
+    if (strcmp(s.o.input, "-") == 0 && isatty(STDIN_FILENO))
+        return cli_usage_error(cmd, ctx, "no input: give a CSV file, or pipe CSV into standard input");
+
+    km_pool *pool = NULL;
+    int rc = km_pool_create(&pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err);
+    if (rc)
+        return cli_fail(ctx, rc);
+    s.o.pool = pool;
+    km_convert_result r;
+    double t0 = km_now();
+    rc = km_convert(ctx, &s.o, &r);
+    double dt = km_now() - t0;
+    km_pool_destroy(pool);
+    if (rc)
+        return cli_fail(ctx, rc);
+    if (r.blank_lines)
+        km_warn(ctx, "skipped %llu blank lines", (unsigned long long)r.blank_lines);
+    if (r.ragged_rows)
+        km_warn(ctx, "%s %llu rows with a wrong number of fields",
+                s.o.ragged == KM_RAGGED_SKIP ? "skipped" : "padded", (unsigned long long)r.ragged_rows);
+    char in[32], out[32];
+    km_format_size(r.bytes_in, in, sizeof in);
+    km_format_size(r.bytes_out, out, sizeof out);
+    km_info(ctx, "%s: %llu rows, %u columns (%u categorical), %s of CSV -> %s in %.2f s (%.0f MB/s)",
+            s.o.output, (unsigned long long)r.rows, r.ncols, r.ncategorical, in, out, dt,
+            dt > 0 ? r.bytes_in / dt / 1e6 : 0.0);
+    return EXIT_OK;
+}

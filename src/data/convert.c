@@ -1,0 +1,936 @@
+/* convert.c - CSV to .kmx (see include/kmill/convert.h).
+ *
+ * A pipeline of three stages. The caller's thread reads the input in text
+ * blocks of about 2 MiB cut at record ends (km_csv_split). Pool jobs parse
+ * the blocks in parallel into float rows, keeping text values aside with
+ * block-local dictionaries. The caller's thread then merges the blocks in
+ * input order: it maps local category codes to the global dictionaries (so
+ * codes are numbered by first appearance, whatever the thread count), moves
+ * the rows into the writer's chunk buffers, and the writer compresses full
+ * chunks on the pool. Memory is bounded by the blocks and chunks in flight,
+ * the longest record and the dictionaries (bounded by --max-levels).
+ *
+ * Type inference: a cell that reads as a number is stored as a number; a
+ * column holding any other non-NA text becomes categorical, and the numbers
+ * already seen in it become categories of their shortest text. That can
+ * only be done while the column's values are still in memory, i.e. within
+ * the first chunk; later, the conversion fails and asks for --categorical. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kmill/convert.h"
+#include "kmill/crc32c.h"
+#include "kmill/csv.h"
+#include "kmill/kmx.h"
+#include "kmill/log.h"
+#include "kmill/numparse.h"
+#include "kmill/progress.h"
+#include "kmill/schema.h"
+
+#define DEFAULT_MAX_LEVELS 1000u
+
+/* A column's category dictionary: strings live in the km_column, the hash
+ * table maps them to codes. */
+struct dict {
+    uint32_t *slot; /* code + 1; 0 empty */
+    uint32_t cap;   /* power of two */
+};
+
+struct na_set {
+    char **tok;
+    uint32_t *len;
+    size_t n;
+    int empty;              /* "" is NA */
+    int numeric;            /* some token reads as a number (e.g. -999) */
+    unsigned char first[256]; /* first bytes of the non-empty tokens */
+};
+
+/* A block-local dictionary of one column's text values. */
+struct ldict {
+    char *arena;          /* the strings, back to back */
+    size_t alen, acap;
+    uint32_t *off, *len;  /* per local code */
+    uint32_t n, ncap;
+    uint32_t *slot;       /* hash: code + 1 */
+    uint32_t scap;
+};
+
+struct cell {             /* a text value: row in the block, column, local code */
+    uint32_t row, col, code, field;
+    uint64_t line;
+};
+
+struct block {
+    char *text;
+    size_t len, cap;
+    uint64_t first_line;
+    float *rows;
+    size_t rows_cap;      /* floats */
+    uint32_t nrows;
+    struct cell *cells;
+    size_t ncells, cells_cap;
+    struct ldict *ld;     /* per output column, allocated on first use */
+    uint64_t blank, ragged;
+    int rc;
+    char err[KM_ERRMSG_MAX];
+    km_csv *csv;
+    km_ctx wctx;          /* the parser's own context: its error record */
+    km_job *job;
+    struct conv *c;
+};
+
+struct conv {
+    km_ctx *ctx;
+    const km_convert_opts *o;
+    km_numparse *np;
+    km_kmx_writer *w;
+    km_schema schema;     /* output columns */
+    struct dict *dicts;   /* per output column */
+    unsigned char *forced;/* per output column: 1 numeric, 2 categorical */
+    long *map;            /* input field -> output column, -1 dropped */
+    uint32_t nin;         /* fields per record */
+    struct na_set na;
+    uint32_t max_levels;
+    const char *name;
+    char delim;
+    struct block *blocks;
+    int nblocks;
+    float *chunk;         /* the writer's buffer being filled */
+    uint32_t chunk_row, rpc;
+    uint64_t rows, flushed_rows, bytes_in;
+    uint64_t blank, ragged;
+    uint32_t *gmap;       /* scratch: local code -> global code + 1 */
+    uint32_t gmap_cap;
+};
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
+
+static int na_parse(struct conv *c, const char *list)
+{
+    struct na_set *na = &c->na;
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0) {
+            na->empty = 1;
+        } else {
+            char **nt = realloc(na->tok, (na->n + 1) * sizeof *nt);
+            uint32_t *nl = realloc(na->len, (na->n + 1) * sizeof *nl);
+            if (nt)
+                na->tok = nt;
+            if (nl)
+                na->len = nl;
+            if (!nt || !nl || !(na->tok[na->n] = strndup(p, len)))
+                return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+            na->len[na->n] = (uint32_t)len;
+            float v;
+            if (km_parse_f32(c->np, p, len, &v) == 0)
+                na->numeric = 1;
+            na->first[(unsigned char)p[0]] = 1;
+            na->n++;
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+static int is_na(const struct na_set *na, const km_csv_field *f)
+{
+    if (f->len == 0)
+        return na->empty;
+    if (!na->first[(unsigned char)f->p[0]])
+        return 0;
+    for (size_t i = 0; i < na->n; i++)
+        if (na->len[i] == f->len && memcmp(na->tok[i], f->p, f->len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Code of the string in column j's dictionary, adding it if new. */
+static int dict_code(struct conv *c, uint32_t j, const char *s, size_t len, float *code,
+                     uint64_t line, uint32_t field)
+{
+    km_column *col = &c->schema.cols[j];
+    struct dict *d = &c->dicts[j];
+    if (d->cap == 0 || (uint64_t)col->nlevels * 2 >= d->cap) {
+        uint32_t ncap = d->cap ? d->cap * 2 : 64;
+        uint32_t *ns = calloc(ncap, sizeof *ns);
+        if (!ns)
+            return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+        for (uint32_t k = 0; k < col->nlevels; k++) {
+            uint64_t h = hash_bytes(col->levels[k], col->level_len[k]) & (ncap - 1);
+            while (ns[h])
+                h = (h + 1) & (ncap - 1);
+            ns[h] = k + 1;
+        }
+        free(d->slot);
+        d->slot = ns;
+        d->cap = ncap;
+    }
+    uint64_t h = hash_bytes(s, len) & (d->cap - 1);
+    while (d->slot[h]) {
+        uint32_t k = d->slot[h] - 1;
+        if (col->level_len[k] == len && memcmp(col->levels[k], s, len) == 0) {
+            *code = (float)k;
+            return 0;
+        }
+        h = (h + 1) & (d->cap - 1);
+    }
+    if (col->nlevels >= c->max_levels)
+        return km_seterr(&c->ctx->err, KM_ELIMIT,
+                         "%s:%llu:%u: column '%s' has more than %u distinct values; if it is an "
+                         "identifier, --drop it; otherwise raise --max-levels",
+                         c->name, (unsigned long long)line, field, col->name, c->max_levels);
+    uint32_t k = col->nlevels;
+    if ((k & (k - 1)) == 0) { /* grow the arrays at powers of two */
+        uint32_t ncap = k ? k * 2 : 8;
+        char **nl = realloc(col->levels, ncap * sizeof *nl);
+        if (nl)
+            col->levels = nl;
+        uint32_t *nlen = realloc(col->level_len, ncap * sizeof *nlen);
+        if (nlen)
+            col->level_len = nlen;
+        if (!nl || !nlen)
+            return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    col->levels[k] = copy;
+    col->level_len[k] = (uint32_t)len;
+    col->nlevels++;
+    d->slot[h] = k + 1;
+    *code = (float)k;
+    return 0;
+}
+
+
+static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t line)
+{
+    const km_convert_opts *o = c->o;
+    c->nin = (uint32_t)nf;
+    /* names of all input columns, to resolve the option lists against */
+    km_schema in = {0};
+    in.ncols = c->nin;
+    in.cols = calloc(c->nin, sizeof *in.cols);
+    c->map = calloc(c->nin, sizeof *c->map);
+    unsigned char *drop = calloc(c->nin, 1), *cat = calloc(c->nin, 1), *num = calloc(c->nin, 1);
+    int rc = 0;
+    if (!in.cols || !c->map || !drop || !cat || !num) {
+        rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (uint32_t j = 0; j < c->nin; j++) {
+        char buf[32];
+        const char *nm = buf;
+        size_t len;
+        if (o->no_header || f[j].len == 0) {
+            snprintf(buf, sizeof buf, "col%u", j + 1);
+            len = strlen(buf);
+        } else {
+            nm = f[j].p;
+            len = f[j].len;
+        }
+        if (memchr(nm, '\0', len)) {
+            rc = km_seterr(&c->ctx->err, KM_EPARSE, "%s:%llu:%u: NUL byte in column name", c->name,
+                           (unsigned long long)line, j + 1);
+            goto out;
+        }
+        if (!(in.cols[j].name = strndup(nm, len))) {
+            rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (uint32_t k = 0; k < j; k++)
+            if (strcmp(in.cols[k].name, in.cols[j].name) == 0) {
+                rc = km_seterr(&c->ctx->err, KM_EPARSE,
+                               "%s:%llu:%u: duplicate column name '%s' (also column %u)", c->name,
+                               (unsigned long long)line, j + 1, in.cols[j].name, k + 1);
+                goto out;
+            }
+    }
+    if ((o->drop && (rc = km_schema_select(&in, o->drop, "--drop", drop, &c->ctx->err))) ||
+        (o->categorical &&
+         (rc = km_schema_select(&in, o->categorical, "--categorical", cat, &c->ctx->err))) ||
+        (o->numeric && (rc = km_schema_select(&in, o->numeric, "--numeric", num, &c->ctx->err))))
+        goto out;
+    uint32_t nout = 0;
+    for (uint32_t j = 0; j < c->nin; j++) {
+        if (cat[j] && num[j]) {
+            rc = km_seterr(&c->ctx->err, KM_EINVAL, "column '%s' is both --categorical and --numeric",
+                           in.cols[j].name);
+            goto out;
+        }
+        c->map[j] = drop[j] ? -1 : (long)nout++;
+    }
+    if (nout == 0) {
+        rc = km_seterr(&c->ctx->err, KM_EINVAL, "--drop leaves no column");
+        goto out;
+    }
+    c->schema.ncols = nout;
+    c->schema.cols = calloc(nout, sizeof *c->schema.cols);
+    c->dicts = calloc(nout, sizeof *c->dicts);
+    c->forced = calloc(nout, 1);
+    if (!c->schema.cols || !c->dicts || !c->forced) {
+        rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (uint32_t j = 0; j < c->nin; j++) {
+        if (c->map[j] < 0)
+            continue;
+        km_column *col = &c->schema.cols[c->map[j]];
+        col->name = in.cols[j].name;
+        in.cols[j].name = NULL;
+        col->type = cat[j] ? KM_COL_CATEGORICAL : KM_COL_NUMERIC;
+        c->forced[c->map[j]] = cat[j] ? 2 : num[j] ? 1 : 0;
+    }
+out:
+    km_schema_free(&in);
+    free(drop);
+    free(cat);
+    free(num);
+    return rc;
+}
+
+static int open_input(km_ctx *ctx, const char *path, int *fd, km_kmx_source *src)
+{
+    memset(src, 0, sizeof *src);
+    src->name = path;
+    if (strcmp(path, "-") == 0) {
+        *fd = STDIN_FILENO;
+    } else {
+        *fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (*fd < 0)
+            return km_seterr(&ctx->err, KM_EIO, "cannot open %s: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(*fd, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return km_seterr(&ctx->err, KM_EIO, "%s: is a directory", path);
+        if (S_ISREG(st.st_mode)) {
+            src->size = (uint64_t)st.st_size;
+            src->mtime = (int64_t)st.st_mtime;
+            /* fingerprint: CRC of the first MiB, read without moving the offset */
+            size_t n = st.st_size < (1 << 20) ? (size_t)st.st_size : (1 << 20);
+            unsigned char *head = malloc(n ? n : 1);
+            ssize_t got = head ? pread(*fd, head, n, 0) : -1;
+            if (got > 0) {
+                src->head_crc = km_crc32c(0, head, (size_t)got);
+                if ((got >= 2 && head[0] == 0x1f && head[1] == 0x8b) ||
+                    (got >= 4 && memcmp(head, "\x28\xb5\x2f\xfd", 4) == 0) ||
+                    (got >= 3 && memcmp(head, "BZh", 3) == 0) ||
+                    (got >= 6 && memcmp(head, "\xfd" "7zXZ", 6) == 0)) {
+                    free(head);
+                    return km_seterr(&ctx->err, KM_EFORMAT,
+                                     "%s: looks compressed; decompress it into a pipe, e.g. "
+                                     "'zcat %s | kmill convert - -o OUT.kmx'", path, path);
+                }
+            }
+            free(head);
+        }
+    }
+    return 0;
+}
+
+
+/* ---- stage 2: parse a block (pool job) --------------------------------- */
+
+static int ldict_add(struct ldict *d, const char *s, uint32_t len, uint32_t *code)
+{
+    if (d->scap == 0 || (uint64_t)d->n * 2 >= d->scap) {
+        uint32_t ncap = d->scap ? d->scap * 2 : 64;
+        uint32_t *ns = calloc(ncap, sizeof *ns);
+        if (!ns)
+            return -1;
+        for (uint32_t k = 0; k < d->n; k++) {
+            uint64_t h = hash_bytes(d->arena + d->off[k], d->len[k]) & (ncap - 1);
+            while (ns[h])
+                h = (h + 1) & (ncap - 1);
+            ns[h] = k + 1;
+        }
+        free(d->slot);
+        d->slot = ns;
+        d->scap = ncap;
+    }
+    uint64_t h = hash_bytes(s, len) & (d->scap - 1);
+    while (d->slot[h]) {
+        uint32_t k = d->slot[h] - 1;
+        if (d->len[k] == len && memcmp(d->arena + d->off[k], s, len) == 0) {
+            *code = k;
+            return 0;
+        }
+        h = (h + 1) & (d->scap - 1);
+    }
+    if (d->n == d->ncap) {
+        uint32_t ncap = d->ncap ? d->ncap * 2 : 16;
+        uint32_t *no = realloc(d->off, ncap * sizeof *no);
+        if (no)
+            d->off = no;
+        uint32_t *nl = realloc(d->len, ncap * sizeof *nl);
+        if (nl)
+            d->len = nl;
+        if (!no || !nl)
+            return -1;
+        d->ncap = ncap;
+    }
+    if (d->alen + len > d->acap) {
+        size_t ncap = d->acap ? d->acap * 2 : 4096;
+        while (ncap < d->alen + len)
+            ncap *= 2;
+        char *na = realloc(d->arena, ncap);
+        if (!na)
+            return -1;
+        d->arena = na;
+        d->acap = ncap;
+    }
+    memcpy(d->arena + d->alen, s, len);
+    d->off[d->n] = (uint32_t)d->alen;
+    d->len[d->n] = len;
+    d->alen += len;
+    d->slot[h] = d->n + 1;
+    *code = d->n++;
+    return 0;
+}
+
+static void ldict_clear(struct ldict *d)
+{
+    d->n = 0;
+    d->alen = 0;
+    if (d->slot)
+        memset(d->slot, 0, d->scap * sizeof *d->slot);
+}
+
+static int block_fail(struct block *b, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int block_fail(struct block *b, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->err, sizeof b->err, fmt, ap);
+    va_end(ap);
+    b->rc = rc;
+    return rc;
+}
+
+static int add_cell(struct block *b, uint32_t row, uint32_t col, const km_csv_field *f,
+                    uint64_t line, uint32_t field)
+{
+    struct conv *c = b->c;
+    if (!b->ld) {
+        b->ld = calloc(c->schema.ncols, sizeof *b->ld);
+        if (!b->ld)
+            return block_fail(b, KM_ENOMEM, "out of memory");
+    }
+    uint32_t code;
+    if (ldict_add(&b->ld[col], f->p, f->len, &code))
+        return block_fail(b, KM_ENOMEM, "out of memory");
+    if (b->ncells == b->cells_cap) {
+        size_t ncap = b->cells_cap ? b->cells_cap * 2 : 256;
+        struct cell *nc = realloc(b->cells, ncap * sizeof *nc);
+        if (!nc)
+            return block_fail(b, KM_ENOMEM, "out of memory");
+        b->cells = nc;
+        b->cells_cap = ncap;
+    }
+    b->cells[b->ncells++] = (struct cell){row, col, code, field, line};
+    return 0;
+}
+
+static void parse_block(void *arg, size_t item, int worker)
+{
+    struct block *b = arg;
+    struct conv *c = b->c;
+    const km_convert_opts *o = c->o;
+    uint32_t ncols = c->schema.ncols, nin = c->nin;
+    km_csv_field *f;
+    size_t nf;
+    int rc;
+
+    b->nrows = 0;
+    b->ncells = 0;
+    b->blank = b->ragged = 0;
+    b->rc = 0;
+    for (uint32_t j = 0; b->ld && j < ncols; j++)
+        ldict_clear(&b->ld[j]);
+    km_csv_reset_mem(b->csv, b->text, b->len, b->first_line);
+    while ((rc = km_csv_next(b->csv, &f, &nf)) == 1) {
+        uint64_t line = km_csv_line(b->csv);
+        if (nf != nin) {
+            if (nf == 1 && f[0].len == 0 && !f[0].quoted) {
+                b->blank++;
+                continue;
+            }
+            if (o->ragged == KM_RAGGED_SKIP || (o->ragged == KM_RAGGED_FILL && nf < nin)) {
+                b->ragged++;
+                if (o->ragged == KM_RAGGED_SKIP)
+                    continue;
+            } else {
+                block_fail(b, KM_EPARSE,
+                           "%s:%llu:%zu: %zu fields, expected %u as in the %s (--ragged=fill or "
+                           "skip to accept)",
+                           c->name, (unsigned long long)line, (nf < nin ? nf : nin) + 1, nf, nin,
+                           o->no_header ? "first row" : "header");
+                return;
+            }
+        }
+        if ((size_t)(b->nrows + 1) * ncols > b->rows_cap) {
+            size_t ncap = b->rows_cap ? b->rows_cap * 2 : (size_t)ncols * 1024;
+            float *nr = realloc(b->rows, ncap * sizeof *nr);
+            if (!nr) {
+                block_fail(b, KM_ENOMEM, "out of memory");
+                return;
+            }
+            b->rows = nr;
+            b->rows_cap = ncap;
+        }
+        float *out = b->rows + (size_t)b->nrows * ncols;
+        for (uint32_t j = 0; j < nin; j++) {
+            long oj = c->map[j];
+            if (oj < 0)
+                continue;
+            if (j >= nf) { /* --ragged=fill */
+                out[oj] = NAN;
+                continue;
+            }
+            const km_csv_field *fj = &f[j];
+            if (c->forced[oj] != 2 && !(c->na.numeric && is_na(&c->na, fj)) &&
+                km_parse_f32(c->np, fj->p, fj->len, &out[oj]) == 0)
+                continue;
+            out[oj] = NAN;
+            if (is_na(&c->na, fj))
+                continue;
+            if (c->forced[oj] == 1) {
+                block_fail(b, KM_EPARSE, "%s:%llu:%u: expected a number, got \"%.*s\"", c->name,
+                           (unsigned long long)line, j + 1, (int)(fj->len > 40 ? 40 : fj->len),
+                           fj->p);
+                return;
+            }
+            if (add_cell(b, b->nrows, (uint32_t)oj, fj, line, j + 1))
+                return;
+        }
+        b->nrows++;
+    }
+    if (rc < 0) {
+        block_fail(b, rc, "%s", b->wctx.err.msg);
+        return;
+    }
+}
+
+/* ---- stage 3: merge blocks in order ------------------------------------ */
+
+static int put_chunk(struct conv *c)
+{
+    int rc = km_kmx_put(c->w, c->chunk_row);
+    if (rc)
+        return rc;
+    c->flushed_rows += c->chunk_row;
+    c->chunk = km_kmx_buffer(c->w);
+    c->chunk_row = 0;
+    return km_check_interrupt(c->ctx) ? KM_EINTR : 0;
+}
+
+/* The number v in column j as a category: the code of its shortest text. */
+static int number_code(struct conv *c, uint32_t j, float *v, uint64_t line, uint32_t field)
+{
+    char txt[KM_F32_BUFSZ];
+    int n = km_format_f32(*v, txt);
+    return dict_code(c, j, txt, (size_t)n, v, line, field);
+}
+
+static int merge_block(struct conv *c, struct block *b)
+{
+    uint32_t ncols = c->schema.ncols;
+    int rc;
+    if (b->rc)
+        return km_seterr(&c->ctx->err, b->rc, "%s", b->err);
+    c->blank += b->blank;
+    c->ragged += b->ragged;
+    /* columns that hold text for the first time turn categorical */
+    for (size_t k = 0; k < b->ncells; k++) {
+        const struct cell *ce = &b->cells[k];
+        km_column *col = &c->schema.cols[ce->col];
+        if (col->type == KM_COL_CATEGORICAL)
+            continue;
+        const struct ldict *d = &b->ld[ce->col];
+        if (c->flushed_rows > 0)
+            return km_seterr(&c->ctx->err, KM_EPARSE,
+                             "%s:%llu:%u: column '%s' held only numbers in the first %llu rows "
+                             "but here has \"%.*s\"; convert again with --categorical '%s'",
+                             c->name, (unsigned long long)ce->line, ce->field, col->name,
+                             (unsigned long long)(c->flushed_rows + c->chunk_row),
+                             (int)(d->len[ce->code] > 40 ? 40 : d->len[ce->code]),
+                             d->arena + d->off[ce->code], col->name);
+        col->type = KM_COL_CATEGORICAL;
+        for (uint32_t r = 0; r < c->chunk_row; r++) {
+            float *v = &c->chunk[(size_t)r * ncols + ce->col];
+            if (!isnan(*v) && (rc = number_code(c, ce->col, v, ce->line, ce->field)))
+                return rc;
+        }
+    }
+    /* numbers in categorical columns become categories of their text; the
+     * rest of the categorical values come from the cells, in row order */
+    for (uint32_t j = 0; j < ncols; j++) {
+        if (c->schema.cols[j].type != KM_COL_CATEGORICAL || c->forced[j] == 2)
+            continue;
+        for (uint32_t r = 0; r < b->nrows; r++) {
+            float *v = &b->rows[(size_t)r * ncols + j];
+            if (!isnan(*v) && (rc = number_code(c, j, v, b->first_line, 0)))
+                return rc;
+        }
+    }
+    if (b->ncells) {
+        /* local -> global code, resolved at first use so levels are numbered
+         * in order of appearance */
+        for (uint32_t j = 0; j < ncols; j++) {
+            uint32_t n = b->ld ? b->ld[j].n : 0;
+            if (n > c->gmap_cap) {
+                uint32_t *ng = realloc(c->gmap, n * sizeof *ng);
+                if (!ng)
+                    return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+                c->gmap = ng;
+                c->gmap_cap = n;
+            }
+        }
+        for (uint32_t j = 0; j < ncols; j++) {
+            const struct ldict *d = b->ld ? &b->ld[j] : NULL;
+            if (!d || !d->n)
+                continue;
+            memset(c->gmap, 0, d->n * sizeof *c->gmap);
+            for (size_t k = 0; k < b->ncells; k++) {
+                const struct cell *ce = &b->cells[k];
+                if (ce->col != j)
+                    continue;
+                float *v = &b->rows[(size_t)ce->row * ncols + j];
+                if (!c->gmap[ce->code]) {
+                    if ((rc = dict_code(c, j, d->arena + d->off[ce->code], d->len[ce->code], v,
+                                        ce->line, ce->field)))
+                        return rc;
+                    c->gmap[ce->code] = (uint32_t)*v + 1;
+                } else {
+                    *v = (float)(c->gmap[ce->code] - 1);
+                }
+            }
+        }
+    }
+    /* move the rows into chunks */
+    uint32_t r = 0;
+    while (r < b->nrows) {
+        uint32_t n = b->nrows - r;
+        if (n > c->rpc - c->chunk_row)
+            n = c->rpc - c->chunk_row;
+        memcpy(c->chunk + (size_t)c->chunk_row * ncols, b->rows + (size_t)r * ncols,
+               (size_t)n * ncols * sizeof *b->rows);
+        c->chunk_row += n;
+        c->rows += n;
+        r += n;
+        if (c->chunk_row == c->rpc && (rc = put_chunk(c)))
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- stage 1: read text blocks ----------------------------------------- */
+
+#define BLOCK_TEXT (2u << 20)
+
+/* Read until buf holds want bytes or the input ends. */
+static int read_more(km_ctx *ctx, int fd, const char *name, char *buf, size_t *len, size_t want,
+                     int *eof)
+{
+    while (*len < want && !*eof) {
+        ssize_t n = read(fd, buf + *len, want - *len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return km_seterr(&ctx->err, km_errno_code(errno), "%s: read error: %s", name,
+                             strerror(errno));
+        }
+        if (n == 0)
+            *eof = 1;
+        *len += (size_t)n;
+    }
+    return 0;
+}
+
+static int grow_text(km_ctx *ctx, struct block *b, size_t need)
+{
+    if (need <= b->cap)
+        return 0;
+    size_t ncap = b->cap ? b->cap : BLOCK_TEXT;
+    while (ncap < need)
+        ncap *= 2;
+    char *nt = realloc(b->text, ncap);
+    if (!nt)
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    b->text = nt;
+    b->cap = ncap;
+    return 0;
+}
+
+int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
+{
+    struct conv c;
+    memset(&c, 0, sizeof c);
+    memset(res, 0, sizeof *res);
+    c.ctx = ctx;
+    c.o = o;
+    c.name = strcmp(o->input, "-") == 0 ? "<stdin>" : o->input;
+    c.max_levels = o->max_levels ? o->max_levels : DEFAULT_MAX_LEVELS;
+    size_t max_line = o->max_line ? o->max_line : ((size_t)64 << 20);
+    int fd = -1, rc, eof = 0;
+    km_kmx_source src;
+    km_progress prog;
+    int prog_on = 0, head = 0, inflight = 0;
+    km_csv *hcsv = NULL;
+    char *carry = NULL;
+    size_t carry_len = 0;
+
+    if ((rc = km_numparse_init(&c.np))) {
+        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = na_parse(&c, o->na_values ? o->na_values : KM_DEFAULT_NA)))
+        goto out;
+    if ((rc = open_input(ctx, o->input, &fd, &src)))
+        goto out;
+
+    /* the first text: enough to detect the delimiter and hold the header */
+    size_t clen = 0, ccap = BLOCK_TEXT;
+    carry = malloc(ccap);
+    if (!carry) {
+        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = read_more(ctx, fd, c.name, carry, &clen, 65536, &eof)))
+        goto out;
+    size_t skip = clen >= 3 && memcmp(carry, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    c.delim = o->delim ? o->delim : km_csv_detect_delim(carry + skip, clen - skip);
+    uint64_t lines;
+    size_t hend;
+    for (;;) { /* find the end of the header record */
+        hend = km_csv_split(carry + skip, clen - skip, c.delim, eof, 1, &lines);
+        if (hend || eof)
+            break;
+        if (clen >= max_line) {
+            rc = km_seterr(&ctx->err, KM_ELIMIT, "%s:1: record longer than %zu bytes (raise --max-line)",
+                           c.name, max_line);
+            goto out;
+        }
+        if (clen == ccap) {
+            char *nc = realloc(carry, ccap * 2);
+            if (!nc) {
+                rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+                goto out;
+            }
+            carry = nc;
+            ccap *= 2;
+        }
+        if ((rc = read_more(ctx, fd, c.name, carry, &clen, ccap, &eof)))
+            goto out;
+    }
+    km_csv_opts co = {c.delim, o->lazy_quotes, max_line, c.name};
+    if ((rc = km_csv_open_mem(ctx, &co, &hcsv)))
+        goto out;
+    /* parse a copy: parsing unescapes in place, and with --no-header the
+     * same bytes are parsed again as data */
+    char *htext = malloc(hend ? hend : 1);
+    if (!htext) {
+        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(htext, carry + skip, hend);
+    km_csv_reset_mem(hcsv, htext, hend, 1);
+    km_csv_field *f;
+    size_t nf;
+    rc = km_csv_next(hcsv, &f, &nf);
+    if (rc == 0)
+        rc = km_seterr(&ctx->err, KM_EPARSE, "%s: empty input (no header, no data)", c.name);
+    if (rc < 0) {
+        free(htext);
+        goto out;
+    }
+    rc = setup_columns(&c, f, nf, 1);
+    free(htext);
+    if (rc)
+        goto out;
+    res->delim = c.delim;
+    uint64_t next_line = 1;
+    if (!o->no_header) {
+        next_line += lines;
+        skip += hend;
+    }
+    memmove(carry, carry + skip, clen - skip);
+    carry_len = clen - skip;
+    c.bytes_in = skip;
+
+    km_kmx_wopts wo = {o->level, o->shuffle, o->chunk_rows, o->pool};
+    if ((rc = km_kmx_create(ctx, o->output, c.schema.ncols, &wo, &c.w)))
+        goto out;
+    c.rpc = km_kmx_chunk_rows(c.w);
+    c.chunk = km_kmx_buffer(c.w);
+    km_progress_start(&prog, ctx, "converting", src.size, "B");
+    prog_on = 1;
+
+    int workers = km_pool_workers(o->pool);
+    c.nblocks = 2 * workers + 2 > 32 ? 32 : 2 * workers + 2;
+    c.blocks = calloc((size_t)c.nblocks, sizeof *c.blocks);
+    if (!c.blocks) {
+        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < c.nblocks; i++) {
+        c.blocks[i].c = &c;
+        c.blocks[i].wctx = *ctx;
+        if ((rc = km_csv_open_mem(&c.blocks[i].wctx, &co, &c.blocks[i].csv)))
+            goto out;
+    }
+
+    for (;;) {
+        if (inflight == c.nblocks) { /* merge the oldest before reusing its block */
+            struct block *ob = &c.blocks[head];
+            km_pool_wait(o->pool, ob->job);
+            ob->job = NULL;
+            head = (head + 1) % c.nblocks;
+            inflight--;
+            if ((rc = merge_block(&c, ob)))
+                goto out;
+            km_progress_update(&prog, c.bytes_in);
+        }
+        if (eof && carry_len == 0)
+            break;
+        struct block *b = &c.blocks[(head + inflight) % c.nblocks];
+        if ((rc = grow_text(ctx, b, carry_len > BLOCK_TEXT ? carry_len : BLOCK_TEXT)))
+            goto out;
+        memcpy(b->text, carry, carry_len);
+        b->len = carry_len;
+        size_t end;
+        for (;;) {
+            if ((rc = read_more(ctx, fd, c.name, b->text, &b->len, b->cap, &eof)))
+                goto out;
+            end = km_csv_split(b->text, b->len, c.delim, eof, 0, &lines);
+            if (end > 0 || eof)
+                break;
+            if (b->len > max_line) {
+                rc = km_seterr(&ctx->err, KM_ELIMIT,
+                               "%s:%llu: record longer than %zu bytes (raise --max-line)", c.name,
+                               (unsigned long long)next_line, max_line);
+                goto out;
+            }
+            if ((rc = grow_text(ctx, b, b->cap * 2)))
+                goto out;
+        }
+        /* what follows the last complete record waits for the next block */
+        carry_len = b->len - end;
+        if (carry_len > ccap) {
+            char *nc = realloc(carry, carry_len);
+            if (!nc) {
+                rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+                goto out;
+            }
+            carry = nc;
+            ccap = carry_len;
+        }
+        memcpy(carry, b->text + end, carry_len);
+        b->len = end;
+        b->first_line = next_line;
+        next_line += lines;
+        c.bytes_in += end;
+        b->job = km_pool_submit(o->pool, 1, parse_block, b);
+        if (!b->job) {
+            rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+            goto out;
+        }
+        inflight++;
+        if (eof && carry_len == 0) {
+            /* drain */
+            while (inflight) {
+                struct block *ob = &c.blocks[head];
+                km_pool_wait(o->pool, ob->job);
+                ob->job = NULL;
+                head = (head + 1) % c.nblocks;
+                inflight--;
+                if ((rc = merge_block(&c, ob)))
+                    goto out;
+            }
+            break;
+        }
+    }
+    if (c.rows == 0) {
+        rc = km_seterr(&ctx->err, KM_EPARSE, "%s: no data rows%s", c.name,
+                       o->no_header ? "" : " (only a header)");
+        goto out;
+    }
+    if (c.chunk_row && (rc = km_kmx_put(c.w, c.chunk_row)))
+        goto out;
+    if ((rc = km_kmx_finish(c.w, &c.schema, &src)))
+        goto out;
+    res->bytes_out = km_kmx_written(c.w);
+    res->rows = c.rows;
+    res->bytes_in = c.bytes_in;
+    res->ncols = c.schema.ncols;
+    res->blank_lines = c.blank;
+    res->ragged_rows = c.ragged;
+    for (uint32_t j = 0; j < c.schema.ncols; j++)
+        res->ncategorical += c.schema.cols[j].type == KM_COL_CATEGORICAL;
+    rc = 0;
+out:
+    /* jobs still parsing use the blocks: let them finish first */
+    for (int i = 0; i < inflight; i++) {
+        struct block *ob = &c.blocks[(head + i) % c.nblocks];
+        km_pool_wait(o->pool, ob->job);
+    }
+    if (prog_on)
+        km_progress_end(&prog);
+    if (c.w)
+        km_kmx_abort(c.w);
+    km_csv_close(hcsv);
+    for (int i = 0; c.blocks && i < c.nblocks; i++) {
+        struct block *b = &c.blocks[i];
+        km_csv_close(b->csv);
+        free(b->text);
+        free(b->rows);
+        free(b->cells);
+        for (uint32_t j = 0; b->ld && j < c.schema.ncols; j++) {
+            free(b->ld[j].arena);
+            free(b->ld[j].off);
+            free(b->ld[j].len);
+            free(b->ld[j].slot);
+        }
+        free(b->ld);
+    }
+    free(c.blocks);
+    free(c.gmap);
+    free(carry);
+    if (fd > STDIN_FILENO)
+        close(fd);
+    km_numparse_free(c.np);
+    for (uint32_t j = 0; c.dicts && j < c.schema.ncols; j++)
+        free(c.dicts[j].slot);
+    km_schema_free(&c.schema);
+    free(c.dicts);
+    free(c.forced);
+    free(c.map);
+    for (size_t i = 0; i < c.na.n; i++)
+        free(c.na.tok[i]);
+    free(c.na.tok);
+    free(c.na.len);
+    return rc;
+}

@@ -1,0 +1,591 @@
+/* kmx_read.c - the .kmx reader: validation, random access, ordered scans and
+ * row sampling (see include/kmill/kmx.h, formats/kmx.md).
+ *
+ * Opening reads the header, the footer, the metadata and the index, and
+ * checks every checksum and bound, so later reads can trust offsets. A scan
+ * keeps one batch of chunk reads in flight in the I/O backend while the
+ * pool decompresses the previous batch. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "kmill/crc32c.h"
+#include "kmill/io.h"
+#include "kmill/kmx.h"
+#include "kmill/rng.h"
+#include "kmx_format.h"
+
+struct km_kmx {
+    km_ctx *ctx;
+    char *path;
+    int fd;
+    km_io *io;
+    uint64_t size, nrows, nchunks, meta_off;
+    uint32_t ncols, rpc;
+    int minor;
+    km_schema schema;
+    km_kmx_chunk *index;
+    km_kmx_source src;
+    char *src_name;
+    ZSTD_DCtx *dctx;     /* for km_kmx_read_chunk */
+};
+
+static int corrupt(km_kmx *d, const char *what)
+{
+    return km_seterr(&d->ctx->err, KM_ECORRUPT, "%s: %s", d->path, what);
+}
+
+static int pread_full(km_kmx *d, void *buf, size_t len, uint64_t off)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t r = pread(d->fd, p, len, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return km_seterr(&d->ctx->err, km_errno_code(errno), "%s: read error: %s", d->path,
+                             strerror(errno));
+        }
+        if (r == 0)
+            return corrupt(d, "truncated file");
+        p += r;
+        off += (uint64_t)r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+/* A bounds-checked cursor over the metadata section. */
+struct cur {
+    const unsigned char *p, *end;
+    int bad;
+};
+
+static const unsigned char *take(struct cur *c, size_t n)
+{
+    if (c->bad || (size_t)(c->end - c->p) < n) {
+        c->bad = 1;
+        return NULL;
+    }
+    const unsigned char *r = c->p;
+    c->p += n;
+    return r;
+}
+static uint32_t c_u32(struct cur *c) { const unsigned char *p = take(c, 4); return p ? get_u32(p) : 0; }
+static uint64_t c_u64(struct cur *c) { const unsigned char *p = take(c, 8); return p ? get_u64(p) : 0; }
+static double c_f64(struct cur *c) { const unsigned char *p = take(c, 8); return p ? get_f64(p) : 0; }
+static char *c_str(struct cur *c, uint32_t *len)
+{
+    uint32_t n = c_u32(c);
+    const unsigned char *p = take(c, n);
+    if (!p)
+        return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s) {
+        c->bad = 1;
+        return NULL;
+    }
+    memcpy(s, p, n);
+    s[n] = '\0';
+    if (len)
+        *len = n;
+    return s;
+}
+
+static int parse_meta(km_kmx *d, const unsigned char *m, size_t len)
+{
+    struct cur c = {m, m + len, 0};
+    if (c_u32(&c) != KMX_META_TAG)
+        return corrupt(d, "metadata section is damaged");
+    if (c_u32(&c) != d->ncols)
+        return corrupt(d, "metadata disagrees with the header (column count)");
+    if (c_u64(&c) != d->nrows)
+        return corrupt(d, "metadata disagrees with the footer (row count)");
+    d->src.size = c_u64(&c);
+    d->src.mtime = (int64_t)c_u64(&c);
+    d->src.head_crc = c_u32(&c);
+    d->src_name = c_str(&c, NULL);
+    d->src.name = d->src_name;
+    d->schema.cols = calloc(d->ncols, sizeof *d->schema.cols);
+    if (!d->schema.cols)
+        return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+    d->schema.ncols = d->ncols;
+    for (uint32_t j = 0; j < d->ncols && !c.bad; j++) {
+        km_column *col = &d->schema.cols[j];
+        col->type = (int)c_u32(&c);
+        if (col->type != KM_COL_NUMERIC && col->type != KM_COL_CATEGORICAL)
+            return corrupt(d, "unknown column type in metadata");
+        col->name = c_str(&c, NULL);
+        uint32_t nl = c_u32(&c);
+        if (nl > (size_t)(c.end - c.p) / 4) { /* each level takes >= 4 bytes */
+            c.bad = 1;
+            break;
+        }
+        if (nl) {
+            col->levels = calloc(nl, sizeof *col->levels);
+            col->level_len = calloc(nl, sizeof *col->level_len);
+            if (!col->levels || !col->level_len)
+                return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+        }
+        for (uint32_t k = 0; k < nl && !c.bad; k++) {
+            col->levels[k] = c_str(&c, &col->level_len[k]);
+            col->nlevels = k + 1;
+        }
+        col->stats.min = c_f64(&c);
+        col->stats.max = c_f64(&c);
+        col->stats.sum = c_f64(&c);
+        col->stats.sumsq = c_f64(&c);
+        col->stats.count = c_u64(&c);
+        col->stats.missing = c_u64(&c);
+    }
+    if (c.bad)
+        return corrupt(d, "metadata section is malformed");
+    return 0;
+}
+
+static int parse_index(km_kmx *d, const unsigned char *ix)
+{
+    d->index = calloc(d->nchunks ? d->nchunks : 1, sizeof *d->index);
+    if (!d->index)
+        return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+    uint64_t row = 0, prev_end = KMX_ALIGN;
+    for (uint64_t k = 0; k < d->nchunks; k++) {
+        const unsigned char *p = ix + k * KMX_INDEX_ENTRY_SIZE;
+        km_kmx_chunk *e = &d->index[k];
+        e->offset = get_u64(p);
+        e->first_row = get_u64(p + 8);
+        e->nrows = get_u32(p + 16);
+        e->raw_len = get_u32(p + 20);
+        e->comp_len = get_u32(p + 24);
+        e->crc = get_u32(p + 28);
+        e->stats_crc = get_u32(p + 32);
+        e->filter = p[36];
+        uint64_t span = (uint64_t)KMX_CHUNK_HEADER_SIZE + e->comp_len + (uint64_t)d->ncols * KMX_CHUNK_STAT_SIZE;
+        if (e->offset % KMX_ALIGN || e->offset < prev_end || e->offset + span > d->meta_off ||
+            e->first_row != row || e->nrows == 0 || e->nrows > d->rpc ||
+            (uint64_t)e->raw_len != (uint64_t)e->nrows * d->ncols * 4 || e->filter > KMX_FILTER_SHUFFLE)
+            return corrupt(d, "chunk index is inconsistent");
+        row += e->nrows;
+        prev_end = e->offset + span;
+    }
+    if (row != d->nrows)
+        return corrupt(d, "chunk index disagrees with the row count");
+    return 0;
+}
+
+int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out)
+{
+    km_kmx *d = calloc(1, sizeof *d);
+    if (!d || !(d->path = strdup(path))) {
+        free(d);
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    }
+    d->ctx = ctx;
+    d->fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = 0;
+    unsigned char *meta = NULL, *ix = NULL;
+    if (d->fd < 0) {
+        rc = km_seterr(&ctx->err, KM_EIO, "cannot open %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(d->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = km_seterr(&ctx->err, KM_EFORMAT, "%s: not a regular file", path);
+        goto fail;
+    }
+    d->size = (uint64_t)st.st_size;
+    unsigned char h[KMX_HEADER_SIZE];
+    if (d->size < 8) {
+        rc = km_seterr(&ctx->err, KM_EFORMAT, "%s: not a kmill dataset (too short)", path);
+        goto fail;
+    }
+    size_t hn = d->size < KMX_HEADER_SIZE ? (size_t)d->size : KMX_HEADER_SIZE;
+    if ((rc = pread_full(d, h, hn, 0)))
+        goto fail;
+    if (memcmp(h, KMX_SIGNATURE, 8) != 0) {
+        rc = km_seterr(&ctx->err, KM_EFORMAT, "%s: not a kmill dataset (bad signature)", path);
+        goto fail;
+    }
+    if (hn < KMX_HEADER_SIZE) {
+        rc = corrupt(d, "truncated file (incomplete header)");
+        goto fail;
+    }
+    unsigned major = get_u16(h + 8);
+    d->minor = get_u16(h + 10);
+    if (major != KMX_MAJOR) {
+        rc = km_seterr(&ctx->err, KM_EFORMAT,
+                       "%s: dataset format version %u.%d is not supported (this kmill reads %d.x); "
+                       "convert the CSV again with this kmill",
+                       path, major, d->minor, KMX_MAJOR);
+        goto fail;
+    }
+    if (get_u32(h + 60) != km_crc32c(0, h, 60)) {
+        rc = corrupt(d, "header checksum mismatch");
+        goto fail;
+    }
+    uint32_t req = get_u32(h + 16);
+    if (req & ~KMX_KNOWN_REQUIRED) {
+        rc = km_seterr(&ctx->err, KM_EFORMAT,
+                       "%s: the file needs format features this kmill does not have (0x%x)", path,
+                       req & ~KMX_KNOWN_REQUIRED);
+        goto fail;
+    }
+    d->ncols = get_u32(h + 24);
+    d->rpc = get_u32(h + 28);
+    if (h[36] != KMX_DTYPE_F32 || get_u32(h + 32) != KMX_ALIGN || d->ncols == 0 || d->rpc == 0 ||
+        (uint64_t)d->rpc * d->ncols * 4 > KMX_MAX_CHUNK_RAW) {
+        rc = corrupt(d, "header fields out of range");
+        goto fail;
+    }
+    unsigned char f[KMX_FOOTER_SIZE];
+    if (d->size < KMX_ALIGN + KMX_FOOTER_SIZE ||
+        (rc = pread_full(d, f, sizeof f, d->size - KMX_FOOTER_SIZE)) ||
+        memcmp(f + 56, KMX_END_MAGIC, 8) != 0) {
+        rc = corrupt(d, "truncated or incomplete (no footer; was the conversion interrupted?)");
+        goto fail;
+    }
+    if (get_u32(f + 52) != km_crc32c(0, f, 52)) {
+        rc = corrupt(d, "footer checksum mismatch");
+        goto fail;
+    }
+    d->meta_off = get_u64(f);
+    uint64_t meta_len = get_u64(f + 8), ix_off = get_u64(f + 16);
+    d->nchunks = get_u64(f + 24);
+    d->nrows = get_u64(f + 32);
+    uint64_t body_end = d->size - KMX_FOOTER_SIZE;
+    if (d->meta_off < KMX_ALIGN || meta_len > body_end || d->meta_off > body_end - meta_len ||
+        ix_off != d->meta_off + meta_len || d->nchunks > (body_end - ix_off) / KMX_INDEX_ENTRY_SIZE ||
+        ix_off + d->nchunks * KMX_INDEX_ENTRY_SIZE != body_end) {
+        rc = corrupt(d, "footer offsets out of range");
+        goto fail;
+    }
+    meta = malloc(meta_len ? meta_len : 1);
+    ix = malloc(d->nchunks ? d->nchunks * KMX_INDEX_ENTRY_SIZE : 1);
+    if (!meta || !ix) {
+        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = pread_full(d, meta, meta_len, d->meta_off)) ||
+        (rc = pread_full(d, ix, d->nchunks * KMX_INDEX_ENTRY_SIZE, ix_off)))
+        goto fail;
+    if (get_u32(f + 40) != km_crc32c(0, meta, meta_len)) {
+        rc = corrupt(d, "metadata checksum mismatch");
+        goto fail;
+    }
+    if (get_u32(f + 44) != km_crc32c(0, ix, d->nchunks * KMX_INDEX_ENTRY_SIZE)) {
+        rc = corrupt(d, "index checksum mismatch");
+        goto fail;
+    }
+    if ((rc = parse_meta(d, meta, meta_len)) || (rc = parse_index(d, ix)))
+        goto fail;
+    free(meta);
+    free(ix);
+    meta = ix = NULL;
+    d->dctx = ZSTD_createDCtx();
+    if (!d->dctx) {
+        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = km_io_open(ctx, d->fd, io_kind, 16, &d->io)))
+        goto fail;
+    *out = d;
+    return 0;
+fail:
+    free(meta);
+    free(ix);
+    km_kmx_close(d);
+    return rc;
+}
+
+void km_kmx_close(km_kmx *d)
+{
+    if (!d)
+        return;
+    if (d->io)
+        km_io_close(d->io);
+    if (d->fd >= 0)
+        close(d->fd);
+    km_schema_free(&d->schema);
+    ZSTD_freeDCtx(d->dctx);
+    free(d->index);
+    free(d->src_name);
+    free(d->path);
+    free(d);
+}
+
+const km_schema *km_kmx_schema(const km_kmx *d) { return &d->schema; }
+uint64_t km_kmx_rows(const km_kmx *d) { return d->nrows; }
+uint64_t km_kmx_nchunks(const km_kmx *d) { return d->nchunks; }
+const km_kmx_chunk *km_kmx_chunk_info(const km_kmx *d, uint64_t k) { return &d->index[k]; }
+uint64_t km_kmx_file_size(const km_kmx *d) { return d->size; }
+uint32_t km_kmx_rows_per_chunk(const km_kmx *d) { return d->rpc; }
+const km_kmx_source *km_kmx_source_info(const km_kmx *d) { return &d->src; }
+const char *km_kmx_io_name(const km_kmx *d) { return km_io_name(d->io); }
+int km_kmx_version(const km_kmx *d, int *minor)
+{
+    if (minor)
+        *minor = d->minor;
+    return KMX_MAJOR;
+}
+
+static size_t region_len(const km_kmx *d, const km_kmx_chunk *e)
+{
+    return KMX_CHUNK_HEADER_SIZE + e->comp_len + (size_t)d->ncols * KMX_CHUNK_STAT_SIZE;
+}
+
+/* Check and decode one chunk's region (header, payload, stats) into out.
+ * scratch holds raw_len bytes when the chunk is shuffled. Thread-safe given
+ * its own dctx. Writes a message into err (not ctx) on failure. */
+static int decode_region(const km_kmx *d, uint64_t k, const unsigned char *reg, float *out,
+                         unsigned char *scratch, ZSTD_DCtx *dctx, char *err, size_t errlen)
+{
+    const km_kmx_chunk *e = &d->index[k];
+    const unsigned char *payload = reg + KMX_CHUNK_HEADER_SIZE;
+    if (get_u32(reg) != KMX_CHUNK_TAG || get_u32(reg + 44) != km_crc32c(0, reg, 44) ||
+        get_u32(reg + 4) != e->nrows || get_u64(reg + 8) != e->first_row ||
+        get_u32(reg + 20) != e->comp_len || get_u32(reg + 24) != e->crc || reg[32] != e->filter) {
+        snprintf(err, errlen, "%s: chunk %llu: header damaged", d->path, (unsigned long long)k);
+        return KM_ECORRUPT;
+    }
+    if (km_crc32c(0, payload, e->comp_len) != e->crc ||
+        km_crc32c(0, payload + e->comp_len, (size_t)d->ncols * KMX_CHUNK_STAT_SIZE) != e->stats_crc) {
+        snprintf(err, errlen, "%s: chunk %llu: checksum mismatch", d->path, (unsigned long long)k);
+        return KM_ECORRUPT;
+    }
+    void *dst = e->filter == KMX_FILTER_SHUFFLE ? (void *)scratch : (void *)out;
+    size_t r = ZSTD_decompressDCtx(dctx, dst, e->raw_len, payload, e->comp_len);
+    if (ZSTD_isError(r) || r != e->raw_len) {
+        snprintf(err, errlen, "%s: chunk %llu: cannot decompress (%s)", d->path,
+                 (unsigned long long)k, ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size");
+        return KM_ECORRUPT;
+    }
+    if (e->filter == KMX_FILTER_SHUFFLE)
+        kmx_unshuffle((unsigned char *)out, scratch, e->raw_len / 4);
+    return 0;
+}
+
+int km_kmx_read_chunk(km_kmx *d, uint64_t k, float *out)
+{
+    if (k >= d->nchunks)
+        return km_seterr(&d->ctx->err, KM_EINVAL, "%s: no chunk %llu", d->path, (unsigned long long)k);
+    const km_kmx_chunk *e = &d->index[k];
+    size_t len = region_len(d, e);
+    unsigned char *reg = malloc(len);
+    unsigned char *scratch = e->filter == KMX_FILTER_SHUFFLE ? malloc(e->raw_len) : NULL;
+    int rc;
+    if (!reg || (e->filter == KMX_FILTER_SHUFFLE && !scratch)) {
+        rc = km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+    } else if (!(rc = pread_full(d, reg, len, e->offset))) {
+        char err[KM_ERRMSG_MAX];
+        rc = decode_region(d, k, reg, out, scratch, d->dctx, err, sizeof err);
+        if (rc)
+            km_seterr(&d->ctx->err, rc, "%s", err);
+    }
+    free(reg);
+    free(scratch);
+    return rc;
+}
+
+/* ---- scans ------------------------------------------------------------ */
+
+struct sbuf {
+    uint64_t chunk;
+    unsigned char *reg, *scratch;
+    size_t reg_cap, scratch_cap;
+    float *rows;
+    size_t rows_cap;
+    int rc;
+    char err[KM_ERRMSG_MAX];
+};
+
+struct batch {
+    struct sbuf *b;
+    size_t n;
+    km_ioreq *req;
+};
+
+struct km_kmx_scan {
+    km_kmx *d;
+    km_pool *pool;
+    uint64_t *list;
+    uint64_t n, pos;
+    size_t bsize;
+    struct batch ready, flight;
+    int inflight;
+    size_t serve;
+    ZSTD_DCtx **dctx;
+    int ndctx;
+};
+
+static int ensure(void **p, size_t *cap, size_t need)
+{
+    if (*cap >= need)
+        return 0;
+    void *np = realloc(*p, need);
+    if (!np)
+        return -1;
+    *p = np;
+    *cap = need;
+    return 0;
+}
+
+static int submit_batch(km_kmx_scan *s, struct batch *b)
+{
+    km_kmx *d = s->d;
+    b->n = 0;
+    while (b->n < s->bsize && s->pos < s->n) {
+        struct sbuf *sb = &b->b[b->n];
+        sb->chunk = s->list ? s->list[s->pos] : s->pos;
+        if (sb->chunk >= d->nchunks)
+            return km_seterr(&d->ctx->err, KM_EINVAL, "%s: no chunk %llu", d->path,
+                             (unsigned long long)sb->chunk);
+        const km_kmx_chunk *e = &d->index[sb->chunk];
+        size_t len = region_len(d, e);
+        if (ensure((void **)&sb->reg, &sb->reg_cap, len))
+            return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+        b->req[b->n].off = e->offset;
+        b->req[b->n].buf = sb->reg;
+        b->req[b->n].len = len;
+        b->req[b->n].got = 0;
+        b->n++;
+        s->pos++;
+    }
+    if (!b->n)
+        return 0;
+    int rc = km_io_submit(d->io, b->req, b->n);
+    if (rc)
+        return rc;
+    s->inflight = 1;
+    return 0;
+}
+
+static void decode_job(void *arg, size_t i, int worker)
+{
+    km_kmx_scan *s = arg;
+    km_kmx *d = s->d;
+    struct sbuf *sb = &s->ready.b[i];
+    const km_kmx_chunk *e = &d->index[sb->chunk];
+    sb->rc = 0;
+    if (s->ready.req[i].got < s->ready.req[i].len) {
+        snprintf(sb->err, sizeof sb->err, "%s: chunk %llu: truncated file", d->path,
+                 (unsigned long long)sb->chunk);
+        sb->rc = KM_ECORRUPT;
+        return;
+    }
+    if (ensure((void **)&sb->rows, &sb->rows_cap, e->raw_len) ||
+        (e->filter == KMX_FILTER_SHUFFLE && ensure((void **)&sb->scratch, &sb->scratch_cap, e->raw_len))) {
+        snprintf(sb->err, sizeof sb->err, "out of memory");
+        sb->rc = KM_ENOMEM;
+        return;
+    }
+    sb->rc = decode_region(d, sb->chunk, sb->reg, sb->rows, sb->scratch, s->dctx[worker], sb->err,
+                           sizeof sb->err);
+}
+
+int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n, km_kmx_scan **out)
+{
+    km_kmx_scan *s = calloc(1, sizeof *s);
+    if (!s)
+        return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+    s->d = d;
+    s->pool = pool;
+    s->n = list ? n : d->nchunks;
+    if (list) {
+        s->list = malloc((n ? n : 1) * sizeof *s->list);
+        if (s->list)
+            memcpy(s->list, list, n * sizeof *list);
+    }
+    s->ndctx = km_pool_workers(pool) + 1;
+    s->bsize = (size_t)s->ndctx * 2;
+    s->dctx = calloc((size_t)s->ndctx, sizeof *s->dctx);
+    s->ready.b = calloc(s->bsize, sizeof(struct sbuf));
+    s->flight.b = calloc(s->bsize, sizeof(struct sbuf));
+    s->ready.req = calloc(s->bsize, sizeof(km_ioreq));
+    s->flight.req = calloc(s->bsize, sizeof(km_ioreq));
+    int bad = (list && !s->list) || !s->dctx || !s->ready.b || !s->flight.b || !s->ready.req ||
+              !s->flight.req;
+    for (int i = 0; i < s->ndctx && !bad; i++)
+        bad = !(s->dctx[i] = ZSTD_createDCtx());
+    if (bad) {
+        km_kmx_scan_close(s);
+        return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+    }
+    s->serve = 0;
+    *out = s;
+    return 0;
+}
+
+int km_kmx_scan_next(km_kmx_scan *s, const float **rows, uint32_t *nrows, uint64_t *first_row)
+{
+    km_kmx *d = s->d;
+    int rc;
+    if (s->serve >= s->ready.n) {
+        if (!s->inflight && (rc = submit_batch(s, &s->flight)))
+            return rc;
+        if (!s->inflight)
+            return 0;
+        if ((rc = km_io_wait(d->io)))
+            return rc;
+        s->inflight = 0;
+        struct batch t = s->ready;
+        s->ready = s->flight;
+        s->flight = t;
+        /* the next batch reads while this one decompresses */
+        if ((rc = submit_batch(s, &s->flight)))
+            return rc;
+        km_pool_run(s->pool, s->ready.n, decode_job, s);
+        for (size_t i = 0; i < s->ready.n; i++)
+            if (s->ready.b[i].rc)
+                return km_seterr(&d->ctx->err, s->ready.b[i].rc, "%s", s->ready.b[i].err);
+        s->serve = 0;
+        if (km_check_interrupt(d->ctx))
+            return KM_EINTR;
+    }
+    struct sbuf *sb = &s->ready.b[s->serve++];
+    const km_kmx_chunk *e = &d->index[sb->chunk];
+    *rows = sb->rows;
+    *nrows = e->nrows;
+    *first_row = e->first_row;
+    return 1;
+}
+
+void km_kmx_scan_close(km_kmx_scan *s)
+{
+    if (!s)
+        return;
+    if (s->inflight)
+        km_io_wait(s->d->io); /* buffers must outlive the reads */
+    struct batch *bs[2] = {&s->ready, &s->flight};
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; bs[k]->b && i < s->bsize; i++) {
+            free(bs[k]->b[i].reg);
+            free(bs[k]->b[i].scratch);
+            free(bs[k]->b[i].rows);
+        }
+        free(bs[k]->b);
+        free(bs[k]->req);
+    }
+    for (int i = 0; s->dctx && i < s->ndctx; i++)
+        ZSTD_freeDCtx(s->dctx[i]);
+    free(s->dctx);
+    free(s->list);
+    free(s);
+}
+
+/* ---- sampling --------------------------------------------------------- */
+
+int km_kmx_sample(km_kmx *d, uint64_t n, uint64_t seed, uint64_t *rows)
+{
+    if (n > d->nrows)
+        return km_seterr(&d->ctx->err, KM_EINVAL, "cannot sample %llu rows from %llu",
+                         (unsigned long long)n, (unsigned long long)d->nrows);
+    if (km_sample_indices(d->nrows, n, seed, rows))
+        return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory sampling %llu rows",
+                         (unsigned long long)n);
+    return 0;
+}

@@ -1,0 +1,468 @@
+/* kmx_write.c - the .kmx writer (see include/kmill/kmx.h, formats/kmx.md).
+ *
+ * The caller fills a chunk buffer and hands it over; a pool job computes the
+ * chunk's column statistics, picks the filter, compresses and checksums it,
+ * while the caller fills the next buffer. Finished chunks are written in
+ * order by the caller's thread, so the file is laid out sequentially and
+ * memory stays at a few chunks whatever the input size. */
+#include "config.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "kmill/crc32c.h"
+#include "kmill/kmx.h"
+#include "kmill/outfile.h"
+#include "kmx_format.h"
+
+struct slot {
+    float *raw;
+    unsigned char *shuf;     /* scratch for the shuffled copy */
+    unsigned char *out;      /* chunk header + payload + stats block */
+    size_t out_cap, out_len;
+    uint32_t nrows;
+    uint64_t first_row;
+    km_colstats *st;         /* per column */
+    km_job *job;
+    int rc;
+    char err[200];
+    km_kmx_writer *w;
+};
+
+struct km_kmx_writer {
+    km_ctx *ctx;
+    km_outfile of;
+    uint32_t ncols, rpc;
+    km_kmx_wopts o;
+    struct slot *slots;
+    int nslots, head, count;
+    ZSTD_CCtx **cctx;
+    int ncctx;
+    km_kmx_chunk *index;
+    uint64_t nchunks, icap, rows;
+    km_colstats *stats;
+    int failed;
+};
+
+void kmx_shuffle(unsigned char *dst, const unsigned char *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = src[4 * i];
+        dst[n + i] = src[4 * i + 1];
+        dst[2 * n + i] = src[4 * i + 2];
+        dst[3 * n + i] = src[4 * i + 3];
+    }
+}
+
+void kmx_unshuffle(unsigned char *dst, const unsigned char *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dst[4 * i] = src[i];
+        dst[4 * i + 1] = src[n + i];
+        dst[4 * i + 2] = src[2 * n + i];
+        dst[4 * i + 3] = src[3 * n + i];
+    }
+}
+
+static void chunk_stats(struct slot *s, uint32_t ncols)
+{
+    for (uint32_t j = 0; j < ncols; j++)
+        km_colstats_init(&s->st[j]);
+    const float *row = s->raw;
+    for (uint32_t r = 0; r < s->nrows; r++, row += ncols) {
+        for (uint32_t j = 0; j < ncols; j++) {
+            float v = row[j];
+            km_colstats *st = &s->st[j];
+            if (isnan(v)) {
+                st->missing++;
+                continue;
+            }
+            double dv = v;
+            if (dv < st->min)
+                st->min = dv;
+            if (dv > st->max)
+                st->max = dv;
+            st->sum += dv;
+            st->sumsq += dv * dv;
+            st->count++;
+        }
+    }
+}
+
+static size_t zc(ZSTD_CCtx *c, void *dst, size_t cap, const void *src, size_t len, int *err)
+{
+    size_t r = ZSTD_compress2(c, dst, cap, src, len);
+    if (ZSTD_isError(r)) {
+        *err = 1;
+        return 0;
+    }
+    return r;
+}
+
+/* Pool job: statistics, filter choice, compression, checksums. */
+static void compress_chunk(void *arg, size_t i, int worker)
+{
+    struct slot *s = arg;
+    km_kmx_writer *w = s->w;
+    ZSTD_CCtx *cc = w->cctx[worker];
+    uint32_t ncols = w->ncols;
+    size_t nvals = (size_t)s->nrows * ncols, raw_len = nvals * 4;
+    int zerr = 0;
+
+    chunk_stats(s, ncols);
+
+    int filter = w->o.shuffle == KMX_SHUFFLE_ON ? KMX_FILTER_SHUFFLE : KMX_FILTER_NONE;
+    if (w->o.shuffle == KMX_SHUFFLE_AUTO) {
+        /* trial on a sample of the chunk: shuffling helps most float data
+         * but can halve the ratio of quantised data, so measure */
+        size_t sn = nvals < 16384 ? nvals : 16384;
+        unsigned char *dst = s->out + KMX_CHUNK_HEADER_SIZE;
+        kmx_shuffle(s->shuf, (const unsigned char *)s->raw, sn);
+        size_t a = zc(cc, dst, s->out_cap - KMX_CHUNK_HEADER_SIZE, s->raw, sn * 4, &zerr);
+        size_t b = zc(cc, dst, s->out_cap - KMX_CHUNK_HEADER_SIZE, s->shuf, sn * 4, &zerr);
+        if (b < a)
+            filter = KMX_FILTER_SHUFFLE;
+    }
+    const void *src = s->raw;
+    if (filter == KMX_FILTER_SHUFFLE) {
+        kmx_shuffle(s->shuf, (const unsigned char *)s->raw, nvals);
+        src = s->shuf;
+    }
+    unsigned char *payload = s->out + KMX_CHUNK_HEADER_SIZE;
+    size_t comp = zc(cc, payload, s->out_cap - KMX_CHUNK_HEADER_SIZE - (size_t)ncols * KMX_CHUNK_STAT_SIZE,
+                     src, raw_len, &zerr);
+    if (zerr) {
+        snprintf(s->err, sizeof s->err, "zstd compression failed");
+        s->rc = KM_EIO;
+        return;
+    }
+    unsigned char *stb = payload + comp;
+    for (uint32_t j = 0; j < ncols; j++) {
+        unsigned char *p = stb + (size_t)j * KMX_CHUNK_STAT_SIZE;
+        const km_colstats *st = &s->st[j];
+        put_f32(p, (float)st->min);
+        put_f32(p + 4, (float)st->max);
+        put_f64(p + 8, st->sum);
+        put_f64(p + 16, st->sumsq);
+        put_u32(p + 24, (uint32_t)st->missing);
+        put_u32(p + 28, 0);
+    }
+    unsigned char *h = s->out;
+    memset(h, 0, KMX_CHUNK_HEADER_SIZE);
+    put_u32(h, KMX_CHUNK_TAG);
+    put_u32(h + 4, s->nrows);
+    put_u64(h + 8, s->first_row);
+    put_u32(h + 16, (uint32_t)raw_len);
+    put_u32(h + 20, (uint32_t)comp);
+    put_u32(h + 24, km_crc32c(0, payload, comp));
+    put_u32(h + 28, km_crc32c(0, stb, (size_t)ncols * KMX_CHUNK_STAT_SIZE));
+    h[32] = (unsigned char)filter;
+    put_u32(h + 44, km_crc32c(0, h, 44));
+    s->out_len = KMX_CHUNK_HEADER_SIZE + comp + (size_t)ncols * KMX_CHUNK_STAT_SIZE;
+    s->rc = 0;
+}
+
+int km_kmx_create(km_ctx *ctx, const char *path, uint32_t ncols, const km_kmx_wopts *o,
+                  km_kmx_writer **out)
+{
+    if (ncols == 0)
+        return km_seterr(&ctx->err, KM_EINVAL, "a dataset needs at least one column");
+    km_kmx_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    w->ctx = ctx;
+    w->ncols = ncols;
+    w->o = *o;
+    w->of.fd = -1;
+    uint64_t rpc = o->rows_per_chunk;
+    if (!rpc) /* about 4 MiB of floats per chunk */
+        rpc = (4u << 20) / (4u * ncols);
+    if (rpc < 1)
+        rpc = 1;
+    if (rpc * ncols * 4 > KMX_MAX_CHUNK_RAW)
+        rpc = KMX_MAX_CHUNK_RAW / (4ull * ncols);
+    if (rpc == 0) {
+        free(w);
+        return km_seterr(&ctx->err, KM_ELIMIT, "too many columns (%u) for one chunk", ncols);
+    }
+    w->rpc = (uint32_t)rpc;
+    int workers = km_pool_workers(o->pool);
+    w->nslots = workers + 2;
+    w->ncctx = workers + 1;
+    w->slots = calloc((size_t)w->nslots, sizeof *w->slots);
+    w->cctx = calloc((size_t)w->ncctx, sizeof *w->cctx);
+    w->stats = calloc(ncols, sizeof *w->stats);
+    int bad = !w->slots || !w->cctx || !w->stats;
+    size_t raw_len = (size_t)w->rpc * ncols * 4;
+    for (int i = 0; i < w->nslots && !bad; i++) {
+        struct slot *s = &w->slots[i];
+        s->w = w;
+        s->raw = malloc(raw_len);
+        s->shuf = o->shuffle != KMX_SHUFFLE_OFF ? malloc(raw_len) : NULL;
+        s->out_cap = KMX_CHUNK_HEADER_SIZE + ZSTD_compressBound(raw_len) + (size_t)ncols * KMX_CHUNK_STAT_SIZE;
+        s->out = malloc(s->out_cap);
+        s->st = calloc(ncols, sizeof *s->st);
+        bad = !s->raw || !s->out || !s->st || (o->shuffle != KMX_SHUFFLE_OFF && !s->shuf);
+    }
+    for (int i = 0; i < w->ncctx && !bad; i++) {
+        w->cctx[i] = ZSTD_createCCtx();
+        bad = !w->cctx[i] ||
+              ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx[i], ZSTD_c_compressionLevel, o->level)) ||
+              ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx[i], ZSTD_c_checksumFlag, 1));
+    }
+    for (uint32_t j = 0; j < ncols && !bad; j++)
+        km_colstats_init(&w->stats[j]);
+    if (bad) {
+        km_kmx_abort(w);
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory allocating chunk buffers");
+    }
+    int rc = km_outfile_open(ctx, &w->of, path);
+    if (rc) {
+        km_kmx_abort(w);
+        return rc;
+    }
+    unsigned char hdr[KMX_HEADER_SIZE];
+    memset(hdr, 0, sizeof hdr);
+    memcpy(hdr, KMX_SIGNATURE, 8);
+    put_u16(hdr + 8, KMX_MAJOR);
+    put_u16(hdr + 10, KMX_MINOR);
+    put_u32(hdr + 12, KMX_HEADER_SIZE);
+    put_u32(hdr + 16, 0); /* required features */
+    put_u32(hdr + 20, 0); /* optional features */
+    put_u32(hdr + 24, ncols);
+    put_u32(hdr + 28, w->rpc);
+    put_u32(hdr + 32, KMX_ALIGN);
+    hdr[36] = KMX_DTYPE_F32;
+    put_u32(hdr + 60, km_crc32c(0, hdr, 60));
+    if ((rc = km_outfile_write(&w->of, hdr, sizeof hdr)) || (rc = km_outfile_pad(&w->of, KMX_ALIGN))) {
+        km_kmx_abort(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+float *km_kmx_buffer(km_kmx_writer *w)
+{
+    return w->slots[(w->head + w->count) % w->nslots].raw;
+}
+
+uint32_t km_kmx_chunk_rows(const km_kmx_writer *w)
+{
+    return w->rpc;
+}
+
+uint64_t km_kmx_written(const km_kmx_writer *w)
+{
+    return w->of.size;
+}
+
+/* Wait for the oldest pending chunk and append it to the file. */
+static int flush_oldest(km_kmx_writer *w)
+{
+    struct slot *s = &w->slots[w->head];
+    km_pool_wait(w->o.pool, s->job);
+    s->job = NULL;
+    w->head = (w->head + 1) % w->nslots;
+    w->count--;
+    if (s->rc)
+        return km_seterr(&w->ctx->err, s->rc, "%s", s->err);
+    if (w->nchunks == w->icap) {
+        uint64_t ncap = w->icap ? w->icap * 2 : 64;
+        km_kmx_chunk *ni = realloc(w->index, ncap * sizeof *ni);
+        if (!ni)
+            return km_seterr(&w->ctx->err, KM_ENOMEM, "out of memory");
+        w->index = ni;
+        w->icap = ncap;
+    }
+    const unsigned char *h = s->out;
+    km_kmx_chunk *e = &w->index[w->nchunks++];
+    e->offset = w->of.size;
+    e->first_row = s->first_row;
+    e->nrows = s->nrows;
+    e->raw_len = get_u32(h + 16);
+    e->comp_len = get_u32(h + 20);
+    e->crc = get_u32(h + 24);
+    e->stats_crc = get_u32(h + 28);
+    e->filter = h[32];
+    for (uint32_t j = 0; j < w->ncols; j++)
+        km_colstats_merge(&w->stats[j], &s->st[j]);
+    int rc = km_outfile_write(&w->of, s->out, s->out_len);
+    if (!rc)
+        rc = km_outfile_pad(&w->of, KMX_ALIGN);
+    return rc;
+}
+
+int km_kmx_put(km_kmx_writer *w, uint32_t nrows)
+{
+    if (w->failed)
+        return w->ctx->err.code ? w->ctx->err.code : KM_EIO;
+    if (nrows == 0)
+        return 0;
+    struct slot *s = &w->slots[(w->head + w->count) % w->nslots];
+    s->nrows = nrows;
+    s->first_row = w->rows;
+    s->rc = 0;
+    w->rows += nrows;
+    s->job = km_pool_submit(w->o.pool, 1, compress_chunk, s);
+    if (!s->job) {
+        w->failed = 1;
+        return km_seterr(&w->ctx->err, KM_ENOMEM, "out of memory");
+    }
+    w->count++;
+    if (w->count == w->nslots) {
+        int rc = flush_oldest(w);
+        if (rc) {
+            w->failed = 1;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* A growing byte buffer for the metadata section. */
+struct buf {
+    unsigned char *p;
+    size_t len, cap;
+    int oom;
+};
+
+static unsigned char *grow(struct buf *b, size_t n)
+{
+    if (b->oom)
+        return NULL;
+    if (b->len + n > b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 4096;
+        while (ncap < b->len + n)
+            ncap *= 2;
+        unsigned char *np = realloc(b->p, ncap);
+        if (!np) {
+            b->oom = 1;
+            return NULL;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+    unsigned char *r = b->p + b->len;
+    b->len += n;
+    return r;
+}
+
+static void b_u32(struct buf *b, uint32_t v) { unsigned char *p = grow(b, 4); if (p) put_u32(p, v); }
+static void b_u64(struct buf *b, uint64_t v) { unsigned char *p = grow(b, 8); if (p) put_u64(p, v); }
+static void b_f64(struct buf *b, double v) { unsigned char *p = grow(b, 8); if (p) put_f64(p, v); }
+static void b_bytes(struct buf *b, const void *s, uint32_t n)
+{
+    b_u32(b, n);
+    unsigned char *p = grow(b, n);
+    if (p && n)
+        memcpy(p, s, n);
+}
+
+int km_kmx_finish(km_kmx_writer *w, km_schema *schema, const km_kmx_source *src)
+{
+    int rc = 0;
+    if (w->failed)
+        return w->ctx->err.code ? w->ctx->err.code : KM_EIO;
+    while (w->count > 0)
+        if ((rc = flush_oldest(w)))
+            return rc;
+    if (schema->ncols != w->ncols)
+        return km_seterr(&w->ctx->err, KM_EINVAL, "schema has %u columns, file %u", schema->ncols,
+                         w->ncols);
+    for (uint32_t j = 0; j < w->ncols; j++)
+        schema->cols[j].stats = w->stats[j];
+
+    struct buf m = {0};
+    b_u32(&m, KMX_META_TAG);
+    b_u32(&m, w->ncols);
+    b_u64(&m, w->rows);
+    b_u64(&m, src ? src->size : 0);
+    b_u64(&m, src ? (uint64_t)src->mtime : 0);
+    b_u32(&m, src ? src->head_crc : 0);
+    const char *sname = src && src->name ? src->name : "";
+    b_bytes(&m, sname, (uint32_t)strlen(sname));
+    for (uint32_t j = 0; j < w->ncols; j++) {
+        const km_column *c = &schema->cols[j];
+        b_u32(&m, (uint32_t)c->type);
+        b_bytes(&m, c->name, (uint32_t)strlen(c->name));
+        b_u32(&m, c->nlevels);
+        for (uint32_t k = 0; k < c->nlevels; k++)
+            b_bytes(&m, c->levels[k], c->level_len[k]);
+        b_f64(&m, c->stats.min);
+        b_f64(&m, c->stats.max);
+        b_f64(&m, c->stats.sum);
+        b_f64(&m, c->stats.sumsq);
+        b_u64(&m, c->stats.count);
+        b_u64(&m, c->stats.missing);
+    }
+    struct buf ix = {0};
+    for (uint64_t k = 0; k < w->nchunks; k++) {
+        const km_kmx_chunk *e = &w->index[k];
+        unsigned char *p = grow(&ix, KMX_INDEX_ENTRY_SIZE);
+        if (!p)
+            break;
+        memset(p, 0, KMX_INDEX_ENTRY_SIZE);
+        put_u64(p, e->offset);
+        put_u64(p + 8, e->first_row);
+        put_u32(p + 16, e->nrows);
+        put_u32(p + 20, e->raw_len);
+        put_u32(p + 24, e->comp_len);
+        put_u32(p + 28, e->crc);
+        put_u32(p + 32, e->stats_crc);
+        p[36] = e->filter;
+    }
+    if (m.oom || ix.oom) {
+        free(m.p);
+        free(ix.p);
+        return km_seterr(&w->ctx->err, KM_ENOMEM, "out of memory");
+    }
+    unsigned char f[KMX_FOOTER_SIZE];
+    memset(f, 0, sizeof f);
+    uint64_t meta_off = w->of.size;
+    put_u64(f, meta_off);
+    put_u64(f + 8, m.len);
+    put_u64(f + 16, meta_off + m.len);
+    put_u64(f + 24, w->nchunks);
+    put_u64(f + 32, w->rows);
+    put_u32(f + 40, km_crc32c(0, m.p, m.len));
+    put_u32(f + 44, km_crc32c(0, ix.p, ix.len));
+    put_u32(f + 52, km_crc32c(0, f, 52));
+    memcpy(f + 56, KMX_END_MAGIC, 8);
+    rc = km_outfile_write(&w->of, m.p, m.len);
+    if (!rc && ix.len)
+        rc = km_outfile_write(&w->of, ix.p, ix.len);
+    if (!rc)
+        rc = km_outfile_write(&w->of, f, sizeof f);
+    free(m.p);
+    free(ix.p);
+    if (!rc)
+        rc = km_outfile_commit(&w->of);
+    return rc;
+}
+
+void km_kmx_abort(km_kmx_writer *w)
+{
+    if (!w)
+        return;
+    /* finish the jobs still running: they use the slots freed below */
+    for (int i = 0; i < w->count; i++) {
+        struct slot *s = &w->slots[(w->head + i) % w->nslots];
+        km_pool_wait(w->o.pool, s->job);
+    }
+    km_outfile_abort(&w->of);
+    for (int i = 0; w->slots && i < w->nslots; i++) {
+        free(w->slots[i].raw);
+        free(w->slots[i].shuf);
+        free(w->slots[i].out);
+        free(w->slots[i].st);
+    }
+    for (int i = 0; w->cctx && i < w->ncctx; i++)
+        ZSTD_freeCCtx(w->cctx[i]);
+    free(w->slots);
+    free(w->cctx);
+    free(w->index);
+    free(w->stats);
+    free(w);
+}

@@ -1,0 +1,165 @@
+/* outfile.c - atomic output files (see include/kmill/outfile.h). */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kmill/outfile.h"
+
+int km_outfile_open(km_ctx *ctx, km_outfile *of, const char *path)
+{
+    memset(of, 0, sizeof *of);
+    of->ctx = ctx;
+    of->fd = -1;
+    char *d = strdup(path), *b = strdup(path);
+    of->path = strdup(path);
+    if (!d || !b || !of->path) {
+        free(d);
+        free(b);
+        free(of->path);
+        of->path = NULL;
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    }
+    const char *dir = dirname(d), *base = basename(b);
+    size_t n = strlen(dir) + strlen(base) + 32;
+    of->tmp = malloc(n);
+    if (of->tmp)
+        snprintf(of->tmp, n, "%s/.%s.tmp.XXXXXX", dir, base);
+    free(d);
+    free(b);
+    if (!of->tmp) {
+        free(of->path);
+        of->path = NULL;
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        int rc = km_seterr(&ctx->err, KM_EIO, "%s: is a directory", path);
+        km_outfile_abort(of);
+        return rc;
+    }
+    of->fd = mkstemp(of->tmp);
+    if (of->fd < 0) {
+        int rc = km_seterr(&ctx->err, km_errno_code(errno), "cannot create %s: %s", path,
+                           strerror(errno));
+        free(of->tmp);
+        of->tmp = NULL; /* nothing to remove */
+        km_outfile_abort(of);
+        return rc;
+    }
+    /* mkstemp makes 0600; an output file should get the usual mode */
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(of->fd, 0666 & ~um);
+    return 0;
+}
+
+static int write_error(km_outfile *of, int err)
+{
+    return km_seterr(&of->ctx->err, km_errno_code(err), "error writing %s: %s", of->path,
+                     strerror(err));
+}
+
+/* Fault injection: pretend the disk fills after ctx->fault_enospc_after bytes. */
+static int injected_enospc(km_outfile *of, size_t len)
+{
+    km_ctx *c = of->ctx;
+    if (!c->fault_enospc_after)
+        return 0;
+    if (c->fault_written + len > c->fault_enospc_after)
+        return 1;
+    c->fault_written += len;
+    return 0;
+}
+
+int km_outfile_pwrite(km_outfile *of, const void *buf, size_t len, uint64_t off)
+{
+    if (injected_enospc(of, len))
+        return write_error(of, ENOSPC);
+    const char *p = buf;
+    while (len) {
+        ssize_t w = pwrite(of->fd, p, len, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return write_error(of, errno);
+        }
+        p += w;
+        off += (uint64_t)w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int km_outfile_write(km_outfile *of, const void *buf, size_t len)
+{
+    int rc = km_outfile_pwrite(of, buf, len, of->size);
+    if (rc == 0)
+        of->size += len;
+    return rc;
+}
+
+int km_outfile_pad(km_outfile *of, size_t align)
+{
+    static const char zeros[4096];
+    size_t rem = (size_t)(of->size % align);
+    if (!rem)
+        return 0;
+    size_t need = align - rem;
+    while (need) {
+        size_t n = need < sizeof zeros ? need : sizeof zeros;
+        int rc = km_outfile_write(of, zeros, n);
+        if (rc)
+            return rc;
+        need -= n;
+    }
+    return 0;
+}
+
+int km_outfile_commit(km_outfile *of)
+{
+    km_ctx *ctx = of->ctx;
+    if (fsync(of->fd) != 0 && errno != EINVAL)
+        return write_error(of, errno);
+    if (close(of->fd) != 0) {
+        of->fd = -1;
+        return write_error(of, errno);
+    }
+    of->fd = -1;
+    if (rename(of->tmp, of->path) != 0)
+        return km_seterr(&ctx->err, km_errno_code(errno), "cannot rename %s to %s: %s", of->tmp,
+                         of->path, strerror(errno));
+    /* make the rename itself durable */
+    char *d = strdup(of->path);
+    if (d) {
+        int dfd = open(dirname(d), O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(d);
+    }
+    free(of->tmp);
+    of->tmp = NULL;
+    free(of->path);
+    of->path = NULL;
+    return 0;
+}
+
+void km_outfile_abort(km_outfile *of)
+{
+    if (of->fd >= 0)
+        close(of->fd);
+    of->fd = -1;
+    if (of->tmp)
+        unlink(of->tmp);
+    free(of->tmp);
+    of->tmp = NULL;
+    free(of->path);
+    of->path = NULL;
+}

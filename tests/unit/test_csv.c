@@ -1,0 +1,149 @@
+/* test_csv.c - the CSV reader: dialect corner cases, and that records split
+ * across reads at every possible byte give the same fields as one read. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kmill/csv.h"
+#include "kmill/rng.h"
+
+/* Serialise every record as fields joined by '|' and records by '\n'. */
+static char *parse_all(const char *text, size_t len, size_t piece, char delim, int *rc_out,
+                       km_ctx *ctx)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* writer: `piece` bytes at a time */
+        close(fds[0]);
+        for (size_t i = 0; i < len; i += piece) {
+            size_t n = len - i < piece ? len - i : piece;
+            if (write(fds[1], text + i, n) != (ssize_t)n)
+                _exit(1);
+            if (piece < 16)
+                usleep(1);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    km_csv *c;
+    km_csv_opts o = {delim, 0, 0, "t.csv"};
+    cr_assert_eq(km_csv_open(ctx, fds[0], &o, &c), 0);
+    size_t cap = len * 2 + 64, n = 0;
+    char *out = malloc(cap);
+    km_csv_field *f;
+    size_t nf;
+    int rc;
+    while ((rc = km_csv_next(c, &f, &nf)) == 1) {
+        for (size_t k = 0; k < nf; k++) {
+            if (n + f[k].len + 8 > cap)
+                out = realloc(out, cap *= 2);
+            memcpy(out + n, f[k].p, f[k].len);
+            n += f[k].len;
+            out[n++] = k + 1 < nf ? '|' : '\n';
+        }
+    }
+    out[n] = '\0';
+    *rc_out = rc;
+    km_csv_close(c);
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    return out;
+}
+
+static void expect(const char *text, char delim, const char *want)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    int rc;
+    char *got = parse_all(text, strlen(text), 1 << 20, delim, &rc, &ctx);
+    cr_assert_eq(rc, 0, "error: %s", ctx.err.msg);
+    cr_assert_str_eq(got, want, "input [%s]", text);
+    free(got);
+}
+
+static void expect_error(const char *text, const char *msg)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    int rc;
+    free(parse_all(text, strlen(text), 1 << 20, 0, &rc, &ctx));
+    cr_assert_lt(rc, 0, "no error for [%s]", text);
+    cr_assert_str_eq(ctx.err.msg, msg);
+}
+
+Test(csv, dialect)
+{
+    expect("a,b\n1,2\n", 0, "a|b\n1|2\n");
+    expect("a,b\r\n1,2\r\n", 0, "a|b\n1|2\n");
+    expect("a,b\r1,2\r", 0, "a|b\n1|2\n");
+    expect("a,b\n1,2", 0, "a|b\n1|2\n");                      /* no final newline */
+    expect("\xEF\xBB\xBF" "a,b\n", 0, "a|b\n");                /* BOM */
+    expect("\"a,1\",\"b\"\"c\"\n", ',', "a,1|b\"c\n");         /* quoting */
+    expect("\"x\ny\",z\n", ',', "x\ny|z\n");                   /* newline in quotes */
+    expect("\"\",,\n", ',', "||\n");                           /* empty fields */
+    expect("a,b,\n", ',', "a|b|\n");                           /* trailing delimiter */
+    expect(" a , b \n", ',', " a | b \n");                     /* spaces kept */
+    expect("a\n\nb\n", ',', "a\n\nb\n");                       /* blank line = one empty field */
+    expect("a;b;c\n1;2;3\n", 0, "a|b|c\n1|2|3\n");
+    expect("a\tb\n1\t2\n", 0, "a|b\n1|2\n");
+    expect("a|b\n", 0, "a|b\n");
+    expect("x,y;z\n1,2;3\n", ';', "x,y|z\n1,2|3\n");
+    /* detection prefers the delimiter that splits every line the same way */
+    expect("a;b;c\n1,5;2;3\n4;5,5;6\n", 0, "a|b|c\n1,5|2|3\n4|5,5|6\n");
+    expect("\"x;y\",b\n1,2\n", 0, "x;y|b\n1|2\n"); /* quoted delimiters do not count */
+}
+
+Test(csv, errors_name_line_and_field)
+{
+    expect_error("a,b\n1,\"x\n", "t.csv:2:2: unterminated quoted field");
+    expect_error("a,b\n\"x\ny\",\"q\"r\n",
+                 "t.csv:3:2: text after the closing quote of a quoted field (use --lazy-quotes to accept it)");
+    expect_error("a,b\n1,x\"y\n",
+                 "t.csv:2:2: quote inside an unquoted field (quote the field, or use --lazy-quotes)");
+    char nul[] = "a,b\n1,2\n3,x\0y\n";
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    int rc;
+    free(parse_all(nul, sizeof nul - 1, 1 << 20, 0, &rc, &ctx));
+    cr_assert_str_eq(ctx.err.msg, "t.csv:3:2: binary data (NUL byte); is this a CSV file?");
+}
+
+/* Random CSV with every construct, read whole and in tiny pieces. */
+Test(csv, split_reads_give_the_same_records, .timeout = 60)
+{
+    km_rng r;
+    km_rng_seed(&r, 42);
+    static const char *atoms[] = {"1", "-2.5", "abc", "\"q,q\"", "\"a\"\"b\"", "\"l1\nl2\"",
+                                  "\"l1\r\nl2\"", "", "\"\"", "x y"};
+    static const char *ends[] = {"\n", "\r\n", "\r"};
+    size_t cap = 1 << 16, n = 0;
+    char *text = malloc(cap);
+    for (int rec = 0; rec < 400; rec++) {
+        int nf = 1 + (int)km_rng_below(&r, 6);
+        for (int k = 0; k < nf; k++) {
+            const char *a = atoms[km_rng_below(&r, 10)];
+            n += (size_t)sprintf(text + n, "%s%s", a, k + 1 < nf ? "," : "");
+        }
+        n += (size_t)sprintf(text + n, "%s", ends[km_rng_below(&r, 3)]);
+    }
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    int rc1, rc2, rc3;
+    char *whole = parse_all(text, n, 1 << 20, ',', &rc1, &ctx);
+    cr_assert_eq(rc1, 0, "%s", ctx.err.msg);
+    char *bytes = parse_all(text, n, 1, ',', &rc2, &ctx);
+    cr_assert_eq(rc2, 0, "%s", ctx.err.msg);
+    char *odd = parse_all(text, n, 7, ',', &rc3, &ctx);
+    cr_assert_eq(rc3, 0, "%s", ctx.err.msg);
+    cr_assert_str_eq(bytes, whole);
+    cr_assert_str_eq(odd, whole);
+    free(whole);
+    free(bytes);
+    free(odd);
+    free(text);
+}

@@ -1,0 +1,228 @@
+/* test_kmx.c - the dataset file: write/read round trips through both I/O
+ * backends and the thread pool, statistics against a direct computation,
+ * corruption detection, and sampling. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kmill/io.h"
+#include "kmill/kmx.h"
+#include "kmill/rng.h"
+
+#define NC 7
+
+static char path[64];
+
+static float *make_data(uint64_t n)
+{
+    float *x = malloc(n * NC * sizeof *x);
+    km_rng r;
+    km_rng_seed(&r, 9);
+    for (uint64_t i = 0; i < n * NC; i++) {
+        double u = km_rng_uniform(&r);
+        x[i] = u < 0.05 ? NAN : (float)((u - 0.5) * 1000);
+        if (i % NC == 3)
+            x[i] = (float)(i % 5); /* quantised column */
+    }
+    return x;
+}
+
+static void write_file(km_ctx *ctx, const float *x, uint64_t n, uint32_t rpc, int shuffle, int workers)
+{
+    strcpy(path, "/tmp/kmill-test-XXXXXX");
+    int fd = mkstemp(path);
+    close(fd);
+    km_pool *pool;
+    cr_assert_eq(km_pool_create(&pool, workers, &ctx->err), 0);
+    km_kmx_wopts o = {3, shuffle, rpc, pool};
+    km_kmx_writer *w;
+    cr_assert_eq(km_kmx_create(ctx, path, NC, &o, &w), 0, "%s", ctx->err.msg);
+    uint64_t done = 0;
+    while (done < n) {
+        uint32_t k = n - done < rpc ? (uint32_t)(n - done) : rpc;
+        memcpy(km_kmx_buffer(w), x + done * NC, (size_t)k * NC * sizeof *x);
+        cr_assert_eq(km_kmx_put(w, k), 0, "%s", ctx->err.msg);
+        done += k;
+    }
+    km_schema s = {NC, calloc(NC, sizeof(km_column))};
+    for (int j = 0; j < NC; j++) {
+        char nm[8];
+        snprintf(nm, sizeof nm, "c%d", j);
+        s.cols[j].name = strdup(nm);
+    }
+    km_kmx_source src = {"test", 0, 0, 0};
+    cr_assert_eq(km_kmx_finish(w, &s, &src), 0, "%s", ctx->err.msg);
+    km_kmx_abort(w);
+    km_schema_free(&s);
+    km_pool_destroy(pool);
+}
+
+static int same_bits(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(a[i] == b[i] || (isnan(a[i]) && isnan(b[i]))) || signbit(a[i]) != signbit(b[i]))
+            return 0;
+    return 1;
+}
+
+Test(kmx, round_trip_every_backend_and_filter)
+{
+    uint64_t n = 10007;
+    float *x = make_data(n);
+    int shuffles[] = {KMX_SHUFFLE_OFF, KMX_SHUFFLE_ON, KMX_SHUFFLE_AUTO};
+    int ios[] = {KM_IO_PREAD, KM_IO_URING};
+    for (int si = 0; si < 3; si++) {
+        km_ctx ctx;
+        km_ctx_init(&ctx, "t");
+        write_file(&ctx, x, n, 1000, shuffles[si], si);
+        for (int ii = 0; ii < 2; ii++) {
+            km_kmx *d;
+            int rc = km_kmx_open(&ctx, path, ios[ii], &d);
+            if (rc && ios[ii] == KM_IO_URING)
+                continue; /* io_uring refused here; the pread pass covers the reader */
+            cr_assert_eq(rc, 0, "%s", ctx.err.msg);
+            cr_assert_eq(km_kmx_rows(d), n);
+            cr_assert_eq(km_kmx_nchunks(d), 11);
+            /* statistics equal a direct computation */
+            const km_schema *s = km_kmx_schema(d);
+            for (int j = 0; j < NC; j++) {
+                double mn = INFINITY, mx = -INFINITY, sum = 0;
+                uint64_t miss = 0;
+                for (uint64_t i = 0; i < n; i++) {
+                    float v = x[i * NC + j];
+                    if (isnan(v)) { miss++; continue; }
+                    mn = fmin(mn, v); mx = fmax(mx, v); sum += v;
+                }
+                cr_assert_eq(s->cols[j].stats.missing, miss);
+                cr_assert_eq(s->cols[j].stats.min, mn);
+                cr_assert_eq(s->cols[j].stats.max, mx);
+                cr_assert_float_eq(s->cols[j].stats.sum, sum, 1e-6 * fabs(sum) + 1e-9);
+            }
+            /* random access */
+            float *buf = malloc(1000 * NC * sizeof *buf);
+            cr_assert_eq(km_kmx_read_chunk(d, 10, buf), 0, "%s", ctx.err.msg);
+            cr_assert(same_bits(buf, x + 10000 * NC, 7 * NC));
+            cr_assert_eq(km_kmx_read_chunk(d, 3, buf), 0);
+            cr_assert(same_bits(buf, x + 3000 * NC, 1000 * NC));
+            free(buf);
+            /* ordered scans, with a pool and without */
+            for (int workers = 0; workers <= 2; workers += 2) {
+                km_pool *pool;
+                km_pool_create(&pool, workers, &ctx.err);
+                km_kmx_scan *sc;
+                cr_assert_eq(km_kmx_scan_open(d, pool, NULL, 0, &sc), 0);
+                const float *rows;
+                uint32_t nr;
+                uint64_t first, expect_first = 0;
+                while ((rc = km_kmx_scan_next(sc, &rows, &nr, &first)) == 1) {
+                    cr_assert_eq(first, expect_first);
+                    cr_assert(same_bits(rows, x + first * NC, (size_t)nr * NC), "rows %llu..",
+                              (unsigned long long)first);
+                    expect_first += nr;
+                }
+                cr_assert_eq(rc, 0, "%s", ctx.err.msg);
+                cr_assert_eq(expect_first, n);
+                km_kmx_scan_close(sc);
+                /* a chunk list, out of order and repeated */
+                uint64_t list[] = {7, 2, 2, 10};
+                cr_assert_eq(km_kmx_scan_open(d, pool, list, 4, &sc), 0);
+                for (int k = 0; k < 4; k++) {
+                    cr_assert_eq(km_kmx_scan_next(sc, &rows, &nr, &first), 1);
+                    cr_assert_eq(first, list[k] * 1000);
+                    cr_assert(same_bits(rows, x + first * NC, (size_t)nr * NC));
+                }
+                cr_assert_eq(km_kmx_scan_next(sc, &rows, &nr, &first), 0);
+                km_kmx_scan_close(sc);
+                km_pool_destroy(pool);
+            }
+            km_kmx_close(d);
+        }
+        unlink(path);
+    }
+    free(x);
+}
+
+Test(kmx, damaged_chunk_is_reported_by_number)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    float *x = make_data(3000);
+    write_file(&ctx, x, 3000, 1000, KMX_SHUFFLE_AUTO, 1);
+    km_kmx *d;
+    cr_assert_eq(km_kmx_open(&ctx, path, KM_IO_PREAD, &d), 0);
+    uint64_t off = km_kmx_chunk_info(d, 1)->offset + 48 + 5;
+    km_kmx_close(d);
+    int fd = open(path, O_RDWR);
+    unsigned char b;
+    cr_assert_eq(pread(fd, &b, 1, (off_t)off), 1);
+    b ^= 0x10;
+    cr_assert_eq(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
+    cr_assert_eq(km_kmx_open(&ctx, path, KM_IO_PREAD, &d), 0); /* the index is intact */
+    float *buf = malloc(1000 * NC * sizeof *buf);
+    cr_assert_eq(km_kmx_read_chunk(d, 0, buf), 0);
+    cr_assert_eq(km_kmx_read_chunk(d, 1, buf), KM_ECORRUPT);
+    char want[128];
+    snprintf(want, sizeof want, "%s: chunk 1: checksum mismatch", path);
+    cr_assert_str_eq(ctx.err.msg, want);
+    km_kmx_scan *sc;
+    cr_assert_eq(km_kmx_scan_open(d, NULL, NULL, 0, &sc), 0);
+    const float *rows;
+    uint32_t nr;
+    uint64_t first;
+    int rc;
+    while ((rc = km_kmx_scan_next(sc, &rows, &nr, &first)) == 1)
+        ;
+    cr_assert_eq(rc, KM_ECORRUPT);
+    cr_assert_str_eq(ctx.err.msg, want);
+    km_kmx_scan_close(sc);
+    km_kmx_close(d);
+    free(buf);
+    free(x);
+    unlink(path);
+}
+
+Test(sample, distinct_sorted_reproducible_uniform)
+{
+    uint64_t N = 100000;
+    for (uint64_t n = 1; n <= N; n *= 7) { /* both algorithms: n*4 < N and >= N */
+        uint64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+        cr_assert_eq(km_sample_indices(N, n, 5, a), 0);
+        cr_assert_eq(km_sample_indices(N, n, 5, b), 0);
+        cr_assert_eq(memcmp(a, b, n * sizeof *a), 0, "not reproducible");
+        for (uint64_t i = 0; i < n; i++) {
+            cr_assert_lt(a[i], N);
+            if (i)
+                cr_assert_lt(a[i - 1], a[i], "not sorted and distinct at %llu", (unsigned long long)i);
+        }
+        free(a);
+        free(b);
+    }
+    /* uniformity: draw 1000 of 10000 many times; each decile gets ~10% */
+    uint64_t counts[10] = {0}, *s = malloc(1000 * sizeof *s);
+    for (uint64_t seed = 0; seed < 200; seed++) {
+        km_sample_indices(10000, 1000, seed, s);
+        for (int i = 0; i < 1000; i++)
+            counts[s[i] / 1000]++;
+    }
+    for (int k = 0; k < 10; k++) /* expected 20000, sd ~ 127 */
+        cr_assert(counts[k] > 19300 && counts[k] < 20700, "decile %d: %llu", k,
+                  (unsigned long long)counts[k]);
+    free(s);
+    /* the same for Floyd's branch (n*4 < N) */
+    memset(counts, 0, sizeof counts);
+    s = malloc(100 * sizeof *s);
+    for (uint64_t seed = 0; seed < 2000; seed++) {
+        km_sample_indices(10000, 100, seed, s);
+        for (int i = 0; i < 100; i++)
+            counts[s[i] / 1000]++;
+    }
+    for (int k = 0; k < 10; k++)
+        cr_assert(counts[k] > 19300 && counts[k] < 20700, "decile %d: %llu", k,
+                  (unsigned long long)counts[k]);
+    free(s);
+}

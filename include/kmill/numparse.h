@@ -63,11 +63,14 @@ void km_numparse_free(km_numparse *np);
  * is read) as described above and store the float in *out. Returns 0, -1
  * if the text is not a number or overflows float32 (*out untouched), or
  * KM_ENOMEM in the one case that allocates: a number longer than 127 bytes
- * (after trimming blanks) that is not on a fast path. errno is preserved. */
+ * (after trimming blanks) that is not on a fast path. errno is preserved.
+ * The -1 carries no message and is numerically KM_EINVAL (a usage error):
+ * callers report bad data themselves, as KM_EPARSE with file, line and
+ * field. */
 int km_parse_f32(const km_numparse *np, const char *s, size_t len, float *out);
 
-/* Bytes a km_format_f32 buffer must hold (the longest output, e.g.
- * "-1.17549435e-38", is 15 bytes plus the NUL). */
+/* Bytes a km_format_f32 buffer must hold (outputs are at most 15 bytes,
+ * e.g. "-0.000123456789", plus the NUL). */
 #define KM_F32_BUFSZ 32
 
 /* Write v as the shortest decimal text (fewest significant digits, then

@@ -1,6 +1,13 @@
-/* numparse.c - correctly rounded decimal -> float32 parsing with a fast
- * path, and shortest round-trip float32 -> decimal formatting (see
- * kmill/numparse.h for the grammar and why the fast paths are exact). */
+/* numparse.c - correctly rounded decimal -> float32 parsing with fast
+ * paths, and shortest round-trip float32 -> decimal formatting (see
+ * kmill/numparse.h for the grammar and why the fast paths are exact).
+ *
+ * Parsing has three layers: km_parse_f32 itself reads the shapes CSV files
+ * are made of ("255", "-0.1234567") with a minimal loop; parse_general
+ * reads the whole grammar (blanks, "+", exponents, any length); either
+ * hands what the fast paths cannot do exactly to parse_slow (strtof_l).
+ * Formatting searches for the fewest digits that read back, checking
+ * candidates with the same fast paths, so it needs no printf of floats. */
 #include "config.h"
 #include <errno.h>
 #include <float.h>
@@ -94,7 +101,8 @@ static inline int fast_f32(uint64_t w, int64_t e10, float *f)
 
 /* The slow path: strtof_l on a NUL-terminated copy of the (already
  * validated, blank-trimmed) number text. */
-static __attribute__((noinline)) int parse_slow(const km_numparse *np, const char *s, size_t n, float *out)
+static __attribute__((noinline)) int parse_slow(const km_numparse *np, const char *s,
+                                                size_t n, float *out)
 {
     char stackbuf[128];
     char *buf = stackbuf;
@@ -139,8 +147,7 @@ static __attribute__((noinline)) int parse_general(const km_numparse *np, const 
      * most 19 of them; value = w * 10^e10. Leading zeros are skipped, so
      * they cost nothing; digits past the 19th only matter if nonzero
      * (many), and trailing zeros are stripped from w further down. The
-     * loops are bounded by the 19-digit limit rather than testing a count
-     * per digit: this is the hot path of the CSV importer. */
+     * loops stop at the 19-digit limit instead of counting per digit. */
     uint64_t w = 0;
     int64_t e10 = 0;
     unsigned many = 0; /* a nonzero digit beyond the 19th: w is inexact */

@@ -69,6 +69,7 @@ typedef struct km_kmx km_kmx;
 int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out);
 void km_kmx_close(km_kmx *d);
 const km_schema *km_kmx_schema(const km_kmx *d);
+const char *km_kmx_path(const km_kmx *d);
 uint64_t km_kmx_rows(const km_kmx *d);
 uint64_t km_kmx_nchunks(const km_kmx *d);
 const km_kmx_chunk *km_kmx_chunk_info(const km_kmx *d, uint64_t k);

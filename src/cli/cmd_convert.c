@@ -33,7 +33,7 @@ const char convert_usage[] =
     "      --chunk-rows N      rows per chunk (default: about 4 MiB of data)\n"
     "      --level N           zstd compression level, 1 to 19 (default 3)\n"
     "      --shuffle MODE      byte-shuffle filter: auto (default, chosen per chunk), on, off\n"
-    "      --threads N         compression threads besides the reader (default: CPUs)\n"
+    "      --threads N         threads for parsing and compression (default: all CPUs)\n"
     "  -q, --quiet  -v, --verbose  --progress  --no-progress  --mem SIZE  -h, --help\n"
     "\n"
     "COLS is a comma-separated list of column names or 1-based numbers and ranges\n"

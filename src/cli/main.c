@@ -131,6 +131,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "kmill: KMILL_MEM: %s\n", ctx.err.msg);
         return EXIT_USAGE;
     }
+    const char *io = getenv("KMILL_IO");
+    if (io && *io && strcmp(io, "auto") && strcmp(io, "uring") && strcmp(io, "io_uring") &&
+        strcmp(io, "pread")) {
+        fprintf(stderr, "kmill: KMILL_IO: invalid value '%s' (auto, uring or pread)\n", io);
+        return EXIT_USAGE;
+    }
     const char *fault = getenv("KMILL_FAULT_ENOSPC_AFTER");
     if (fault && *fault)
         ctx.fault_enospc_after = strtoull(fault, NULL, 10);

@@ -74,6 +74,8 @@ struct block {
     uint64_t first_line;
     float *rows;
     size_t rows_cap;      /* floats */
+    uint64_t *lines;      /* line of each row, for messages */
+    size_t lines_cap;
     uint32_t nrows;
     struct cell *cells;
     size_t ncells, cells_cap;
@@ -109,6 +111,10 @@ struct conv {
     uint64_t blank, ragged;
     uint32_t *gmap;       /* scratch: local code -> global code + 1 */
     uint32_t gmap_cap;
+    size_t *cstart;       /* scratch: cells by column (bucket_cells) */
+    uint32_t *cidx;
+    size_t cidx_cap;
+    uint32_t *field_of;   /* output column -> input field number (1-based) */
 };
 
 static uint64_t hash_bytes(const char *p, size_t n)
@@ -289,7 +295,8 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
     c->schema.cols = calloc(nout, sizeof *c->schema.cols);
     c->dicts = calloc(nout, sizeof *c->dicts);
     c->forced = calloc(nout, 1);
-    if (!c->schema.cols || !c->dicts || !c->forced) {
+    c->field_of = calloc(nout, sizeof *c->field_of);
+    if (!c->schema.cols || !c->dicts || !c->forced || !c->field_of) {
         rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
         goto out;
     }
@@ -301,6 +308,7 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
         in.cols[j].name = NULL;
         col->type = cat[j] ? KM_COL_CATEGORICAL : KM_COL_NUMERIC;
         c->forced[c->map[j]] = cat[j] ? 2 : num[j] ? 1 : 0;
+        c->field_of[c->map[j]] = j + 1;
     }
 out:
     km_schema_free(&in);
@@ -483,11 +491,10 @@ static void parse_block(void *arg, size_t item, int worker)
                 if (o->ragged == KM_RAGGED_SKIP)
                     continue;
             } else {
-                block_fail(b, KM_EPARSE,
-                           "%s:%llu:%zu: %zu fields, expected %u as in the %s (--ragged=fill or "
-                           "skip to accept)",
+                block_fail(b, KM_EPARSE, "%s:%llu:%zu: %zu fields, expected %u as in the %s (%s)",
                            c->name, (unsigned long long)line, (nf < nin ? nf : nin) + 1, nf, nin,
-                           o->no_header ? "first row" : "header");
+                           o->no_header ? "first row" : "header",
+                           nf < nin ? "--ragged=fill or skip to accept" : "--ragged=skip to drop such rows");
                 return;
             }
         }
@@ -501,6 +508,17 @@ static void parse_block(void *arg, size_t item, int worker)
             b->rows = nr;
             b->rows_cap = ncap;
         }
+        if (b->nrows == b->lines_cap) {
+            size_t ncap = b->lines_cap ? b->lines_cap * 2 : 1024;
+            uint64_t *nl = realloc(b->lines, ncap * sizeof *nl);
+            if (!nl) {
+                block_fail(b, KM_ENOMEM, "out of memory");
+                return;
+            }
+            b->lines = nl;
+            b->lines_cap = ncap;
+        }
+        b->lines[b->nrows] = line;
         float *out = b->rows + (size_t)b->nrows * ncols;
         for (uint32_t j = 0; j < nin; j++) {
             long oj = c->map[j];
@@ -555,6 +573,44 @@ static int number_code(struct conv *c, uint32_t j, float *v, uint64_t line, uint
     return dict_code(c, j, txt, (size_t)n, v, line, field);
 }
 
+/* Order the block's text cells by column (counting sort; rows stay in
+ * order within a column): c->cidx[c->cstart[j] .. c->cstart[j+1]) are the
+ * cells of column j. Also sizes c->gmap for the largest local dictionary. */
+static int bucket_cells(struct conv *c, const struct block *b)
+{
+    uint32_t ncols = c->schema.ncols, maxn = 0;
+    if (!c->cstart && !(c->cstart = malloc((ncols + 1) * sizeof *c->cstart)))
+        return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+    if (b->ncells > c->cidx_cap) {
+        uint32_t *ni = realloc(c->cidx, b->ncells * sizeof *ni);
+        if (!ni)
+            return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+        c->cidx = ni;
+        c->cidx_cap = b->ncells;
+    }
+    memset(c->cstart, 0, (ncols + 1) * sizeof *c->cstart);
+    for (size_t k = 0; k < b->ncells; k++)
+        c->cstart[b->cells[k].col + 1]++;
+    for (uint32_t j = 0; j < ncols; j++) {
+        c->cstart[j + 1] += c->cstart[j];
+        if (b->ld && b->ld[j].n > maxn)
+            maxn = b->ld[j].n;
+    }
+    for (size_t k = 0; k < b->ncells; k++) /* uses cstart[col] as a cursor... */
+        c->cidx[c->cstart[b->cells[k].col]++] = (uint32_t)k;
+    for (uint32_t j = ncols; j > 0; j--) /* ...then shifts it back */
+        c->cstart[j] = c->cstart[j - 1];
+    c->cstart[0] = 0;
+    if (maxn > c->gmap_cap) {
+        uint32_t *ng = realloc(c->gmap, maxn * sizeof *ng);
+        if (!ng)
+            return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+        c->gmap = ng;
+        c->gmap_cap = maxn;
+    }
+    return 0;
+}
+
 static int merge_block(struct conv *c, struct block *b)
 {
     uint32_t ncols = c->schema.ncols;
@@ -585,48 +641,33 @@ static int merge_block(struct conv *c, struct block *b)
                 return rc;
         }
     }
-    /* numbers in categorical columns become categories of their text; the
-     * rest of the categorical values come from the cells, in row order */
+    /* Categorical columns: numbers become categories of their shortest
+     * text, text values get global codes; both in row order, so levels are
+     * numbered by first appearance whatever the block boundaries. */
+    if ((rc = bucket_cells(c, b)))
+        return rc;
     for (uint32_t j = 0; j < ncols; j++) {
-        if (c->schema.cols[j].type != KM_COL_CATEGORICAL || c->forced[j] == 2)
+        if (c->schema.cols[j].type != KM_COL_CATEGORICAL)
             continue;
+        const struct ldict *d = b->ld ? &b->ld[j] : NULL;
+        if (d && d->n)
+            memset(c->gmap, 0, d->n * sizeof *c->gmap);
+        size_t k = c->cstart[j], kend = c->cstart[j + 1];
         for (uint32_t r = 0; r < b->nrows; r++) {
             float *v = &b->rows[(size_t)r * ncols + j];
-            if (!isnan(*v) && (rc = number_code(c, j, v, b->first_line, 0)))
-                return rc;
-        }
-    }
-    if (b->ncells) {
-        /* local -> global code, resolved at first use so levels are numbered
-         * in order of appearance */
-        for (uint32_t j = 0; j < ncols; j++) {
-            uint32_t n = b->ld ? b->ld[j].n : 0;
-            if (n > c->gmap_cap) {
-                uint32_t *ng = realloc(c->gmap, n * sizeof *ng);
-                if (!ng)
-                    return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
-                c->gmap = ng;
-                c->gmap_cap = n;
-            }
-        }
-        for (uint32_t j = 0; j < ncols; j++) {
-            const struct ldict *d = b->ld ? &b->ld[j] : NULL;
-            if (!d || !d->n)
-                continue;
-            memset(c->gmap, 0, d->n * sizeof *c->gmap);
-            for (size_t k = 0; k < b->ncells; k++) {
-                const struct cell *ce = &b->cells[k];
-                if (ce->col != j)
-                    continue;
-                float *v = &b->rows[(size_t)ce->row * ncols + j];
-                if (!c->gmap[ce->code]) {
-                    if ((rc = dict_code(c, j, d->arena + d->off[ce->code], d->len[ce->code], v,
-                                        ce->line, ce->field)))
-                        return rc;
-                    c->gmap[ce->code] = (uint32_t)*v + 1;
-                } else {
+            if (k < kend && b->cells[c->cidx[k]].row == r) {
+                const struct cell *ce = &b->cells[c->cidx[k++]];
+                if (c->gmap[ce->code]) {
                     *v = (float)(c->gmap[ce->code] - 1);
+                    continue;
                 }
+                if ((rc = dict_code(c, j, d->arena + d->off[ce->code], d->len[ce->code], v,
+                                    ce->line, ce->field)))
+                    return rc;
+                c->gmap[ce->code] = (uint32_t)*v + 1;
+            } else if (!isnan(*v) &&
+                       (rc = number_code(c, j, v, b->lines[r], c->field_of[j]))) {
+                return rc;
             }
         }
     }
@@ -907,6 +948,7 @@ out:
         km_csv_close(b->csv);
         free(b->text);
         free(b->rows);
+        free(b->lines);
         free(b->cells);
         for (uint32_t j = 0; b->ld && j < c.schema.ncols; j++) {
             free(b->ld[j].arena);
@@ -918,6 +960,9 @@ out:
     }
     free(c.blocks);
     free(c.gmap);
+    free(c.cstart);
+    free(c.cidx);
+    free(c.field_of);
     free(carry);
     if (fd > STDIN_FILENO)
         close(fd);

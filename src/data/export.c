@@ -65,8 +65,8 @@ static int emit(km_ctx *ctx, FILE *out, struct line *l)
     return 0;
 }
 
-static int put_row(km_ctx *ctx, const km_schema *s, const float *row, const uint32_t *cols,
-                   uint32_t ncols, struct line *l, uint64_t rowno)
+static int put_row(km_ctx *ctx, const char *path, const km_schema *s, const float *row,
+                   const uint32_t *cols, uint32_t ncols, struct line *l, uint64_t rowno)
 {
     for (uint32_t k = 0; k < ncols; k++) {
         if (k && reserve(l, 1) == 0)
@@ -78,8 +78,8 @@ static int put_row(km_ctx *ctx, const km_schema *s, const float *row, const uint
         if (c->type == KM_COL_CATEGORICAL) {
             if (v < 0 || v >= (float)c->nlevels || v != floorf(v))
                 return km_seterr(&ctx->err, KM_ECORRUPT,
-                                 "row %llu, column '%s': category code %g out of range",
-                                 (unsigned long long)rowno, c->name, (double)v);
+                                 "%s: row %llu, column '%s': category code %g out of range",
+                                 path, (unsigned long long)rowno, c->name, (double)v);
             uint32_t code = (uint32_t)v;
             if (put_text(l, c->levels[code], c->level_len[code]))
                 return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
@@ -197,7 +197,7 @@ int km_export_csv(km_ctx *ctx, km_kmx *d, FILE *out, const km_export_opts *o)
                 if (ri == nsel || rows[ri] != row)
                     continue;
             }
-            if ((rc = put_row(ctx, s, blk + (size_t)r * s->ncols, cols, ncols, &l, row)))
+            if ((rc = put_row(ctx, km_kmx_path(d), s, blk + (size_t)r * s->ncols, cols, ncols, &l, row)))
                 goto out;
             if (l.len >= (1 << 16) && (rc = emit(ctx, out, &l)))
                 goto out;

@@ -7,6 +7,12 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Headers go through put/get below, but chunk payloads are the host's
+ * float32 bytes as they are: correct on little-endian hosts only. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the .kmx writer and reader need a little-endian host (payloads are not byte-swapped)"
+#endif
+
 #define KMX_SIGNATURE "\x89KMX\r\n\x1a\n"
 #define KMX_END_MAGIC "KMXEND\r\n"
 #define KMX_ALIGN 4096u

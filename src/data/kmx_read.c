@@ -237,7 +237,7 @@ int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out)
     }
     d->ncols = get_u32(h + 24);
     d->rpc = get_u32(h + 28);
-    if (h[36] != KMX_DTYPE_F32 || get_u32(h + 32) != KMX_ALIGN || d->ncols == 0 || d->rpc == 0 ||
+    if (h[36] != KMX_DTYPE_F32 || get_u32(h + 12) < KMX_HEADER_SIZE || get_u32(h + 32) != KMX_ALIGN || d->ncols == 0 || d->rpc == 0 ||
         (uint64_t)d->rpc * d->ncols * 4 > KMX_MAX_CHUNK_RAW) {
         rc = corrupt(d, "header fields out of range");
         goto fail;
@@ -319,6 +319,7 @@ void km_kmx_close(km_kmx *d)
 }
 
 const km_schema *km_kmx_schema(const km_kmx *d) { return &d->schema; }
+const char *km_kmx_path(const km_kmx *d) { return d->path; }
 uint64_t km_kmx_rows(const km_kmx *d) { return d->nrows; }
 uint64_t km_kmx_nchunks(const km_kmx *d) { return d->nchunks; }
 const km_kmx_chunk *km_kmx_chunk_info(const km_kmx *d, uint64_t k) { return &d->index[k]; }
@@ -348,6 +349,7 @@ static int decode_region(const km_kmx *d, uint64_t k, const unsigned char *reg, 
     const unsigned char *payload = reg + KMX_CHUNK_HEADER_SIZE;
     if (get_u32(reg) != KMX_CHUNK_TAG || get_u32(reg + 44) != km_crc32c(0, reg, 44) ||
         get_u32(reg + 4) != e->nrows || get_u64(reg + 8) != e->first_row ||
+        get_u32(reg + 16) != e->raw_len || get_u32(reg + 28) != e->stats_crc ||
         get_u32(reg + 20) != e->comp_len || get_u32(reg + 24) != e->crc || reg[32] != e->filter) {
         snprintf(err, errlen, "%s: chunk %llu: header damaged", d->path, (unsigned long long)k);
         return KM_ECORRUPT;

@@ -17,7 +17,7 @@ bad() {
 }
 
 bad ragged.csv 'a,b,c\n1,2,3\n4,5\n' 'ragged.csv:3:3: 2 fields, expected 3 as in the header (--ragged=fill or skip to accept)'
-bad long.csv 'a,b\n1,2,3\n' 'long.csv:2:3: 3 fields, expected 2 as in the header (--ragged=fill or skip to accept)'
+bad long.csv 'a,b\n1,2,3\n' 'long.csv:2:3: 3 fields, expected 2 as in the header (--ragged=skip to drop such rows)'
 bad unterminated.csv 'a,b\n1,"abc\n2,3\n' 'unterminated.csv:2:2: unterminated quoted field'
 bad numeric.csv 'a,b\n1,2\n3,abc\n' 'numeric.csv:3:2: expected a number, got "abc"' --numeric b
 bad empty.csv '' 'empty.csv: empty input (no header, no data)'
@@ -43,7 +43,7 @@ expect_err_line "kmill convert: gz.csv: looks compressed; decompress it into a p
 # errors reading from a pipe are named <stdin>
 printf 'a,b\n1,2,3\n' | "$KMILL" convert - -o out.kmx 2>err; st=$?
 [ $st -eq 1 ] && pass || fail "stdin ragged exit $st"
-expect_err_line "kmill convert: <stdin>:2:3: 3 fields, expected 2 as in the header (--ragged=fill or skip to accept)"
+expect_err_line "kmill convert: <stdin>:2:3: 3 fields, expected 2 as in the header (--ragged=skip to drop such rows)"
 
 # the disk fills up while writing (fault injection): no output, no temporary
 awk 'BEGIN { print "a,b,c"; for (i = 0; i < 200000; i++) print i "," i * 0.5 "," i % 7 }' >big.csv

@@ -133,6 +133,9 @@ expect_contains out '{"name":"v","type":"numeric","count":1,"missing":2'
 # a column that turns text in its first chunk becomes categorical, numbers kept as text
 printf 'k,v\n1,2\n2.50,3\nabc,4\n' | "$KMILL" convert - -o k.kmx 2>err && "$KMILL" cat k.kmx >out
 printf 'k,v\n1,2\n2.5,3\nabc,4\n' >want; cmp -s out want && pass || fail "late categorical: $(cat out)"
+# levels are numbered by first appearance, numbers and text alike
+printf 'k,v\nx,1\n1,2\ny,3\n1,4\n' | "$KMILL" convert - -o o.kmx 2>err && "$KMILL" info --json o.kmx >out
+expect_contains out '"levels":3,"categories":["x","1","y"]'
 # ragged rows on request
 printf 'a,b\n1\n2,3\n' | "$KMILL" convert --ragged fill - -o f.kmx 2>err && "$KMILL" cat f.kmx >out
 printf 'a,b\n1,\n2,3\n' >want; cmp -s out want && pass || fail "--ragged fill: $(cat out)"

@@ -38,6 +38,11 @@ int km_csv_open(km_ctx *ctx, int fd, const km_csv_opts *opts, km_csv **out);
  * unescaped). Give the delimiter in opts; no BOM is skipped. */
 int km_csv_open_mem(km_ctx *ctx, const km_csv_opts *opts, km_csv **out);
 void km_csv_reset_mem(km_csv *c, char *buf, size_t len, uint64_t first_line);
+/* Memory mode: the input not parsed yet, for a caller that parses a record
+ * itself; km_csv_skip_record then steps over it (n bytes, ending with its
+ * one line end) and returns its line number. */
+const char *km_csv_rest(const km_csv *c, size_t *len);
+uint64_t km_csv_skip_record(km_csv *c, size_t n);
 
 /* Length of the longest prefix of p[0..len) made of complete records (the
  * input is known to start at a record start), or with first_only of the

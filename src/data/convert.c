@@ -462,6 +462,83 @@ static int add_cell(struct block *b, uint32_t row, uint32_t col, const km_csv_fi
     return 0;
 }
 
+/* Room for one more row in the block. */
+static int block_row_room(struct block *b, uint32_t ncols)
+{
+    if ((size_t)(b->nrows + 1) * ncols > b->rows_cap) {
+        size_t ncap = b->rows_cap ? b->rows_cap * 2 : (size_t)ncols * 1024;
+        float *nr = realloc(b->rows, ncap * sizeof *nr);
+        if (!nr)
+            return block_fail(b, KM_ENOMEM, "out of memory");
+        b->rows = nr;
+        b->rows_cap = ncap;
+    }
+    if (b->nrows == b->lines_cap) {
+        size_t ncap = b->lines_cap ? b->lines_cap * 2 : 1024;
+        uint64_t *nl = realloc(b->lines, ncap * sizeof *nl);
+        if (!nl)
+            return block_fail(b, KM_ENOMEM, "out of memory");
+        b->lines = nl;
+        b->lines_cap = ncap;
+    }
+    return 0;
+}
+
+/* One record made only of plain decimals ("12", "-0.5", "3.25") and ending
+ * in LF or CRLF, parsed in the pass that splits it: the bulk of numeric
+ * CSV. Returns the record's length with the row in out, or 0 when any field
+ * needs the general path (quotes, text, NA, signs +, exponents, more than 9
+ * digits, a wrong field count). The conversion is exact for the same reason
+ * as km_parse_f32's first fast path: w <= 2^24 and 10^k (k <= 10) are exact
+ * floats, so w / 10^k is one correctly rounded division. */
+static size_t fast_record(const struct conv *c, const char *p, const char *end, float *out)
+{
+    static const float pow10f[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
+                                     1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
+    const char *s = p;
+    const char delim = c->delim;
+    for (uint32_t j = 0; j < c->nin; j++) {
+        int neg = 0;
+        if (s < end && *s == '-') {
+            neg = 1;
+            s++;
+        }
+        const char *d0 = s;
+        uint32_t w = 0;
+        while (s < end && (unsigned char)(*s - '0') < 10 && s - d0 < 10)
+            w = w * 10 + (uint32_t)(*s++ - '0');
+        long nd = s - d0, nf = 0;
+        if (s < end && *s == '.') {
+            const char *f0 = ++s;
+            while (s < end && (unsigned char)(*s - '0') < 10 && nd + (s - f0) < 10)
+                w = w * 10 + (uint32_t)(*s++ - '0');
+            nf = s - f0;
+            nd += nf;
+        }
+        if (nd == 0 || nd > 9 || w > (1u << 24))
+            return 0;
+        float v = (float)w;
+        if (nf)
+            v /= pow10f[nf];
+        long oj = c->map[j];
+        if (oj >= 0) {
+            if (c->forced[oj] == 2)
+                return 0;
+            out[oj] = neg ? -v : v;
+        }
+        if (j + 1 < c->nin) {
+            if (s >= end || *s != delim)
+                return 0;
+            s++;
+        }
+    }
+    if (s < end && *s == '\n')
+        return (size_t)(s + 1 - p);
+    if (s + 1 < end && s[0] == '\r' && s[1] == '\n')
+        return (size_t)(s + 2 - p);
+    return 0;
+}
+
 static void parse_block(void *arg, size_t item, int worker)
 {
     struct block *b = arg;
@@ -471,6 +548,8 @@ static void parse_block(void *arg, size_t item, int worker)
     km_csv_field *f;
     size_t nf;
     int rc;
+    /* numeric-looking NA tokens (e.g. -999) must be seen before numbers */
+    int fast = !c->na.numeric;
 
     b->nrows = 0;
     b->ncells = 0;
@@ -479,7 +558,21 @@ static void parse_block(void *arg, size_t item, int worker)
     for (uint32_t j = 0; b->ld && j < ncols; j++)
         ldict_clear(&b->ld[j]);
     km_csv_reset_mem(b->csv, b->text, b->len, b->first_line);
-    while ((rc = km_csv_next(b->csv, &f, &nf)) == 1) {
+    for (;;) {
+        if (block_row_room(b, ncols))
+            return;
+        if (fast) {
+            size_t avail;
+            const char *rest = km_csv_rest(b->csv, &avail);
+            size_t n = avail ? fast_record(c, rest, rest + avail,
+                                           b->rows + (size_t)b->nrows * ncols) : 0;
+            if (n) {
+                b->lines[b->nrows++] = km_csv_skip_record(b->csv, n);
+                continue;
+            }
+        }
+        if ((rc = km_csv_next(b->csv, &f, &nf)) != 1)
+            break;
         uint64_t line = km_csv_line(b->csv);
         if (nf != nin) {
             if (nf == 1 && f[0].len == 0 && !f[0].quoted) {
@@ -497,26 +590,6 @@ static void parse_block(void *arg, size_t item, int worker)
                            nf < nin ? "--ragged=fill or skip to accept" : "--ragged=skip to drop such rows");
                 return;
             }
-        }
-        if ((size_t)(b->nrows + 1) * ncols > b->rows_cap) {
-            size_t ncap = b->rows_cap ? b->rows_cap * 2 : (size_t)ncols * 1024;
-            float *nr = realloc(b->rows, ncap * sizeof *nr);
-            if (!nr) {
-                block_fail(b, KM_ENOMEM, "out of memory");
-                return;
-            }
-            b->rows = nr;
-            b->rows_cap = ncap;
-        }
-        if (b->nrows == b->lines_cap) {
-            size_t ncap = b->lines_cap ? b->lines_cap * 2 : 1024;
-            uint64_t *nl = realloc(b->lines, ncap * sizeof *nl);
-            if (!nl) {
-                block_fail(b, KM_ENOMEM, "out of memory");
-                return;
-            }
-            b->lines = nl;
-            b->lines_cap = ncap;
         }
         b->lines[b->nrows] = line;
         float *out = b->rows + (size_t)b->nrows * ncols;

@@ -13,6 +13,10 @@
 
 #include "kmill/csv.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define READ_SIZE (1u << 20)
 #define DEFAULT_MAX_RECORD ((size_t)64 << 20)
 
@@ -96,6 +100,20 @@ void km_csv_reset_mem(km_csv *c, char *buf, size_t len, uint64_t first_line)
     c->line = first_line;
     c->consumed = 0;
     c->started = 0;
+}
+
+const char *km_csv_rest(const km_csv *c, size_t *len)
+{
+    *len = c->end - c->beg;
+    return c->buf + c->beg;
+}
+
+uint64_t km_csv_skip_record(km_csv *c, size_t n)
+{
+    c->beg += n;
+    c->consumed += n;
+    c->rec_line = c->line++;
+    return c->rec_line;
 }
 
 void km_csv_close(km_csv *c)
@@ -417,6 +435,23 @@ int km_csv_next(km_csv *c, km_csv_field **fields, size_t *nfields)
     }
 }
 
+/* Occurrences of ch in p[0..n). */
+static uint64_t count_byte(const char *p, size_t n, char ch)
+{
+    uint64_t k = 0;
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i c = _mm_set1_epi8(ch);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        k += (uint64_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, c)));
+    }
+#endif
+    for (; i < n; i++)
+        k += p[i] == ch;
+    return k;
+}
+
 /* The splitter walks the quoting state machine of parse_record (a quote
  * opens a quoted field only at the start of a field; "" inside is an
  * escaped quote), so it finds the same record ends as the parser, also
@@ -474,9 +509,7 @@ size_t km_csv_split(const char *p, size_t len, char delim, int at_eof, int first
     }
     if (at_eof && !(first_only && last))
         last = len;
-    uint64_t n = 0;
-    for (size_t i = 0; i < last; i++)
-        n += p[i] == '\n';
+    uint64_t n = count_byte(p, last, '\n');
     if (memchr(p, '\r', last))
         for (size_t i = 0; i < last; i++)
             n += p[i] == '\r' && (i + 1 == last || p[i + 1] != '\n');

@@ -28,7 +28,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # ---- data ------------------------------------------------------------------
 if [ ! -s fm.csv ]; then
-    python3 - <<'PY'
+    /usr/bin/python3 - <<'PY'
 import gzip
 src = "/usr/share/datasets/fashion-mnist"
 with gzip.open(f"{src}/train-images-idx3-ubyte.gz") as f:
@@ -42,7 +42,7 @@ with open("fm.csv", "w") as o:
 PY
 fi
 if [ ! -s fl.csv ]; then
-    python3 - <<'PY'
+    /usr/bin/python3 - <<'PY'
 import random
 random.seed(1)
 with open("fl.csv", "w") as o:
@@ -69,7 +69,7 @@ done
 
 echo "== 3. pandas.read_csv(dtype=float32) on the same files"
 for f in fm fl; do
-    ps=$(python3 -c "
+    ps=$(/usr/bin/python3 -c "
 import time, pandas
 t = time.time(); pandas.read_csv('$f.csv', dtype='float32'); print(time.time() - t)" 2>/dev/null || echo none)
     if [ "$ps" = none ]; then echo "  pandas unavailable (apt-get install python3-pandas)"; break; fi

@@ -12,6 +12,7 @@
 #include "kmill/io.h"
 #include "kmill/kmx.h"
 #include "kmill/rng.h"
+#include "data/kmx_format.h"
 
 #define NC 7
 
@@ -144,6 +145,23 @@ Test(kmx, round_trip_every_backend_and_filter)
         unlink(path);
     }
     free(x);
+}
+
+Test(kmx, shuffle_matches_its_definition)
+{
+    km_rng r;
+    km_rng_seed(&r, 3);
+    for (size_t n = 0; n < 200; n += 7) {
+        unsigned char src[800] = {0}, sh[800], back[800];
+        for (size_t i = 0; i < 4 * n; i++)
+            src[i] = (unsigned char)km_rng_next(&r);
+        kmx_shuffle(sh, src, n);
+        for (size_t i = 0; i < n; i++)
+            for (int b = 0; b < 4; b++)
+                cr_assert_eq(sh[(size_t)b * n + i], src[4 * i + (size_t)b], "n=%zu i=%zu b=%d", n, i, b);
+        kmx_unshuffle(back, sh, n);
+        cr_assert_eq(memcmp(back, src, 4 * n), 0, "n=%zu", n);
+    }
 }
 
 Test(kmx, damaged_chunk_is_reported_by_number)

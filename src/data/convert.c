@@ -770,10 +770,12 @@ static int read_more(km_ctx *ctx, int fd, const char *name, char *buf, size_t *l
                      int *eof)
 {
     while (*len < want && !*eof) {
+        if (km_check_interrupt(ctx))
+            return KM_EINTR;
         ssize_t n = read(fd, buf + *len, want - *len);
         if (n < 0) {
             if (errno == EINTR)
-                continue;
+                continue; /* a signal: the check above decides */
             return km_seterr(&ctx->err, km_errno_code(errno), "%s: read error: %s", name,
                              strerror(errno));
         }

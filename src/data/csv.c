@@ -156,6 +156,8 @@ static int fill(km_csv *c)
     for (;;) {
         ssize_t n = read(c->fd, c->buf + c->end, c->cap - c->end);
         if (n < 0) {
+            if (errno == EINTR && km_check_interrupt(c->ctx))
+                return KM_EINTR;
             if (errno == EINTR)
                 continue;
             return km_seterr(&c->ctx->err, km_errno_code(errno), "%s: read error: %s",

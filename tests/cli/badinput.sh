@@ -57,6 +57,20 @@ sum=$(cksum <keep.kmx)
 KMILL_FAULT_ENOSPC_AFTER=50000 "$KMILL" convert big.csv -o keep.kmx 2>err
 [ "$(cksum <keep.kmx)" = "$sum" ] && pass || fail "failed conversion damaged the existing output"
 
+# interrupted (SIGINT) while reading a pipe: exit 130, nothing left behind
+mkfifo slow
+( head -c 2000000 big.csv; sleep 30 ) >slow &
+feeder=$!
+"$KMILL" convert slow -o out.kmx 2>err &
+pid=$!
+sleep 1
+kill -INT $pid
+wait $pid; st=$?
+kill $feeder 2>/dev/null; wait $feeder 2>/dev/null
+[ $st -eq 130 ] && pass || fail "SIGINT exit $st: $(cat err)"
+expect_err_line "kmill convert: interrupted"
+[ "$(ls -A | grep -c -e '^out.kmx$' -e '\.tmp\.')" -eq 0 ] && pass || fail "output left behind after SIGINT: $(ls -A)"
+
 # unwritable output locations
 expect_status 1 "$KMILL" convert big.csv -o nodir/out.kmx
 expect_err_line "kmill convert: cannot create nodir/out.kmx: No such file or directory"

@@ -145,6 +145,13 @@ expect_contains err "warning: skipped 2 rows with a wrong number of fields"
 # lazy quotes
 printf 'a,b\n12" tv,1\n' | "$KMILL" convert --lazy-quotes - -o l.kmx 2>err && "$KMILL" cat l.kmx >out
 printf 'a,b\n"12"" tv",1\n' >want; cmp -s out want && pass || fail "--lazy-quotes: $(cat out)"
+# the bundled Fashion-MNIST sample comes back byte for byte
+gzip -dc "$top_srcdir/examples/fashion-train.csv.gz" >fm.csv
+expect_status 0 "$KMILL" convert fm.csv -o fm.kmx
+"$KMILL" cat fm.kmx | cmp -s - fm.csv && pass || fail "Fashion-MNIST sample does not round-trip"
+"$KMILL" convert --threads 1 --shuffle off --level 1 fm.csv -o fm1.kmx 2>err
+"$KMILL" cat fm1.kmx | cmp -s - fm.csv && pass || fail "--threads 1 --shuffle off differs"
+
 # an existing output is replaced atomically
 expect_status 0 "$KMILL" convert "$D/mixed.csv" -o r.kmx
 expect_status 0 "$KMILL" info r.kmx

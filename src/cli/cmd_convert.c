@@ -31,7 +31,7 @@ const char convert_usage[] =
     "      --lazy-quotes       accept quotes inside unquoted fields literally\n"
     "      --max-line SIZE     longest record accepted (default 64M)\n"
     "      --chunk-rows N      rows per chunk (default: about 4 MiB of data)\n"
-    "      --level N           zstd compression level, 1 to 19 (default 3)\n"
+    "      --level N           zstd level: 1 (default) to 19, or -7 to -1 for speed\n"
     "      --shuffle MODE      byte-shuffle filter: auto (default, chosen per chunk), on, off\n"
     "      --threads N         threads for parsing and compression (default: all CPUs)\n"
     "  -q, --quiet  -v, --verbose  --progress  --no-progress  --mem SIZE  -h, --help\n"
@@ -103,8 +103,10 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
         o->chunk_rows = (uint32_t)n;
         break;
     case O_LEVEL:
-        if ((rc = cli_int_arg(s->cmd, ctx, "--level", arg, 1, 19, &n)))
+        if ((rc = cli_int_arg(s->cmd, ctx, "--level", arg, -7, 19, &n)))
             return rc;
+        if (n == 0)
+            return cli_usage_error(s->cmd, ctx, "invalid --level '0' (1 to 19, or -7 to -1 for speed)");
         o->level = (int)n;
         break;
     case O_RAGGED:
@@ -133,7 +135,7 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
 int cmd_convert(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
 {
     struct st s = {cmd, {0}};
-    s.o.level = 3;
+    s.o.level = 1;
     s.o.shuffle = KMX_SHUFFLE_AUTO;
     int first;
     int st = cli_parse(cmd, ctx, argc, argv, "o:d:", longopts, handle, &s, &first);

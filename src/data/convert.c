@@ -115,6 +115,7 @@ struct conv {
     uint32_t *cidx;
     size_t cidx_cap;
     uint32_t *field_of;   /* output column -> input field number (1-based) */
+    int32_t *fast_dst;    /* input field -> what fast_record does with it */
 };
 
 static uint64_t hash_bytes(const char *p, size_t n)
@@ -296,19 +297,23 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
     c->dicts = calloc(nout, sizeof *c->dicts);
     c->forced = calloc(nout, 1);
     c->field_of = calloc(nout, sizeof *c->field_of);
-    if (!c->schema.cols || !c->dicts || !c->forced || !c->field_of) {
+    c->fast_dst = calloc(c->nin, sizeof *c->fast_dst);
+    if (!c->schema.cols || !c->dicts || !c->forced || !c->field_of || !c->fast_dst) {
         rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
         goto out;
     }
     for (uint32_t j = 0; j < c->nin; j++) {
-        if (c->map[j] < 0)
+        if (c->map[j] < 0) {
+            c->fast_dst[j] = -1;
             continue;
+        }
         km_column *col = &c->schema.cols[c->map[j]];
         col->name = in.cols[j].name;
         in.cols[j].name = NULL;
         col->type = cat[j] ? KM_COL_CATEGORICAL : KM_COL_NUMERIC;
         c->forced[c->map[j]] = cat[j] ? 2 : num[j] ? 1 : 0;
         c->field_of[c->map[j]] = j + 1;
+        c->fast_dst[j] = cat[j] ? -2 : (int32_t)c->map[j];
     }
 out:
     km_schema_free(&in);
@@ -487,54 +492,94 @@ static int block_row_room(struct block *b, uint32_t ncols)
 /* One record made only of plain decimals ("12", "-0.5", "3.25") and ending
  * in LF or CRLF, parsed in the pass that splits it: the bulk of numeric
  * CSV. Returns the record's length with the row in out, or 0 when any field
- * needs the general path (quotes, text, NA, signs +, exponents, more than 9
- * digits, a wrong field count). The conversion is exact for the same reason
- * as km_parse_f32's first fast path: w <= 2^24 and 10^k (k <= 10) are exact
- * floats, so w / 10^k is one correctly rounded division. */
-static size_t fast_record(const struct conv *c, const char *p, const char *end, float *out)
+ * needs the general path (quotes, text, NA, a + sign, exponents, more than
+ * 9 digits, a wrong field count). dst[j] is field j's output column, -1 to
+ * drop it, -2 to leave the record to the general path. The text ends with a
+ * NUL sentinel, so the scans need no bounds checks. The conversion is exact
+ * for the reason of km_parse_f32's first fast path: w <= 2^24 and 10^k
+ * (k <= 9) are exact floats, so w / 10^k is one correctly rounded division. */
+/* Up to 8 leading decimal digits of s: their count into *n, their value
+ * returned. SWAR: the 8 bytes are tested and combined as one 64-bit word
+ * (little-endian), so a field's digit count costs no branch mispredictions.
+ * s must have 8 readable bytes. */
+static inline uint32_t digits8(const char *s, unsigned *n)
+{
+    uint64_t x;
+    memcpy(&x, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    uint64_t d = x ^ 0x3030303030303030ull; /* a digit byte becomes 0..9 */
+    uint64_t bad = (d | ((d & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull)) & 0x8080808080808080ull;
+    unsigned len = bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
+    *n = len;
+    if (!len)
+        return 0;
+    d <<= 8 * (8 - len); /* drop what follows; zeros in front are leading zeros */
+    d = d * 10 + (d >> 8);
+    d = (((d & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+         (((d >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+    return (uint32_t)d;
+}
+
+/* One record made only of plain decimals ("12", "-0.5", "3.25") and ending
+ * in LF or CRLF, parsed in the pass that splits it: the bulk of numeric
+ * CSV. Returns the record's length with the row in out, or 0 when any field
+ * needs the general path (quotes, text, NA, a + sign, exponents, more than
+ * 8 significant digits before or after the point, more than 10 decimals, a
+ * wrong field count). dst[j] is field j's output column, -1 to
+ * drop it, -2 to leave the record to the general path. The text is followed
+ * by 8 zero bytes, so the scans need no bounds checks. The conversion is
+ * exact for the reason of km_parse_f32's first fast path: w <= 2^24 and
+ * 10^k (k <= 10) are exact floats, so w / 10^k is one correctly rounded
+ * division. */
+static size_t fast_record(const int32_t *dst, uint32_t nin, char delim, const char *p, float *out)
 {
     static const float pow10f[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
                                      1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
+    static const uint64_t pow10u[11] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                        100000000, 1000000000, 10000000000};
     const char *s = p;
-    const char delim = c->delim;
-    for (uint32_t j = 0; j < c->nin; j++) {
-        int neg = 0;
-        if (s < end && *s == '-') {
-            neg = 1;
-            s++;
+    for (uint32_t j = 0;; j++) {
+        int neg = *s == '-';
+        s += neg;
+        unsigned ni, nf = 0;
+        uint64_t w = digits8(s, &ni);
+        s += ni;
+        if (*s == '.') {
+            const char *z = ++s;
+            while (*s == '0') /* zeros after the point cost no significant digits */
+                s++;
+            unsigned nz = (unsigned)(s - z);
+            uint32_t f = digits8(s, &nf);
+            s += nf;
+            nf += nz;
+            if (ni + nf == 0 || ni + nf > 18 || nf > 10) /* "." is no number */
+                return 0;
+            w = w * pow10u[nf] + f;
+        } else if (ni == 0) {
+            return 0;
         }
-        const char *d0 = s;
-        uint32_t w = 0;
-        while (s < end && (unsigned char)(*s - '0') < 10 && s - d0 < 10)
-            w = w * 10 + (uint32_t)(*s++ - '0');
-        long nd = s - d0, nf = 0;
-        if (s < end && *s == '.') {
-            const char *f0 = ++s;
-            while (s < end && (unsigned char)(*s - '0') < 10 && nd + (s - f0) < 10)
-                w = w * 10 + (uint32_t)(*s++ - '0');
-            nf = s - f0;
-            nd += nf;
-        }
-        if (nd == 0 || nd > 9 || w > (1u << 24))
+        /* digits8 stopped at a 9th digit, or w needs more than 24 bits */
+        if ((unsigned char)(*s - '0') < 10 || w > (1u << 24))
             return 0;
         float v = (float)w;
         if (nf)
             v /= pow10f[nf];
-        long oj = c->map[j];
-        if (oj >= 0) {
-            if (c->forced[oj] == 2)
-                return 0;
+        int32_t oj = dst[j];
+        if (oj >= 0)
             out[oj] = neg ? -v : v;
-        }
-        if (j + 1 < c->nin) {
-            if (s >= end || *s != delim)
-                return 0;
-            s++;
-        }
+        else if (oj == -2)
+            return 0;
+        if (j + 1 == nin)
+            break;
+        if (*s != delim)
+            return 0;
+        s++;
     }
-    if (s < end && *s == '\n')
+    if (*s == '\n')
         return (size_t)(s + 1 - p);
-    if (s + 1 < end && s[0] == '\r' && s[1] == '\n')
+    if (s[0] == '\r' && s[1] == '\n')
         return (size_t)(s + 2 - p);
     return 0;
 }
@@ -564,7 +609,7 @@ static void parse_block(void *arg, size_t item, int worker)
         if (fast) {
             size_t avail;
             const char *rest = km_csv_rest(b->csv, &avail);
-            size_t n = avail ? fast_record(c, rest, rest + avail,
+            size_t n = avail ? fast_record(c->fast_dst, nin, c->delim, rest,
                                            b->rows + (size_t)b->nrows * ncols) : 0;
             if (n) {
                 b->lines[b->nrows++] = km_csv_skip_record(b->csv, n);
@@ -793,7 +838,7 @@ static int grow_text(km_ctx *ctx, struct block *b, size_t need)
     size_t ncap = b->cap ? b->cap : BLOCK_TEXT;
     while (ncap < need)
         ncap *= 2;
-    char *nt = realloc(b->text, ncap);
+    char *nt = realloc(b->text, ncap + 8); /* + the sentinel for fast_record */
     if (!nt)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
     b->text = nt;
@@ -966,6 +1011,7 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
         }
         memcpy(carry, b->text + end, carry_len);
         b->len = end;
+        memset(b->text + end, 0, 8); /* fast_record's sentinel */
         b->first_line = next_line;
         next_line += lines;
         c.bytes_in += end;
@@ -1038,6 +1084,7 @@ out:
     free(c.cstart);
     free(c.cidx);
     free(c.field_of);
+    free(c.fast_dst);
     free(carry);
     if (fd > STDIN_FILENO)
         close(fd);

@@ -88,7 +88,9 @@ expect_err_line "kmill convert: no output file (-o OUT.kmx)"
 expect_status 2 "$KMILL" convert --drop nosuch big.csv -o out.kmx
 expect_err_line "kmill convert: --drop: no column 'nosuch' (columns are named in the header, or numbered 1 to 3)"
 expect_status 2 "$KMILL" convert --level 99 big.csv -o out.kmx
-expect_err_line "kmill convert: invalid --level '99' (expected an integer from 1 to 19)"
+expect_err_line "kmill convert: invalid --level '99' (expected an integer from -7 to 19)"
+expect_status 2 "$KMILL" convert --level 0 big.csv -o out.kmx
+expect_err_line "kmill convert: invalid --level '0' (1 to 19, or -7 to -1 for speed)"
 expect_status 2 "$KMILL" convert --ragged maybe big.csv -o out.kmx
 expect_status 2 "$KMILL" convert -d ab big.csv -o out.kmx
 expect_status 2 "$KMILL" convert a.csv b.csv -o out.kmx

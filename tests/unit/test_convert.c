@@ -1,0 +1,123 @@
+/* test_convert.c - km_convert's numbers: whatever path parses a value (the
+ * one-pass fast path for plain decimals or the general one), the stored
+ * float is the one km_parse_f32 gives, which test_numparse checks against
+ * strtof. Also the fast path's refusals: values it must leave alone. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kmill/convert.h"
+#include "kmill/kmx.h"
+#include "kmill/numparse.h"
+#include "kmill/rng.h"
+
+#define NCOL 8
+
+/* any: every shape; otherwise only shapes of plain decimals, so that whole
+ * records take the fast path */
+static void random_number(km_rng *r, char *buf, int any)
+{
+    static const int plain[] = {1, 2, 6, 7, 8, 9};
+    switch (any ? km_rng_below(r, 10) : (uint64_t)plain[km_rng_below(r, 6)]) {
+    case 0: /* integers around the 2^24 limit of the exact path */
+        sprintf(buf, "%llu", (unsigned long long)(16777216 - 50 + km_rng_below(r, 100)));
+        break;
+    case 1: /* pixel-like */
+        sprintf(buf, "%u", (unsigned)km_rng_below(r, 256));
+        break;
+    case 2: { /* decimals with 0..12 fraction digits and leading zeros */
+        int nf = (int)km_rng_below(r, any ? 13 : 5), nz = (int)km_rng_below(r, 5);
+        int n = sprintf(buf, "%s%u.", km_rng_below(r, 2) ? "-" : "", (unsigned)km_rng_below(r, 1000));
+        for (int i = 0; i < nz; i++)
+            buf[n++] = '0';
+        for (int i = 0; i < nf; i++)
+            buf[n++] = (char)('0' + km_rng_below(r, 10));
+        buf[n] = '\0';
+        break;
+    }
+    case 3: /* 7 significant digits, as %.7g writes them */
+        sprintf(buf, "%.7g", (km_rng_uniform(r) - 0.5) * pow(10, (int)km_rng_below(r, 16) - 8));
+        break;
+    case 4: /* 8 to 11 digit integers */
+        sprintf(buf, "%llu", (unsigned long long)(km_rng_below(r, 100000000000ull)));
+        break;
+    case 5: /* shapes at the edges */ {
+        static const char *e[] = {"0", "-0", "0.", ".5", "-.5", "5.", "00012", "0.000",
+                                  "1e3", "+4", "16777217", "0.1", "99999999", "1.00000005",
+                                  "-16777216", "0.0000000001", "3.4028235e38"};
+        strcpy(buf, e[km_rng_below(r, sizeof e / sizeof e[0])]);
+        break;
+    }
+    default: /* plain decimals, exact in the fast path when short */
+        if (any)
+            sprintf(buf, "%u.%u", (unsigned)km_rng_below(r, 100000), (unsigned)km_rng_below(r, 100000));
+        else
+            sprintf(buf, "%u.%0*u", (unsigned)km_rng_below(r, 1000), (int)km_rng_below(r, 4) + 1,
+                    (unsigned)km_rng_below(r, 10));
+    }
+}
+
+Test(convert, stored_values_equal_km_parse_f32, .timeout = 60)
+{
+    char in[] = "/tmp/kmill-conv-XXXXXX", out[64];
+    int fd = mkstemp(in);
+    FILE *f = fdopen(fd, "w");
+    km_rng r;
+    km_rng_seed(&r, 11);
+    uint64_t nrows = 40000;
+    char (*txt)[40] = malloc(nrows * NCOL * sizeof *txt);
+    fprintf(f, "a,b,c,d,e,f,g,h\n");
+    for (uint64_t i = 0; i < nrows; i++) {
+        for (int j = 0; j < NCOL; j++) {
+            random_number(&r, txt[i * NCOL + j], i % 2);
+            fprintf(f, "%s%c", txt[i * NCOL + j], j + 1 < NCOL ? ',' : '\n');
+        }
+        if (i % 1000 == 999) /* some CRLF records too */
+            fseek(f, -1, SEEK_CUR), fprintf(f, "\r\n");
+    }
+    fclose(f);
+    snprintf(out, sizeof out, "%s.kmx", in);
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    km_pool *pool;
+    cr_assert_eq(km_pool_create(&pool, 1, &ctx.err), 0);
+    km_convert_opts o = {0};
+    o.input = in;
+    o.output = out;
+    o.level = 1;
+    o.shuffle = KMX_SHUFFLE_AUTO;
+    o.pool = pool;
+    km_convert_result res;
+    cr_assert_eq(km_convert(&ctx, &o, &res), 0, "%s", ctx.err.msg);
+    cr_assert_eq(res.rows, nrows);
+    cr_assert_eq(res.ncategorical, 0);
+    km_kmx *d;
+    cr_assert_eq(km_kmx_open(&ctx, out, 0, &d), 0, "%s", ctx.err.msg);
+    km_numparse *np;
+    km_numparse_init(&np);
+    float *rows = malloc(km_kmx_rows_per_chunk(d) * NCOL * sizeof *rows);
+    uint64_t bad = 0;
+    for (uint64_t k = 0; k < km_kmx_nchunks(d); k++) {
+        const km_kmx_chunk *e = km_kmx_chunk_info(d, k);
+        cr_assert_eq(km_kmx_read_chunk(d, k, rows), 0);
+        for (uint32_t i = 0; i < e->nrows; i++)
+            for (int j = 0; j < NCOL; j++) {
+                const char *t = txt[(e->first_row + i) * NCOL + j];
+                float want, got = rows[i * NCOL + j];
+                cr_assert_eq(km_parse_f32(np, t, strlen(t), &want), 0, "'%s'", t);
+                if (memcmp(&want, &got, 4) != 0 && bad++ < 5)
+                    cr_log_error("'%s': stored %.9g, want %.9g", t, (double)got, (double)want);
+            }
+    }
+    cr_assert_eq(bad, 0, "%llu values differ", (unsigned long long)bad);
+    km_kmx_close(d);
+    km_numparse_free(np);
+    km_pool_destroy(pool);
+    free(rows);
+    free(txt);
+    unlink(in);
+    unlink(out);
+}

@@ -19,7 +19,10 @@
 #define KMX_MINOR 0
 
 enum { KMX_SHUFFLE_OFF = 0, KMX_SHUFFLE_ON = 1, KMX_SHUFFLE_AUTO = 2 };
-enum { KMX_FILTER_NONE = 0, KMX_FILTER_SHUFFLE = 1 };
+/* How a chunk's floats are stored before compression: as they are, byte-
+ * shuffled, or narrowed to unsigned 8-bit / signed 16-bit integers (used
+ * only when exact: every value an integer in range, none missing, no -0). */
+enum { KMX_FILTER_NONE = 0, KMX_FILTER_SHUFFLE = 1, KMX_FILTER_U8 = 2, KMX_FILTER_I16 = 3 };
 
 /* Where the data came from (recorded for provenance and staleness checks). */
 typedef struct km_kmx_source {

@@ -168,7 +168,7 @@ static int parse_index(km_kmx *d, const unsigned char *ix)
         uint64_t span = (uint64_t)KMX_CHUNK_HEADER_SIZE + e->comp_len + (uint64_t)d->ncols * KMX_CHUNK_STAT_SIZE;
         if (e->offset % KMX_ALIGN || e->offset < prev_end || e->offset + span > d->meta_off ||
             e->first_row != row || e->nrows == 0 || e->nrows > d->rpc ||
-            (uint64_t)e->raw_len != (uint64_t)e->nrows * d->ncols * 4 || e->filter > KMX_FILTER_SHUFFLE)
+            (uint64_t)e->raw_len != (uint64_t)e->nrows * d->ncols * 4 || e->filter > KMX_FILTER_I16)
             return corrupt(d, "chunk index is inconsistent");
         row += e->nrows;
         prev_end = e->offset + span;
@@ -340,7 +340,7 @@ static size_t region_len(const km_kmx *d, const km_kmx_chunk *e)
 }
 
 /* Check and decode one chunk's region (header, payload, stats) into out.
- * scratch holds raw_len bytes when the chunk is shuffled. Thread-safe given
+ * scratch holds raw_len bytes unless the chunk is stored unfiltered. Thread-safe given
  * its own dctx. Writes a message into err (not ctx) on failure. */
 static int decode_region(const km_kmx *d, uint64_t k, const unsigned char *reg, float *out,
                          unsigned char *scratch, ZSTD_DCtx *dctx, char *err, size_t errlen)
@@ -359,15 +359,24 @@ static int decode_region(const km_kmx *d, uint64_t k, const unsigned char *reg, 
         snprintf(err, errlen, "%s: chunk %llu: checksum mismatch", d->path, (unsigned long long)k);
         return KM_ECORRUPT;
     }
-    void *dst = e->filter == KMX_FILTER_SHUFFLE ? (void *)scratch : (void *)out;
-    size_t r = ZSTD_decompressDCtx(dctx, dst, e->raw_len, payload, e->comp_len);
-    if (ZSTD_isError(r) || r != e->raw_len) {
+    size_t n = e->raw_len / 4;
+    size_t want = e->filter == KMX_FILTER_U8 ? n : e->filter == KMX_FILTER_I16 ? 2 * n : e->raw_len;
+    void *dst = e->filter == KMX_FILTER_NONE ? (void *)out : (void *)scratch;
+    size_t r = ZSTD_decompressDCtx(dctx, dst, want, payload, e->comp_len);
+    if (ZSTD_isError(r) || r != want) {
         snprintf(err, errlen, "%s: chunk %llu: cannot decompress (%s)", d->path,
                  (unsigned long long)k, ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size");
         return KM_ECORRUPT;
     }
-    if (e->filter == KMX_FILTER_SHUFFLE)
-        kmx_unshuffle((unsigned char *)out, scratch, e->raw_len / 4);
+    if (e->filter == KMX_FILTER_SHUFFLE) {
+        kmx_unshuffle((unsigned char *)out, scratch, n);
+    } else if (e->filter == KMX_FILTER_U8) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = (float)scratch[i];
+    } else if (e->filter == KMX_FILTER_I16) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = (float)(int16_t)(uint16_t)(scratch[2 * i] | scratch[2 * i + 1] << 8);
+    }
     return 0;
 }
 
@@ -378,9 +387,9 @@ int km_kmx_read_chunk(km_kmx *d, uint64_t k, float *out)
     const km_kmx_chunk *e = &d->index[k];
     size_t len = region_len(d, e);
     unsigned char *reg = malloc(len);
-    unsigned char *scratch = e->filter == KMX_FILTER_SHUFFLE ? malloc(e->raw_len) : NULL;
+    unsigned char *scratch = e->filter != KMX_FILTER_NONE ? malloc(e->raw_len) : NULL;
     int rc;
-    if (!reg || (e->filter == KMX_FILTER_SHUFFLE && !scratch)) {
+    if (!reg || (e->filter != KMX_FILTER_NONE && !scratch)) {
         rc = km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
     } else if (!(rc = pread_full(d, reg, len, e->offset))) {
         char err[KM_ERRMSG_MAX];
@@ -480,7 +489,7 @@ static void decode_job(void *arg, size_t i, int worker)
         return;
     }
     if (ensure((void **)&sb->rows, &sb->rows_cap, e->raw_len) ||
-        (e->filter == KMX_FILTER_SHUFFLE && ensure((void **)&sb->scratch, &sb->scratch_cap, e->raw_len))) {
+        (e->filter != KMX_FILTER_NONE && ensure((void **)&sb->scratch, &sb->scratch_cap, e->raw_len))) {
         snprintf(sb->err, sizeof sb->err, "out of memory");
         sb->rc = KM_ENOMEM;
         return;

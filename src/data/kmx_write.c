@@ -151,6 +151,52 @@ static size_t zc(ZSTD_CCtx *c, void *dst, size_t cap, const void *src, size_t le
     return r;
 }
 
+/* Integer narrowing: when every value of the chunk is an integer that fits
+ * 8 or 16 bits (pixels, counts, codes, one-hot data), store those bytes
+ * instead of floats: lossless, and zstd then has a quarter or half of the
+ * bytes to compress. Needs the chunk's statistics (no NaN, the range). The
+ * narrowed values go to s->shuf; returns the filter, with its byte length. */
+static int narrow(struct slot *s, uint32_t ncols, size_t *len)
+{
+    double mn = INFINITY, mx = -INFINITY;
+    for (uint32_t j = 0; j < ncols; j++) {
+        if (s->st[j].missing)
+            return KMX_FILTER_NONE;
+        if (s->st[j].count) {
+            mn = s->st[j].min < mn ? s->st[j].min : mn;
+            mx = s->st[j].max > mx ? s->st[j].max : mx;
+        }
+    }
+    size_t n = (size_t)s->nrows * ncols;
+    const float *v = s->raw;
+    if (mn >= 0 && mx <= 255) {
+        uint8_t *o = s->shuf;
+        unsigned bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            o[i] = (uint8_t)v[i];
+            bad |= (float)o[i] != v[i] || signbit(v[i]);
+        }
+        if (!bad) {
+            *len = n;
+            return KMX_FILTER_U8;
+        }
+    } else if (mn >= -32768 && mx <= 32767) {
+        unsigned char *o = s->shuf;
+        unsigned bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            int16_t x = (int16_t)v[i];
+            bad |= (float)x != v[i] || (x == 0 && signbit(v[i]));
+            o[2 * i] = (unsigned char)((uint16_t)x & 0xff);
+            o[2 * i + 1] = (unsigned char)((uint16_t)x >> 8);
+        }
+        if (!bad) {
+            *len = 2 * n;
+            return KMX_FILTER_I16;
+        }
+    }
+    return KMX_FILTER_NONE;
+}
+
 /* Pool job: statistics, filter choice, compression, checksums. */
 static void compress_chunk(void *arg, size_t i, int worker)
 {
@@ -163,8 +209,14 @@ static void compress_chunk(void *arg, size_t i, int worker)
 
     chunk_stats(s, ncols);
 
-    int filter = w->o.shuffle == KMX_SHUFFLE_ON ? KMX_FILTER_SHUFFLE : KMX_FILTER_NONE;
-    if (w->o.shuffle == KMX_SHUFFLE_AUTO) {
+    const void *src = s->raw;
+    size_t src_len = raw_len;
+    int filter = narrow(s, ncols, &src_len);
+    if (filter != KMX_FILTER_NONE) {
+        src = s->shuf;
+    } else if (w->o.shuffle == KMX_SHUFFLE_ON) {
+        filter = KMX_FILTER_SHUFFLE;
+    } else if (w->o.shuffle == KMX_SHUFFLE_AUTO) {
         /* trial on a sample of the chunk: shuffling helps most float data
          * but can halve the ratio of quantised data, so measure */
         size_t sn = nvals < 16384 ? nvals : 16384;
@@ -175,14 +227,13 @@ static void compress_chunk(void *arg, size_t i, int worker)
         if (b < a)
             filter = KMX_FILTER_SHUFFLE;
     }
-    const void *src = s->raw;
     if (filter == KMX_FILTER_SHUFFLE) {
         kmx_shuffle(s->shuf, (const unsigned char *)s->raw, nvals);
         src = s->shuf;
     }
     unsigned char *payload = s->out + KMX_CHUNK_HEADER_SIZE;
     size_t comp = zc(cc, payload, s->out_cap - KMX_CHUNK_HEADER_SIZE - (size_t)ncols * KMX_CHUNK_STAT_SIZE,
-                     src, raw_len, &zerr);
+                     src, src_len, &zerr);
     if (zerr) {
         snprintf(s->err, sizeof s->err, "zstd compression failed");
         s->rc = KM_EIO;
@@ -250,11 +301,11 @@ int km_kmx_create(km_ctx *ctx, const char *path, uint32_t ncols, const km_kmx_wo
         struct slot *s = &w->slots[i];
         s->w = w;
         s->raw = malloc(raw_len);
-        s->shuf = o->shuffle != KMX_SHUFFLE_OFF ? malloc(raw_len) : NULL;
+        s->shuf = malloc(raw_len); /* shuffled or narrowed copy */
         s->out_cap = KMX_CHUNK_HEADER_SIZE + ZSTD_compressBound(raw_len) + (size_t)ncols * KMX_CHUNK_STAT_SIZE;
         s->out = malloc(s->out_cap);
         s->st = calloc(ncols, sizeof *s->st);
-        bad = !s->raw || !s->out || !s->st || (o->shuffle != KMX_SHUFFLE_OFF && !s->shuf);
+        bad = !s->raw || !s->out || !s->st || !s->shuf;
     }
     for (int i = 0; i < w->ncctx && !bad; i++) {
         w->cctx[i] = ZSTD_createCCtx();

@@ -147,6 +147,63 @@ Test(kmx, round_trip_every_backend_and_filter)
     free(x);
 }
 
+/* Integer chunks are narrowed to 8 or 16 bits, and only when exact. */
+Test(kmx, integer_narrowing_round_trips)
+{
+    struct { float a, b; int filter; } cases[] = {
+        {0, 255, KMX_FILTER_U8},    {-3, 200, KMX_FILTER_I16}, {0, 256, KMX_FILTER_I16},
+        {-32768, 32767, KMX_FILTER_I16}, {0, 32768, -1},       {0, 0.5f, -1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint64_t n = 3000;
+        float *x = malloc(n * NC * sizeof *x);
+        km_rng r;
+        km_rng_seed(&r, c);
+        for (uint64_t i = 0; i < n * NC; i++)
+            x[i] = cases[c].b == 0.5f ? (float)km_rng_below(&r, 10) + 0.5f
+                                      : (float)((int64_t)cases[c].a + (int64_t)km_rng_below(&r, (uint64_t)(cases[c].b - cases[c].a) + 1));
+        for (uint64_t k = 0; k < 3; k++) { /* both ends in every chunk */
+            x[k * 1000 * NC + 5] = cases[c].a;
+            x[k * 1000 * NC + 6] = cases[c].b;
+        }
+        km_ctx ctx;
+        km_ctx_init(&ctx, "t");
+        write_file(&ctx, x, n, 1000, KMX_SHUFFLE_AUTO, 1);
+        km_kmx *d;
+        cr_assert_eq(km_kmx_open(&ctx, path, KM_IO_PREAD, &d), 0, "%s", ctx.err.msg);
+        float *buf = malloc(1000 * NC * sizeof *buf);
+        for (uint64_t k = 0; k < 3; k++) {
+            int f = km_kmx_chunk_info(d, k)->filter;
+            if (cases[c].filter >= 0)
+                cr_assert_eq(f, cases[c].filter, "case %zu chunk %llu: filter %d", c, (unsigned long long)k, f);
+            else
+                cr_assert(f == KMX_FILTER_NONE || f == KMX_FILTER_SHUFFLE, "case %zu: filter %d", c, f);
+            cr_assert_eq(km_kmx_read_chunk(d, k, buf), 0, "%s", ctx.err.msg);
+            cr_assert(same_bits(buf, x + k * 1000 * NC, 1000 * NC), "case %zu chunk %llu", c, (unsigned long long)k);
+        }
+        km_kmx_close(d);
+        unlink(path);
+        free(buf);
+        free(x);
+    }
+    /* -0 is not an integer to narrow: it must come back as -0 */
+    float *x = calloc(1000 * NC, sizeof *x);
+    x[3] = -0.0f;
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    write_file(&ctx, x, 1000, 1000, KMX_SHUFFLE_OFF, 0);
+    km_kmx *d;
+    cr_assert_eq(km_kmx_open(&ctx, path, KM_IO_PREAD, &d), 0);
+    cr_assert_eq(km_kmx_chunk_info(d, 0)->filter, KMX_FILTER_NONE);
+    float *buf = malloc(1000 * NC * sizeof *buf);
+    cr_assert_eq(km_kmx_read_chunk(d, 0, buf), 0);
+    cr_assert(signbit(buf[3]) && buf[3] == 0);
+    km_kmx_close(d);
+    unlink(path);
+    free(buf);
+    free(x);
+}
+
 Test(kmx, shuffle_matches_its_definition)
 {
     km_rng r;

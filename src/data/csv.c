@@ -442,11 +442,15 @@ static uint64_t count_byte(const char *p, size_t n, char ch)
 {
     uint64_t k = 0;
     size_t i = 0;
-#ifdef __SSE2__
-    const __m128i c = _mm_set1_epi8(ch);
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-        k += (uint64_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, c)));
+#if defined(__SSE2__) && defined(__x86_64__)
+    /* byte counters (0 - -1 per match), summed every 255 rounds by psadbw */
+    const __m128i c = _mm_set1_epi8(ch), zero = _mm_setzero_si128();
+    while (i + 16 <= n) {
+        __m128i acc = zero;
+        for (int r = 0; r < 255 && i + 16 <= n; r++, i += 16)
+            acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), c));
+        __m128i s = _mm_sad_epu8(acc, zero);
+        k += (uint64_t)_mm_cvtsi128_si64(s) + (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
     }
 #endif
     for (; i < n; i++)

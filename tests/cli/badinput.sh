@@ -40,6 +40,14 @@ printf 'a,b\n1,2\n' | gzip >gz.csv
 expect_status 1 "$KMILL" convert gz.csv -o out.kmx
 expect_err_line "kmill convert: gz.csv: looks compressed; decompress it into a pipe, e.g. 'zcat gz.csv | kmill convert - -o OUT.kmx'"
 
+# line numbers stay right across the parallel blocks (CRLF and quoted
+# newlines included): an error on line 250501 of a 7 MB file
+awk 'BEGIN { printf "a,b,c,d\r\n"; for (i = 2; i <= 300000; i++) {
+    if (i == 250501) printf "1,2,x,t\r\n"; else if (i % 1000 == 0) { printf "1,2,3,\"q\nq\"\r\n"; i++ }
+    else printf "%d,%d.5,%d,t\r\n", i, i, i } }' >lines.csv
+expect_status 1 "$KMILL" convert --numeric c --drop d lines.csv -o out.kmx
+expect_err_line 'kmill convert: lines.csv:250501:3: expected a number, got "x"'
+
 # errors reading from a pipe are named <stdin>
 printf 'a,b\n1,2,3\n' | "$KMILL" convert - -o out.kmx 2>err; st=$?
 [ $st -eq 1 ] && pass || fail "stdin ragged exit $st"

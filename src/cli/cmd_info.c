@@ -147,12 +147,14 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     }
 
     const km_schema *sc = km_kmx_schema(d);
-    uint64_t nrows = km_kmx_rows(d), nch = km_kmx_nchunks(d), comp = 0, raw = 0, shuffled = 0;
+    uint64_t nrows = km_kmx_rows(d), nch = km_kmx_nchunks(d), comp = 0, raw = 0;
+    uint64_t nfilter[4] = {0, 0, 0, 0};
+    static const char *filter_name[4] = {"plain", "shuffled", "u8", "i16"};
     for (uint64_t k = 0; k < nch; k++) {
         const km_kmx_chunk *e = km_kmx_chunk_info(d, k);
         comp += e->comp_len;
         raw += e->raw_len;
-        shuffled += e->filter == KMX_FILTER_SHUFFLE;
+        nfilter[e->filter <= KMX_FILTER_I16 ? e->filter : 0]++;
     }
     uint32_t ncat = 0;
     for (uint32_t j = 0; j < sc->ncols; j++)
@@ -168,11 +170,13 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         printf(",\"format\":\"kmx %d.%d\",\"file_bytes\":%llu,\"rows\":%llu,\"columns\":%u,"
                "\"numeric_columns\":%u,\"categorical_columns\":%u,\"chunks\":%llu,"
                "\"rows_per_chunk\":%u,\"raw_bytes\":%llu,\"compressed_bytes\":%llu,"
-               "\"compression_ratio\":%.4g,\"shuffled_chunks\":%llu,\"source\":{\"name\":",
+               "\"compression_ratio\":%.4g,\"filters\":{\"plain\":%llu,\"shuffled\":%llu,"
+               "\"u8\":%llu,\"i16\":%llu},\"source\":{\"name\":",
                major, minor, (unsigned long long)km_kmx_file_size(d), (unsigned long long)nrows,
                sc->ncols, sc->ncols - ncat, ncat, (unsigned long long)nch,
                km_kmx_rows_per_chunk(d), (unsigned long long)raw, (unsigned long long)comp, ratio,
-               (unsigned long long)shuffled);
+               (unsigned long long)nfilter[0], (unsigned long long)nfilter[1],
+               (unsigned long long)nfilter[2], (unsigned long long)nfilter[3]);
         json_str(src->name ? src->name : "", src->name ? strlen(src->name) : 0);
         printf(",\"bytes\":%llu,\"mtime\":%lld}", (unsigned long long)src->size,
                (long long)src->mtime);
@@ -217,8 +221,13 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         printf("format:   kmx %d.%d\n", major, minor);
         printf("rows:     %llu\n", (unsigned long long)nrows);
         printf("columns:  %u (%u numeric, %u categorical)\n", sc->ncols, sc->ncols - ncat, ncat);
-        printf("chunks:   %llu of up to %u rows, %llu byte-shuffled\n", (unsigned long long)nch,
-               km_kmx_rows_per_chunk(d), (unsigned long long)shuffled);
+        printf("chunks:   %llu of up to %u rows (", (unsigned long long)nch, km_kmx_rows_per_chunk(d));
+        for (int f = 0, lead = 1; f < 4; f++)
+            if (nfilter[f]) {
+                printf("%s%llu %s", lead ? "" : ", ", (unsigned long long)nfilter[f], filter_name[f]);
+                lead = 0;
+            }
+        printf(")\n");
         printf("data:     %s as float32, %s compressed (ratio %.2f)\n",
                km_format_size(raw, b2, sizeof b2), km_format_size(comp, b3, sizeof b3), ratio);
         if (src->name && *src->name) {

@@ -35,6 +35,10 @@
 #include "kmill/progress.h"
 #include "kmill/schema.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define DEFAULT_MAX_LEVELS 1000u
 
 /* A column's category dictionary: strings live in the km_column, the hash
@@ -489,19 +493,10 @@ static int block_row_room(struct block *b, uint32_t ncols)
     return 0;
 }
 
-/* One record made only of plain decimals ("12", "-0.5", "3.25") and ending
- * in LF or CRLF, parsed in the pass that splits it: the bulk of numeric
- * CSV. Returns the record's length with the row in out, or 0 when any field
- * needs the general path (quotes, text, NA, a + sign, exponents, more than
- * 9 digits, a wrong field count). dst[j] is field j's output column, -1 to
- * drop it, -2 to leave the record to the general path. The text ends with a
- * NUL sentinel, so the scans need no bounds checks. The conversion is exact
- * for the reason of km_parse_f32's first fast path: w <= 2^24 and 10^k
- * (k <= 9) are exact floats, so w / 10^k is one correctly rounded division. */
 /* Up to 8 leading decimal digits of s: their count into *n, their value
  * returned. SWAR: the 8 bytes are tested and combined as one 64-bit word
- * (little-endian), so a field's digit count costs no branch mispredictions.
- * s must have 8 readable bytes. */
+ * (little-endian), so a digit count costs no branch mispredictions. s must
+ * have 8 readable bytes. */
 static inline uint32_t digits8(const char *s, unsigned *n)
 {
     uint64_t x;
@@ -522,65 +517,128 @@ static inline uint32_t digits8(const char *s, unsigned *n)
     return (uint32_t)d;
 }
 
-/* One record made only of plain decimals ("12", "-0.5", "3.25") and ending
- * in LF or CRLF, parsed in the pass that splits it: the bulk of numeric
- * CSV. Returns the record's length with the row in out, or 0 when any field
- * needs the general path (quotes, text, NA, a + sign, exponents, more than
- * 8 significant digits before or after the point, more than 10 decimals, a
- * wrong field count). dst[j] is field j's output column, -1 to
- * drop it, -2 to leave the record to the general path. The text is followed
- * by 8 zero bytes, so the scans need no bounds checks. The conversion is
- * exact for the reason of km_parse_f32's first fast path: w <= 2^24 and
- * 10^k (k <= 10) are exact floats, so w / 10^k is one correctly rounded
- * division. */
-static size_t fast_record(const int32_t *dst, uint32_t nin, char delim, const char *p, float *out)
+/* The separators (delimiter, CR, LF, and NUL, which ends the text) among
+ * the 64 bytes at p, as a bit mask: bit i for p[i]. */
+static inline uint64_t separators(const char *p, char delim)
+{
+#if defined(__SSE2__)
+    const __m128i d = _mm_set1_epi8(delim), lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    const __m128i nul = _mm_setzero_si128();
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, d), _mm_cmpeq_epi8(v, nul)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr)));
+        m |= (uint64_t)(uint32_t)_mm_movemask_epi8(hit) << (16 * k);
+    }
+    return m;
+#else
+    uint64_t m = 0;
+    for (int i = 0; i < 64; i++)
+        m |= (uint64_t)(p[i] == delim || p[i] == '\n' || p[i] == '\r' || p[i] == 0) << i;
+    return m;
+#endif
+}
+
+/* The value of the field s[0..len) when it is a plain decimal ("12",
+ * "-0.5", "3.25"): 1 and the float in *v, else 0. Exact for the reason of
+ * km_parse_f32's first fast path: w <= 2^24 and 10^k (k <= 10) are exact
+ * floats, so w / 10^k is one correctly rounded division. */
+static inline int plain_decimal(const char *s, size_t len, float *v)
 {
     static const float pow10f[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
                                      1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
     static const uint64_t pow10u[11] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
                                         100000000, 1000000000, 10000000000};
-    const char *s = p;
+    const char *e = s + len;
+    int neg = *s == '-';
+    s += neg;
+    unsigned ni, nf = 0;
+    uint64_t w = digits8(s, &ni);
+    s += ni;
+    if (s < e && *s == '.') {
+        const char *z = ++s;
+        while (s < e && *s == '0') /* zeros after the point cost no significant digits */
+            s++;
+        unsigned nz = (unsigned)(s - z);
+        uint32_t f = digits8(s, &nf);
+        s += nf;
+        nf += nz;
+        if (ni + nf == 0 || ni + nf > 18 || nf > 10) /* "." is no number */
+            return 0;
+        w = w * pow10u[nf] + f;
+    } else if (ni == 0) {
+        return 0;
+    }
+    if (s != e || w > (1u << 24))
+        return 0;
+    float x = (float)w;
+    if (nf)
+        x /= pow10f[nf];
+    *v = neg ? -x : x;
+    return 1;
+}
+
+/* One record made only of unquoted numbers and ending in LF or CRLF, parsed
+ * in the pass that splits it: the bulk of numeric CSV. Returns the
+ * record's length with the row in out, or 0 when any field needs the
+ * general path (quotes, text, NA, a wrong field count). Other numbers
+ * (exponents, long digit strings) go through km_parse_f32 one by one.
+ * Field ends come from separator bit masks 64 bytes at a time, so each
+ * field is converted independently of the one before: the common short
+ * integers in one 8-byte SWAR step. dst[j] is field j's output column, -1
+ * to drop it, -2 to leave the record to the general path. The text is
+ * followed by 64 zero bytes, so loads past its end are safe. */
+static size_t fast_record(const km_numparse *np, const int32_t *dst, uint32_t nin, char delim,
+                          const char *p, float *out)
+{
+    const char *s = p, *base = p, *e;
+    uint64_t m = separators(base, delim);
     for (uint32_t j = 0;; j++) {
-        int neg = *s == '-';
-        s += neg;
-        unsigned ni, nf = 0;
-        uint64_t w = digits8(s, &ni);
-        s += ni;
-        if (*s == '.') {
-            const char *z = ++s;
-            while (*s == '0') /* zeros after the point cost no significant digits */
-                s++;
-            unsigned nz = (unsigned)(s - z);
-            uint32_t f = digits8(s, &nf);
-            s += nf;
-            nf += nz;
-            if (ni + nf == 0 || ni + nf > 18 || nf > 10) /* "." is no number */
-                return 0;
-            w = w * pow10u[nf] + f;
-        } else if (ni == 0) {
-            return 0;
+        while (!m) {
+            base += 64;
+            m = separators(base, delim);
         }
-        /* digits8 stopped at a 9th digit, or w needs more than 24 bits */
-        if ((unsigned char)(*s - '0') < 10 || w > (1u << 24))
+        e = base + __builtin_ctzll(m);
+        m &= m - 1;
+        size_t len = (size_t)(e - s);
+        float v;
+        uint64_t x;
+        memcpy(&x, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        x = __builtin_bswap64(x);
+#endif
+        uint64_t d = x ^ 0x3030303030303030ull;
+        uint64_t bad = (d | ((d & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull)) & 0x8080808080808080ull;
+        if (len - 1 < 8 && !(bad & (~0ull >> (64 - 8 * len)))) {
+            /* 1 to 8 digits: the SWAR sum of digits8, with the length known */
+            d <<= 8 * (8 - len);
+            d = d * 10 + (d >> 8);
+            d = (((d & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+                 (((d >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+            if (d > (1u << 24))
+                return 0;
+            v = (float)d;
+        } else if (len == 0 || *s == '"') {
             return 0;
-        float v = (float)w;
-        if (nf)
-            v /= pow10f[nf];
+        } else if (!plain_decimal(s, len, &v) && km_parse_f32(np, s, len, &v) != 0) {
+            return 0; /* text or NA: the general path decides */
+        }
         int32_t oj = dst[j];
         if (oj >= 0)
-            out[oj] = neg ? -v : v;
+            out[oj] = v;
         else if (oj == -2)
             return 0;
         if (j + 1 == nin)
             break;
-        if (*s != delim)
+        if (*e != delim)
             return 0;
-        s++;
+        s = e + 1;
     }
-    if (*s == '\n')
-        return (size_t)(s + 1 - p);
-    if (s[0] == '\r' && s[1] == '\n')
-        return (size_t)(s + 2 - p);
+    if (*e == '\n')
+        return (size_t)(e + 1 - p);
+    if (e[0] == '\r' && e[1] == '\n')
+        return (size_t)(e + 2 - p);
     return 0;
 }
 
@@ -609,7 +667,7 @@ static void parse_block(void *arg, size_t item, int worker)
         if (fast) {
             size_t avail;
             const char *rest = km_csv_rest(b->csv, &avail);
-            size_t n = avail ? fast_record(c->fast_dst, nin, c->delim, rest,
+            size_t n = avail ? fast_record(c->np, c->fast_dst, nin, c->delim, rest,
                                            b->rows + (size_t)b->nrows * ncols) : 0;
             if (n) {
                 b->lines[b->nrows++] = km_csv_skip_record(b->csv, n);
@@ -838,7 +896,7 @@ static int grow_text(km_ctx *ctx, struct block *b, size_t need)
     size_t ncap = b->cap ? b->cap : BLOCK_TEXT;
     while (ncap < need)
         ncap *= 2;
-    char *nt = realloc(b->text, ncap + 8); /* + the sentinel for fast_record */
+    char *nt = realloc(b->text, ncap + 64); /* + the padding of fast_record */
     if (!nt)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
     b->text = nt;
@@ -1011,7 +1069,7 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
         }
         memcpy(carry, b->text + end, carry_len);
         b->len = end;
-        memset(b->text + end, 0, 8); /* fast_record's sentinel */
+        memset(b->text + end, 0, 64); /* fast_record's padding */
         b->first_line = next_line;
         next_line += lines;
         c.bytes_in += end;

@@ -178,12 +178,17 @@ static void chunk_stats(struct slot *s, uint32_t ncols)
     }
 }
 
+/* Both give up at the first block of 1024 values that is not exact, so
+ * float data costs little. */
 KMX_HOT static unsigned narrow_u8(const float *restrict v, size_t n, uint8_t *restrict o)
 {
     unsigned bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        o[i] = (uint8_t)v[i];
-        bad |= ((float)o[i] != v[i]) | (unsigned)signbit(v[i]);
+    for (size_t b = 0; b < n && !bad; b += 1024) {
+        size_t e = n - b < 1024 ? n : b + 1024;
+        for (size_t i = b; i < e; i++) {
+            o[i] = (uint8_t)v[i];
+            bad |= ((float)o[i] != v[i]) | (unsigned)signbit(v[i]);
+        }
     }
     return bad;
 }
@@ -191,9 +196,12 @@ KMX_HOT static unsigned narrow_u8(const float *restrict v, size_t n, uint8_t *re
 KMX_HOT static unsigned narrow_i16(const float *restrict v, size_t n, int16_t *restrict o)
 {
     unsigned bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        o[i] = (int16_t)v[i];
-        bad |= ((float)o[i] != v[i]) | (unsigned)(o[i] == 0 && signbit(v[i]));
+    for (size_t b = 0; b < n && !bad; b += 1024) {
+        size_t e = n - b < 1024 ? n : b + 1024;
+        for (size_t i = b; i < e; i++) {
+            o[i] = (int16_t)v[i];
+            bad |= ((float)o[i] != v[i]) | (unsigned)(o[i] == 0 && signbit(v[i]));
+        }
     }
     return bad;
 }

@@ -41,13 +41,6 @@
 
 #define DEFAULT_MAX_LEVELS 1000u
 
-/* A column's category dictionary: strings live in the km_column, the hash
- * table maps them to codes. */
-struct dict {
-    uint32_t *slot; /* code + 1; 0 empty */
-    uint32_t cap;   /* power of two */
-};
-
 struct na_set {
     char **tok;
     uint32_t *len;
@@ -57,13 +50,15 @@ struct na_set {
     unsigned char first[256]; /* first bytes of the non-empty tokens */
 };
 
-/* A block-local dictionary of one column's text values. */
-struct ldict {
-    char *arena;          /* the strings, back to back */
+/* A string interning table: each distinct string gets the next code; the
+ * strings lie back to back in an arena, an open-addressing hash finds them.
+ * Used for the global category dictionaries and the block-local ones. */
+struct strtab {
+    char *arena;
     size_t alen, acap;
-    uint32_t *off, *len;  /* per local code */
+    uint32_t *off, *len;  /* per code */
     uint32_t n, ncap;
-    uint32_t *slot;       /* hash: code + 1 */
+    uint32_t *slot;       /* hash: code + 1, 0 empty */
     uint32_t scap;
 };
 
@@ -83,7 +78,7 @@ struct block {
     uint32_t nrows;
     struct cell *cells;
     size_t ncells, cells_cap;
-    struct ldict *ld;     /* per output column, allocated on first use */
+    struct strtab *ld;    /* per output column, allocated on first use */
     uint64_t blank, ragged;
     int rc;
     char err[KM_ERRMSG_MAX];
@@ -99,7 +94,7 @@ struct conv {
     km_numparse *np;
     km_kmx_writer *w;
     km_schema schema;     /* output columns */
-    struct dict *dicts;   /* per output column */
+    struct strtab *dicts; /* per output column: the category dictionaries */
     unsigned char *forced;/* per output column: 1 numeric, 2 categorical */
     long *map;            /* input field -> output column, -1 dropped */
     uint32_t nin;         /* fields per record */
@@ -174,66 +169,123 @@ static int is_na(const struct na_set *na, const km_csv_field *f)
     return 0;
 }
 
-/* Code of the string in column j's dictionary, adding it if new. */
-static int dict_code(struct conv *c, uint32_t j, const char *s, size_t len, float *code,
-                     uint64_t line, uint32_t field)
+/* The code of s in t, adding it when new: 0, or 1 when t already holds
+ * `limit` strings and s is not one of them, or -1 when out of memory. */
+static int strtab_intern(struct strtab *d, const char *s, uint32_t len, uint32_t limit,
+                         uint32_t *code)
 {
-    km_column *col = &c->schema.cols[j];
-    struct dict *d = &c->dicts[j];
-    if (d->cap == 0 || (uint64_t)col->nlevels * 2 >= d->cap) {
-        uint32_t ncap = d->cap ? d->cap * 2 : 64;
+    if (d->scap == 0 || (uint64_t)d->n * 2 >= d->scap) {
+        uint32_t ncap = d->scap ? d->scap * 2 : 64;
         uint32_t *ns = calloc(ncap, sizeof *ns);
         if (!ns)
-            return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
-        for (uint32_t k = 0; k < col->nlevels; k++) {
-            uint64_t h = hash_bytes(col->levels[k], col->level_len[k]) & (ncap - 1);
+            return -1;
+        for (uint32_t k = 0; k < d->n; k++) {
+            uint64_t h = hash_bytes(d->arena + d->off[k], d->len[k]) & (ncap - 1);
             while (ns[h])
                 h = (h + 1) & (ncap - 1);
             ns[h] = k + 1;
         }
         free(d->slot);
         d->slot = ns;
-        d->cap = ncap;
+        d->scap = ncap;
     }
-    uint64_t h = hash_bytes(s, len) & (d->cap - 1);
+    uint64_t h = hash_bytes(s, len) & (d->scap - 1);
     while (d->slot[h]) {
         uint32_t k = d->slot[h] - 1;
-        if (col->level_len[k] == len && memcmp(col->levels[k], s, len) == 0) {
-            *code = (float)k;
+        if (d->len[k] == len && memcmp(d->arena + d->off[k], s, len) == 0) {
+            *code = k;
             return 0;
         }
-        h = (h + 1) & (d->cap - 1);
+        h = (h + 1) & (d->scap - 1);
     }
-    if (col->nlevels >= c->max_levels)
+    if (d->n >= limit)
+        return 1;
+    if (d->n == d->ncap) {
+        uint32_t ncap = d->ncap ? d->ncap * 2 : 16;
+        uint32_t *no = realloc(d->off, ncap * sizeof *no);
+        if (no)
+            d->off = no;
+        uint32_t *nl = realloc(d->len, ncap * sizeof *nl);
+        if (nl)
+            d->len = nl;
+        if (!no || !nl)
+            return -1;
+        d->ncap = ncap;
+    }
+    if (d->alen + len > d->acap) {
+        size_t ncap = d->acap ? d->acap * 2 : 4096;
+        while (ncap < d->alen + len)
+            ncap *= 2;
+        char *na = realloc(d->arena, ncap);
+        if (!na)
+            return -1;
+        d->arena = na;
+        d->acap = ncap;
+    }
+    memcpy(d->arena + d->alen, s, len);
+    d->off[d->n] = (uint32_t)d->alen;
+    d->len[d->n] = len;
+    d->alen += len;
+    d->slot[h] = d->n + 1;
+    *code = d->n++;
+    return 0;
+}
+
+static void strtab_clear(struct strtab *d)
+{
+    d->n = 0;
+    d->alen = 0;
+    if (d->slot)
+        memset(d->slot, 0, d->scap * sizeof *d->slot);
+}
+
+static void strtab_free(struct strtab *d)
+{
+    free(d->arena);
+    free(d->off);
+    free(d->len);
+    free(d->slot);
+}
+
+/* Code of the string in column j's dictionary, adding it if new. */
+static int dict_code(struct conv *c, uint32_t j, const char *s, size_t len, float *code,
+                     uint64_t line, uint32_t field)
+{
+    uint32_t k;
+    int rc = strtab_intern(&c->dicts[j], s, (uint32_t)len, c->max_levels, &k);
+    if (rc < 0)
+        return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+    if (rc > 0)
         return km_seterr(&c->ctx->err, KM_ELIMIT,
                          "%s:%llu:%u: column '%s' has more than %u distinct values; if it is an "
                          "identifier, --drop it; otherwise raise --max-levels",
-                         c->name, (unsigned long long)line, field, col->name, c->max_levels);
-    uint32_t k = col->nlevels;
-    if ((k & (k - 1)) == 0) { /* grow the arrays at powers of two */
-        uint32_t ncap = k ? k * 2 : 8;
-        char **nl = realloc(col->levels, ncap * sizeof *nl);
-        if (nl)
-            col->levels = nl;
-        uint32_t *nlen = realloc(col->level_len, ncap * sizeof *nlen);
-        if (nlen)
-            col->level_len = nlen;
-        if (!nl || !nlen)
-            return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
-    }
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
-    memcpy(copy, s, len);
-    copy[len] = '\0';
-    col->levels[k] = copy;
-    col->level_len[k] = (uint32_t)len;
-    col->nlevels++;
-    d->slot[h] = k + 1;
+                         c->name, (unsigned long long)line, field, c->schema.cols[j].name,
+                         c->max_levels);
     *code = (float)k;
     return 0;
 }
 
+/* The dictionaries become the schema's levels. */
+static int dicts_to_schema(struct conv *c)
+{
+    for (uint32_t j = 0; j < c->schema.ncols; j++) {
+        km_column *col = &c->schema.cols[j];
+        const struct strtab *t = &c->dicts[j];
+        if (!t->n)
+            continue;
+        col->levels = calloc(t->n, sizeof *col->levels);
+        col->level_len = malloc(t->n * sizeof *col->level_len);
+        if (!col->levels || !col->level_len)
+            return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+        for (uint32_t k = 0; k < t->n; k++) {
+            if (!(col->levels[k] = strndup(t->arena + t->off[k], t->len[k])))
+                return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+            col->level_len[k] = t->len[k];
+            col->nlevels = k + 1;
+        }
+    }
+    return 0;
+}
 
 static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t line)
 {
@@ -370,71 +422,6 @@ static int open_input(km_ctx *ctx, const char *path, int *fd, km_kmx_source *src
 
 /* ---- stage 2: parse a block (pool job) --------------------------------- */
 
-static int ldict_add(struct ldict *d, const char *s, uint32_t len, uint32_t *code)
-{
-    if (d->scap == 0 || (uint64_t)d->n * 2 >= d->scap) {
-        uint32_t ncap = d->scap ? d->scap * 2 : 64;
-        uint32_t *ns = calloc(ncap, sizeof *ns);
-        if (!ns)
-            return -1;
-        for (uint32_t k = 0; k < d->n; k++) {
-            uint64_t h = hash_bytes(d->arena + d->off[k], d->len[k]) & (ncap - 1);
-            while (ns[h])
-                h = (h + 1) & (ncap - 1);
-            ns[h] = k + 1;
-        }
-        free(d->slot);
-        d->slot = ns;
-        d->scap = ncap;
-    }
-    uint64_t h = hash_bytes(s, len) & (d->scap - 1);
-    while (d->slot[h]) {
-        uint32_t k = d->slot[h] - 1;
-        if (d->len[k] == len && memcmp(d->arena + d->off[k], s, len) == 0) {
-            *code = k;
-            return 0;
-        }
-        h = (h + 1) & (d->scap - 1);
-    }
-    if (d->n == d->ncap) {
-        uint32_t ncap = d->ncap ? d->ncap * 2 : 16;
-        uint32_t *no = realloc(d->off, ncap * sizeof *no);
-        if (no)
-            d->off = no;
-        uint32_t *nl = realloc(d->len, ncap * sizeof *nl);
-        if (nl)
-            d->len = nl;
-        if (!no || !nl)
-            return -1;
-        d->ncap = ncap;
-    }
-    if (d->alen + len > d->acap) {
-        size_t ncap = d->acap ? d->acap * 2 : 4096;
-        while (ncap < d->alen + len)
-            ncap *= 2;
-        char *na = realloc(d->arena, ncap);
-        if (!na)
-            return -1;
-        d->arena = na;
-        d->acap = ncap;
-    }
-    memcpy(d->arena + d->alen, s, len);
-    d->off[d->n] = (uint32_t)d->alen;
-    d->len[d->n] = len;
-    d->alen += len;
-    d->slot[h] = d->n + 1;
-    *code = d->n++;
-    return 0;
-}
-
-static void ldict_clear(struct ldict *d)
-{
-    d->n = 0;
-    d->alen = 0;
-    if (d->slot)
-        memset(d->slot, 0, d->scap * sizeof *d->slot);
-}
-
 static int block_fail(struct block *b, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int block_fail(struct block *b, int rc, const char *fmt, ...)
@@ -457,7 +444,7 @@ static int add_cell(struct block *b, uint32_t row, uint32_t col, const km_csv_fi
             return block_fail(b, KM_ENOMEM, "out of memory");
     }
     uint32_t code;
-    if (ldict_add(&b->ld[col], f->p, f->len, &code))
+    if (strtab_intern(&b->ld[col], f->p, f->len, UINT32_MAX, &code))
         return block_fail(b, KM_ENOMEM, "out of memory");
     if (b->ncells == b->cells_cap) {
         size_t ncap = b->cells_cap ? b->cells_cap * 2 : 256;
@@ -659,7 +646,7 @@ static void parse_block(void *arg, size_t item, int worker)
     b->blank = b->ragged = 0;
     b->rc = 0;
     for (uint32_t j = 0; b->ld && j < ncols; j++)
-        ldict_clear(&b->ld[j]);
+        strtab_clear(&b->ld[j]);
     km_csv_reset_mem(b->csv, b->text, b->len, b->first_line);
     for (;;) {
         if (block_row_room(b, ncols))
@@ -801,7 +788,7 @@ static int merge_block(struct conv *c, struct block *b)
         km_column *col = &c->schema.cols[ce->col];
         if (col->type == KM_COL_CATEGORICAL)
             continue;
-        const struct ldict *d = &b->ld[ce->col];
+        const struct strtab *d = &b->ld[ce->col];
         if (c->flushed_rows > 0)
             return km_seterr(&c->ctx->err, KM_EPARSE,
                              "%s:%llu:%u: column '%s' held only numbers in the first %llu rows "
@@ -825,7 +812,7 @@ static int merge_block(struct conv *c, struct block *b)
     for (uint32_t j = 0; j < ncols; j++) {
         if (c->schema.cols[j].type != KM_COL_CATEGORICAL)
             continue;
-        const struct ldict *d = b->ld ? &b->ld[j] : NULL;
+        const struct strtab *d = b->ld ? &b->ld[j] : NULL;
         if (d && d->n)
             memset(c->gmap, 0, d->n * sizeof *c->gmap);
         size_t k = c->cstart[j], kend = c->cstart[j + 1];
@@ -1023,7 +1010,9 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
     }
 
     for (;;) {
-        if (inflight == c.nblocks) { /* merge the oldest before reusing its block */
+        int read_all = eof && carry_len == 0;
+        /* merge the oldest block when its slot is needed, or at the end */
+        if (inflight && (inflight == c.nblocks || read_all)) {
             struct block *ob = &c.blocks[head];
             km_pool_wait(o->pool, ob->job);
             ob->job = NULL;
@@ -1032,8 +1021,9 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
             if ((rc = merge_block(&c, ob)))
                 goto out;
             km_progress_update(&prog, c.bytes_in);
+            continue;
         }
-        if (eof && carry_len == 0)
+        if (read_all)
             break;
         struct block *b = &c.blocks[(head + inflight) % c.nblocks];
         if ((rc = grow_text(ctx, b, carry_len > BLOCK_TEXT ? carry_len : BLOCK_TEXT)))
@@ -1079,19 +1069,6 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
             goto out;
         }
         inflight++;
-        if (eof && carry_len == 0) {
-            /* drain */
-            while (inflight) {
-                struct block *ob = &c.blocks[head];
-                km_pool_wait(o->pool, ob->job);
-                ob->job = NULL;
-                head = (head + 1) % c.nblocks;
-                inflight--;
-                if ((rc = merge_block(&c, ob)))
-                    goto out;
-            }
-            break;
-        }
     }
     if (c.rows == 0) {
         rc = km_seterr(&ctx->err, KM_EPARSE, "%s: no data rows%s", c.name,
@@ -1100,7 +1077,7 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
     }
     if (c.chunk_row && (rc = km_kmx_put(c.w, c.chunk_row)))
         goto out;
-    if ((rc = km_kmx_finish(c.w, &c.schema, &src)))
+    if ((rc = dicts_to_schema(&c)) || (rc = km_kmx_finish(c.w, &c.schema, &src)))
         goto out;
     res->bytes_out = km_kmx_written(c.w);
     res->rows = c.rows;
@@ -1129,12 +1106,8 @@ out:
         free(b->rows);
         free(b->lines);
         free(b->cells);
-        for (uint32_t j = 0; b->ld && j < c.schema.ncols; j++) {
-            free(b->ld[j].arena);
-            free(b->ld[j].off);
-            free(b->ld[j].len);
-            free(b->ld[j].slot);
-        }
+        for (uint32_t j = 0; b->ld && j < c.schema.ncols; j++)
+            strtab_free(&b->ld[j]);
         free(b->ld);
     }
     free(c.blocks);
@@ -1148,7 +1121,7 @@ out:
         close(fd);
     km_numparse_free(c.np);
     for (uint32_t j = 0; c.dicts && j < c.schema.ncols; j++)
-        free(c.dicts[j].slot);
+        strtab_free(&c.dicts[j]);
     km_schema_free(&c.schema);
     free(c.dicts);
     free(c.forced);

@@ -528,10 +528,10 @@ static inline uint64_t separators(const char *p, char delim)
 }
 
 /* The value of the field s[0..len) when it is a plain decimal ("12",
- * "-0.5", "3.25"): 1 and the float in *v, else 0. Exact for the reason of
+ * "-0.5", "3.25"), else NaN (which no decimal parses to). Exact for the reason of
  * km_parse_f32's first fast path: w <= 2^24 and 10^k (k <= 10) are exact
  * floats, so w / 10^k is one correctly rounded division. */
-static inline int plain_decimal(const char *s, size_t len, float *v)
+static inline float plain_decimal(const char *s, size_t len)
 {
     static const float pow10f[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
                                      1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
@@ -552,18 +552,26 @@ static inline int plain_decimal(const char *s, size_t len, float *v)
         s += nf;
         nf += nz;
         if (ni + nf == 0 || ni + nf > 18 || nf > 10) /* "." is no number */
-            return 0;
+            return NAN;
         w = w * pow10u[nf] + f;
     } else if (ni == 0) {
-        return 0;
+        return NAN;
     }
     if (s != e || w > (1u << 24))
-        return 0;
+        return NAN;
     float x = (float)w;
     if (nf)
         x /= pow10f[nf];
-    *v = neg ? -x : x;
-    return 1;
+    return neg ? -x : x;
+}
+
+/* Any other number, through km_parse_f32; NaN if the field is none. Kept
+ * out of line so the fast loop's values stay in registers. */
+static __attribute__((noinline)) float other_number(const km_numparse *np, const char *s,
+                                                    size_t len)
+{
+    float v;
+    return km_parse_f32(np, s, len, &v) == 0 ? v : NAN;
 }
 
 /* One record made only of unquoted numbers and ending in LF or CRLF, parsed
@@ -606,10 +614,14 @@ static size_t fast_record(const km_numparse *np, const int32_t *dst, uint32_t ni
             if (d > (1u << 24))
                 return 0;
             v = (float)d;
-        } else if (len == 0 || *s == '"') {
-            return 0;
-        } else if (!plain_decimal(s, len, &v) && km_parse_f32(np, s, len, &v) != 0) {
-            return 0; /* text or NA: the general path decides */
+        } else {
+            if (len == 0 || *s == '"')
+                return 0;
+            v = plain_decimal(s, len);
+            if (isnan(v))
+                v = other_number(np, s, len);
+            if (isnan(v))
+                return 0; /* text or NA: the general path decides */
         }
         int32_t oj = dst[j];
         if (oj >= 0)

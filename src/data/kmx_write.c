@@ -266,13 +266,20 @@ static void compress_chunk(void *arg, size_t i, int worker)
     } else if (w->o.shuffle == KMX_SHUFFLE_ON) {
         filter = KMX_FILTER_SHUFFLE;
     } else if (w->o.shuffle == KMX_SHUFFLE_AUTO) {
-        /* trial on a sample of the chunk: shuffling helps most float data
-         * but can halve the ratio of quantised data, so measure */
-        size_t sn = nvals < 16384 ? nvals : 16384;
+        /* Trial on a 64 KiB slice from the middle of the chunk: shuffling
+         * helps most float data but can halve the ratio of quantised data,
+         * so measure. In a whole chunk each shuffled byte plane fills zstd
+         * blocks of its own, so the trial compresses the sample's planes
+         * separately too (as one buffer they would share one entropy table
+         * and mislead the choice). */
+        size_t sn = nvals < 16384 ? nvals : 16384, a, b = 0;
+        const float *at = s->raw + (nvals - sn) / 2;
         unsigned char *dst = s->out + KMX_CHUNK_HEADER_SIZE;
-        kmx_shuffle(s->shuf, (const unsigned char *)s->raw, sn);
-        size_t a = zc(cc, dst, s->out_cap - KMX_CHUNK_HEADER_SIZE, s->raw, sn * 4, &zerr);
-        size_t b = zc(cc, dst, s->out_cap - KMX_CHUNK_HEADER_SIZE, s->shuf, sn * 4, &zerr);
+        size_t cap = s->out_cap - KMX_CHUNK_HEADER_SIZE;
+        kmx_shuffle(s->shuf, (const unsigned char *)at, sn);
+        a = zc(cc, dst, cap, at, sn * 4, &zerr);
+        for (int k = 0; k < 4; k++)
+            b += zc(cc, dst, cap, s->shuf + (size_t)k * sn, sn, &zerr);
         if (b < a)
             filter = KMX_FILTER_SHUFFLE;
     }

@@ -53,6 +53,11 @@ int km_kmx_put(km_kmx_writer *w, uint32_t nrows);
  * The schema's stats are filled in from the chunks. Call km_kmx_abort
  * afterwards in every case: after a successful finish it only frees. */
 int km_kmx_finish(km_kmx_writer *w, km_schema *schema, const km_kmx_source *src);
+/* The same, but leave the complete file under its temporary name (in the
+ * output's directory), returned in *tmp_path for the caller to read and
+ * unlink: for a second pass that rewrites it. */
+int km_kmx_finish_temp(km_kmx_writer *w, km_schema *schema, const km_kmx_source *src,
+                       char **tmp_path);
 /* Remove the partial output (if not committed) and free the writer. */
 void km_kmx_abort(km_kmx_writer *w);
 uint32_t km_kmx_chunk_rows(const km_kmx_writer *w);

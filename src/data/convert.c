@@ -12,9 +12,9 @@
  *
  * Type inference: a cell that reads as a number is stored as a number; a
  * column holding any other non-NA text becomes categorical, and the numbers
- * already seen in it become categories of their shortest text. That can
- * only be done while the column's values are still in memory, i.e. within
- * the first chunk; later, the conversion fails and asks for --categorical. */
+ * seen in it become categories of their shortest text: at once for the
+ * chunk in memory, and for chunks already written by a second pass over the
+ * output at the end (rewrite_late), so one pass from a pipe suffices. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +29,7 @@
 #include "kmill/convert.h"
 #include "kmill/crc32c.h"
 #include "kmill/csv.h"
+#include "kmill/io.h"
 #include "kmill/kmx.h"
 #include "kmill/log.h"
 #include "kmill/numparse.h"
@@ -115,6 +116,9 @@ struct conv {
     size_t cidx_cap;
     uint32_t *field_of;   /* output column -> input field number (1-based) */
     int32_t *fast_dst;    /* input field -> what fast_record does with it */
+    uint64_t *late_row;   /* per column: rows before this one hold numbers to
+                           * turn into categories (UINT64_MAX: none) */
+    int any_late;
 };
 
 static uint64_t hash_bytes(const char *p, size_t n)
@@ -255,6 +259,11 @@ static int dict_code(struct conv *c, uint32_t j, const char *s, size_t len, floa
     int rc = strtab_intern(&c->dicts[j], s, (uint32_t)len, c->max_levels, &k);
     if (rc < 0)
         return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+    if (rc > 0 && line == 0) /* the second pass of rewrite_late knows no lines */
+        return km_seterr(&c->ctx->err, KM_ELIMIT,
+                         "%s: column '%s' has more than %u distinct values; if it is an "
+                         "identifier, --drop it; otherwise raise --max-levels",
+                         c->name, c->schema.cols[j].name, c->max_levels);
     if (rc > 0)
         return km_seterr(&c->ctx->err, KM_ELIMIT,
                          "%s:%llu:%u: column '%s' has more than %u distinct values; if it is an "
@@ -354,7 +363,8 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
     c->forced = calloc(nout, 1);
     c->field_of = calloc(nout, sizeof *c->field_of);
     c->fast_dst = calloc(c->nin, sizeof *c->fast_dst);
-    if (!c->schema.cols || !c->dicts || !c->forced || !c->field_of || !c->fast_dst) {
+    c->late_row = malloc(nout * sizeof *c->late_row);
+    if (!c->schema.cols || !c->dicts || !c->forced || !c->field_of || !c->fast_dst || !c->late_row) {
         rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
         goto out;
     }
@@ -369,6 +379,7 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
         col->type = cat[j] ? KM_COL_CATEGORICAL : KM_COL_NUMERIC;
         c->forced[c->map[j]] = cat[j] ? 2 : num[j] ? 1 : 0;
         c->field_of[c->map[j]] = j + 1;
+        c->late_row[c->map[j]] = UINT64_MAX;
         c->fast_dst[j] = cat[j] ? -2 : (int32_t)c->map[j];
     }
 out:
@@ -800,15 +811,12 @@ static int merge_block(struct conv *c, struct block *b)
         km_column *col = &c->schema.cols[ce->col];
         if (col->type == KM_COL_CATEGORICAL)
             continue;
-        const struct strtab *d = &b->ld[ce->col];
-        if (c->flushed_rows > 0)
-            return km_seterr(&c->ctx->err, KM_EPARSE,
-                             "%s:%llu:%u: column '%s' held only numbers in the first %llu rows "
-                             "but here has \"%.*s\"; convert again with --categorical '%s'",
-                             c->name, (unsigned long long)ce->line, ce->field, col->name,
-                             (unsigned long long)(c->flushed_rows + c->chunk_row),
-                             (int)(d->len[ce->code] > 40 ? 40 : d->len[ce->code]),
-                             d->arena + d->off[ce->code], col->name);
+        if (c->flushed_rows > 0) {
+            /* numbers of this column are in chunks already written: they
+             * become categories in a second pass (rewrite_late) */
+            c->late_row[ce->col] = c->flushed_rows;
+            c->any_late = 1;
+        }
         col->type = KM_COL_CATEGORICAL;
         for (uint32_t r = 0; r < c->chunk_row; r++) {
             float *v = &c->chunk[(size_t)r * ncols + ce->col];
@@ -861,6 +869,58 @@ static int merge_block(struct conv *c, struct block *b)
             return rc;
     }
     return 0;
+}
+
+/* A column turned categorical after some of its numbers were written: the
+ * file is finished under its temporary name, then copied chunk by chunk into
+ * the real output with those numbers replaced by the categories of their
+ * shortest text. One more pass over the output, only in this case. */
+static int rewrite_late(struct conv *c, const km_kmx_source *src, const km_kmx_wopts *wo)
+{
+    km_ctx *ctx = c->ctx;
+    char *tmp = NULL;
+    km_kmx *d = NULL;
+    km_kmx_writer *w2 = NULL;
+    uint32_t ncols = c->schema.ncols;
+    int rc = km_kmx_finish_temp(c->w, &c->schema, src, &tmp);
+    km_kmx_abort(c->w);
+    c->w = NULL;
+    if (rc)
+        goto out;
+    km_verbose(ctx, "a column turned categorical after its first chunk: rewriting the output");
+    if ((rc = km_kmx_open(ctx, tmp, KM_IO_PREAD, &d)) ||
+        (rc = km_kmx_create(ctx, c->o->output, ncols, wo, &w2)))
+        goto out;
+    for (uint64_t k = 0; k < km_kmx_nchunks(d); k++) {
+        const km_kmx_chunk *e = km_kmx_chunk_info(d, k);
+        float *buf = km_kmx_buffer(w2);
+        if ((rc = km_kmx_read_chunk(d, k, buf)))
+            goto out;
+        for (uint32_t j = 0; j < ncols; j++) {
+            if (c->late_row[j] == UINT64_MAX || c->late_row[j] <= e->first_row)
+                continue;
+            for (uint32_t i = 0; i < e->nrows && e->first_row + i < c->late_row[j]; i++) {
+                float *v = &buf[(size_t)i * ncols + j];
+                if (!isnan(*v) && (rc = number_code(c, j, v, 0, c->field_of[j])))
+                    goto out;
+            }
+        }
+        if ((rc = km_kmx_put(w2, e->nrows)) || km_check_interrupt(ctx)) {
+            rc = rc ? rc : KM_EINTR;
+            goto out;
+        }
+    }
+    if ((rc = dicts_to_schema(c)) || (rc = km_kmx_finish(w2, &c->schema, src)))
+        goto out;
+    c->w = w2; /* committed: the caller reads its size, then frees it */
+    w2 = NULL;
+out:
+    km_kmx_close(d);
+    km_kmx_abort(w2);
+    if (tmp)
+        unlink(tmp);
+    free(tmp);
+    return rc;
 }
 
 /* ---- stage 1: read text blocks ----------------------------------------- */
@@ -1089,7 +1149,11 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
     }
     if (c.chunk_row && (rc = km_kmx_put(c.w, c.chunk_row)))
         goto out;
-    if ((rc = dicts_to_schema(&c)) || (rc = km_kmx_finish(c.w, &c.schema, &src)))
+    if (c.any_late)
+        rc = rewrite_late(&c, &src, &wo);
+    else if (!(rc = dicts_to_schema(&c)))
+        rc = km_kmx_finish(c.w, &c.schema, &src);
+    if (rc)
         goto out;
     res->bytes_out = km_kmx_written(c.w);
     res->rows = c.rows;
@@ -1128,6 +1192,7 @@ out:
     free(c.cidx);
     free(c.field_of);
     free(c.fast_dst);
+    free(c.late_row);
     free(carry);
     if (fd > STDIN_FILENO)
         close(fd);

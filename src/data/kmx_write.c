@@ -6,7 +6,9 @@
  * order by the caller's thread, so the file is laid out sequentially and
  * memory stays at a few chunks whatever the input size. */
 #include "config.h"
+#include <errno.h>
 #include <math.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -524,7 +526,8 @@ static void b_bytes(struct buf *b, const void *s, uint32_t n)
         memcpy(p, s, n);
 }
 
-int km_kmx_finish(km_kmx_writer *w, km_schema *schema, const km_kmx_source *src)
+/* Everything after the chunks: metadata, index, footer. */
+static int write_trailer(km_kmx_writer *w, km_schema *schema, const km_kmx_source *src)
 {
     int rc = 0;
     if (w->failed)
@@ -601,9 +604,30 @@ int km_kmx_finish(km_kmx_writer *w, km_schema *schema, const km_kmx_source *src)
         rc = km_outfile_write(&w->of, f, sizeof f);
     free(m.p);
     free(ix.p);
-    if (!rc)
-        rc = km_outfile_commit(&w->of);
     return rc;
+}
+
+int km_kmx_finish(km_kmx_writer *w, km_schema *schema, const km_kmx_source *src)
+{
+    int rc = write_trailer(w, schema, src);
+    return rc ? rc : km_outfile_commit(&w->of);
+}
+
+int km_kmx_finish_temp(km_kmx_writer *w, km_schema *schema, const km_kmx_source *src,
+                       char **tmp_path)
+{
+    int rc = write_trailer(w, schema, src);
+    if (rc)
+        return rc;
+    if (close(w->of.fd) != 0) {
+        w->of.fd = -1;
+        return km_seterr(&w->ctx->err, km_errno_code(errno), "error writing %s: %s", w->of.path,
+                         strerror(errno));
+    }
+    w->of.fd = -1;
+    *tmp_path = w->of.tmp; /* the caller's now: km_kmx_abort leaves it */
+    w->of.tmp = NULL;
+    return 0;
 }
 
 void km_kmx_abort(km_kmx_writer *w)

@@ -133,6 +133,26 @@ expect_contains out '{"name":"v","type":"numeric","count":1,"missing":2'
 # a column that turns text in its first chunk becomes categorical, numbers kept as text
 printf 'k,v\n1,2\n2.50,3\nabc,4\n' | "$KMILL" convert - -o k.kmx 2>err && "$KMILL" cat k.kmx >out
 printf 'k,v\n1,2\n2.5,3\nabc,4\n' >want; cmp -s out want && pass || fail "late categorical: $(cat out)"
+# a column that turns text only after chunks were written: a second pass
+# turns its earlier numbers into categories (3 MB, so several blocks too)
+awk 'BEGIN { print "k,v"; for (i = 1; i <= 200000; i++) print (i % 20) ".50," i;
+             print "late text," 0; print "3,1" }' >late.csv
+expect_status 0 "$KMILL" convert --chunk-rows 1000 late.csv -o late.kmx
+expect_status 0 "$KMILL" info --json late.kmx
+expect_contains out '"name":"k","type":"categorical","count":200002,"missing":0,"levels":22,"categories":["1.5","2.5"'
+"$KMILL" cat late.kmx >out
+awk -F, 'NR > 1 && NR <= 200001 { n++; if ($1 != (NR - 1) % 20 ".5") bad++ } END { exit !(n == 200000 && !bad) }' out && pass || fail "late categorical values: $(sed -n 2,4p out)"
+[ "$(tail -n 2 out | tr '\n' ' ')" = "late text,0 3,1 " ] && pass || fail "late rows: $(tail -n 2 out)"
+ls -A | grep -q '\.tmp\.' && fail "temporary file left by the second pass" || pass
+expect_status 1 "$KMILL" convert --chunk-rows 1000 --max-levels 21 late.csv -o late2.kmx
+expect_err_line "kmill convert: late.csv:200003:1: column 'k' has more than 21 distinct values; if it is an identifier, --drop it; otherwise raise --max-levels"
+# the limit can also be crossed in the second pass, by the early numbers
+awk 'BEGIN { print "k,pad"; for (i = 1; i <= 300000; i++) print (i < 100000 ? i % 5000 : i % 10) ",padding";
+             print "x,y" }' >late3.csv
+expect_status 1 "$KMILL" convert --chunk-rows 100 --max-levels 4000 late3.csv -o late3.kmx
+expect_err_line "kmill convert: late3.csv: column 'k' has more than 4000 distinct values; if it is an identifier, --drop it; otherwise raise --max-levels"
+[ ! -e late2.kmx ] && [ ! -e late3.kmx ] && ! ls -A | grep -q '\.tmp\.' && pass || fail "output left after a failed second pass: $(ls -A)"
+
 # levels are numbered by first appearance, numbers and text alike
 printf 'k,v\nx,1\n1,2\ny,3\n1,4\n' | "$KMILL" convert - -o o.kmx 2>err && "$KMILL" info --json o.kmx >out
 expect_contains out '"levels":3,"categories":["x","1","y"]'

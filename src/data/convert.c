@@ -35,6 +35,7 @@
 #include "kmill/numparse.h"
 #include "kmill/progress.h"
 #include "kmill/schema.h"
+#include "kmill/size.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -119,6 +120,7 @@ struct conv {
     uint64_t *late_row;   /* per column: rows before this one hold numbers to
                            * turn into categories (UINT64_MAX: none) */
     int any_late;
+    size_t block_text;    /* bytes of text per block (plan_memory) */
 };
 
 static uint64_t hash_bytes(const char *p, size_t n)
@@ -926,6 +928,50 @@ out:
 /* ---- stage 1: read text blocks ----------------------------------------- */
 
 #define BLOCK_TEXT (2u << 20)
+#define CHUNK_BYTES (4u << 20)
+
+/* Fit the pipeline into ctx->mem_budget: each block in flight holds its
+ * text and at most twice as many bytes of floats (a 1-digit field and its
+ * delimiter become 4 bytes), each chunk slot of the writer three chunk
+ * buffers; dictionaries are bounded by --max-levels and small beside them.
+ * Fewer blocks in flight first, then smaller blocks, then smaller chunks
+ * (which cost compression ratio), then smaller blocks again. */
+static int plan_memory(struct conv *c, int workers, km_kmx_wopts *wo)
+{
+    uint64_t budget = c->ctx->mem_budget, ncols = c->schema.ncols;
+    uint64_t row = 4 * ncols, slots = (uint64_t)workers + 2;
+    uint64_t chunk = wo->rows_per_chunk ? wo->rows_per_chunk * row
+                                        : (CHUNK_BYTES / row ? CHUNK_BYTES / row : 1) * row;
+    uint64_t text = BLOCK_TEXT, fixed = 8u << 20; /* code, stacks, stdio, dictionaries */
+    for (;;) {
+        uint64_t need = fixed + (uint64_t)c->nblocks * 3 * text + slots * 3 * chunk;
+        if (need <= budget)
+            break;
+        if (c->nblocks > 2) {
+            c->nblocks--;
+        } else if (text > (256u << 10)) {
+            text /= 2;
+        } else if (!wo->rows_per_chunk && chunk > row && chunk > (64u << 10)) {
+            chunk = chunk / 2 / row * row;
+            if (chunk < row)
+                chunk = row;
+        } else if (text > (64u << 10)) {
+            text /= 2;
+        } else {
+            char b1[32], b2[32];
+            return km_seterr(&c->ctx->err, KM_ENOMEM,
+                             "--mem %s is too small to convert %llu columns; it needs at least %s",
+                             km_format_size(budget, b1, sizeof b1), (unsigned long long)ncols,
+                             km_format_size(need, b2, sizeof b2));
+        }
+    }
+    if (!wo->rows_per_chunk)
+        wo->rows_per_chunk = (uint32_t)(chunk / row);
+    c->block_text = (size_t)text;
+    km_debug(c->ctx, "memory plan: %d blocks of %llu bytes, chunks of %u rows", c->nblocks,
+             (unsigned long long)text, wo->rows_per_chunk);
+    return 0;
+}
 
 /* Read until buf holds want bytes or the input ends. */
 static int read_more(km_ctx *ctx, int fd, const char *name, char *buf, size_t *len, size_t want,
@@ -952,7 +998,7 @@ static int grow_text(km_ctx *ctx, struct block *b, size_t need)
 {
     if (need <= b->cap)
         return 0;
-    size_t ncap = b->cap ? b->cap : BLOCK_TEXT;
+    size_t ncap = b->cap ? b->cap : need;
     while (ncap < need)
         ncap *= 2;
     char *nt = realloc(b->text, ncap + 64); /* + the padding of fast_record */
@@ -1060,6 +1106,10 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
     c.bytes_in = skip;
 
     km_kmx_wopts wo = {o->level, o->shuffle, o->chunk_rows, o->pool};
+    int workers = km_pool_workers(o->pool);
+    c.nblocks = 2 * workers + 2 > 32 ? 32 : 2 * workers + 2;
+    if ((rc = plan_memory(&c, workers, &wo)))
+        goto out;
     if ((rc = km_kmx_create(ctx, o->output, c.schema.ncols, &wo, &c.w)))
         goto out;
     c.rpc = km_kmx_chunk_rows(c.w);
@@ -1067,8 +1117,6 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
     km_progress_start(&prog, ctx, "converting", src.size, "B");
     prog_on = 1;
 
-    int workers = km_pool_workers(o->pool);
-    c.nblocks = 2 * workers + 2 > 32 ? 32 : 2 * workers + 2;
     c.blocks = calloc((size_t)c.nblocks, sizeof *c.blocks);
     if (!c.blocks) {
         rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
@@ -1098,7 +1146,7 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
         if (read_all)
             break;
         struct block *b = &c.blocks[(head + inflight) % c.nblocks];
-        if ((rc = grow_text(ctx, b, carry_len > BLOCK_TEXT ? carry_len : BLOCK_TEXT)))
+        if ((rc = grow_text(ctx, b, carry_len > c.block_text ? carry_len : c.block_text)))
             goto out;
         memcpy(b->text, carry, carry_len);
         b->len = carry_len;

@@ -79,6 +79,15 @@ kill $feeder 2>/dev/null; wait $feeder 2>/dev/null
 expect_err_line "kmill convert: interrupted"
 [ "$(ls -A | grep -c -e '^out.kmx$' -e '\.tmp\.')" -eq 0 ] && pass || fail "output left behind after SIGINT: $(ls -A)"
 
+# the memory budget: a small one still converts (smaller blocks and chunks),
+# one too small for a single row says what it needs
+expect_status 0 "$KMILL" convert --mem 16M --threads 2 big.csv -o small.kmx
+"$KMILL" cat small.kmx | cmp -s - big.csv && pass || fail "--mem 16M output differs"
+awk 'BEGIN { for (r = 0; r < 2; r++) { for (i = 1; i <= 300000; i++) printf "%s%d", (i > 1 ? "," : ""), r ? i % 7 : i; printf "\n" } }' >wide.csv
+expect_status 1 "$KMILL" convert --mem 16M --threads 2 --no-header wide.csv -o out.kmx
+grep -q "^kmill convert: --mem 16.0 MiB is too small to convert 300000 columns; it needs at least " err && pass || fail "wide --mem: $(cat err)"
+[ ! -e out.kmx ] && pass || fail "output left behind"
+
 # unwritable output locations
 expect_status 1 "$KMILL" convert big.csv -o nodir/out.kmx
 expect_err_line "kmill convert: cannot create nodir/out.kmx: No such file or directory"

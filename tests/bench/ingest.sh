@@ -77,8 +77,11 @@ t = time.time(); pandas.read_csv('$f.csv', dtype='float32'); print(time.time() -
     echo "  $f.csv: pandas ${ps}s; kmill is $(ratio $ps $k1)x faster with 1 thread, $(ratio $ps $k2)x with 2"
 done
 
-echo "== 4. info --verify on a file in page cache (GB/s of decoded float32)"
+echo "== 3b. acceptance: kmill cat of the converted Fashion-MNIST train CSV equals it"
 "$K" convert -q fm.csv -o fm.kmx
+"$K" cat fm.kmx | cmp -s - fm.csv && echo "  identical" || echo "  DIFFERENT"
+
+echo "== 4. info --verify on a file in page cache (GB/s of decoded float32)"
 cat fm.kmx >/dev/null
 for io in pread uring; do
     best=0

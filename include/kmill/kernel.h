@@ -1,0 +1,56 @@
+/* kernel.h - kernel tiles for kernel ridge regression (MATH.md §1).
+ *
+ * A tile is the block K[i][j] = k(A_i, B_j) of the kernel matrix between
+ * rows A (na x d) and rows B (nb x d). The solvers (kmill/solve.h) never
+ * hold more of K than they ask for: they compute tiles on demand, in
+ * parallel over tiles, and feed them to their products. Each tile is one
+ * GEMM through the expansion ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b, then
+ * one vectorised pass for the distance and the exponential, written over
+ * the GEMM's output in place.
+ *
+ * Precision: float32 throughout, the row norms accumulated in float64.
+ * The expansion cancels: a distance is known only to about
+ * eps * (||a||^2 + ||b||^2), so a self-distance comes out as rounding
+ * noise rather than 0 (for Laplace its square root, larger still), and the
+ * diagonal of a symmetric tile is close to, not exactly, 1. Callers that
+ * need the exact self-pair drop it by index (MATH.md §1). */
+#ifndef KMILL_KERNEL_H
+#define KMILL_KERNEL_H
+
+#include <stddef.h>
+
+enum { KM_KERNEL_LAPLACE = 0, KM_KERNEL_GAUSSIAN = 1 };
+
+/* Laplace: exp(-||a-b|| / L). Gaussian: exp(-||a-b||^2 / (2 L^2)).
+ * bandwidth L > 0. */
+typedef struct km_kernel {
+    int type;
+    double bandwidth;
+} km_kernel;
+
+/* Squared Euclidean norms of the n rows of X (n x d, row-major),
+ * accumulated in float64, stored as float. */
+void km_row_sqnorms(const float *X, size_t n, size_t d, float *out);
+
+/* The tile K[i*ldk + j] = k(A_i, B_j) for i < na, j < nb (A: na x d, B:
+ * nb x d, both row-major and dense; ldk >= nb; na, nb, d, ldk below
+ * INT_MAX, the BLAS index type). an, bn: the rows' squared norms from
+ * km_row_sqnorms. A and B may be the same rows (a symmetric tile).
+ * One cblas_sgemm (A B^T) then a fused pass: D2 = an[i] + bn[j] - 2 G,
+ * clamped at 0, then the square root (Laplace) and the exponential.
+ * Single-threaded apart from the BLAS itself: the caller parallelises over
+ * tiles and sets the BLAS thread count. Allocates nothing. At small d the
+ * pass costs as much as the GEMM and rereads its output: a tile that fits
+ * the L2 cache (na * ldk * 4 bytes) keeps that reread cheap. A NaN in the
+ * data gives NaN entries. Values below about 1e-38 are 0 (km_vexp). */
+void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *an,
+                    const float *B, size_t nb, const float *bn, size_t d, float *K, size_t ldk);
+
+/* y[i] = exp(x[i]) for x[i] <= 0, within 4 ulp where the result is at
+ * least FLT_MIN; results below about 1e-38 (x < -87.5) are flushed to 0:
+ * a kernel value that small is 0 to every use of it. exp(0) = 1 exactly,
+ * exp(-inf) = 0, NaN stays NaN. x > 0 is outside the contract. x and y may
+ * be the same array. */
+void km_vexp(const float *x, float *y, size_t n);
+
+#endif

@@ -1,0 +1,385 @@
+/* features.c - dataset columns to features and targets (see
+ * include/kmill/features.h). */
+#include "config.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kmill/features.h"
+#include "kmill/numparse.h"
+
+int km_features_label(km_ctx *ctx, const km_schema *s, const char *label, uint32_t *col)
+{
+    if (label) {
+        long j = km_schema_find(s, label);
+        if (j < 0)
+            return km_seterr(&ctx->err, KM_EINVAL, "--label: no column named '%s'", label);
+        *col = (uint32_t)j;
+        return 0;
+    }
+    static const char *names[] = {"label", "target", "class", "y"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        for (uint32_t j = 0; j < s->ncols; j++)
+            if (strcasecmp(s->cols[j].name, names[k]) == 0) {
+                *col = j;
+                return 0;
+            }
+    char list[300] = "";
+    size_t len = 0;
+    for (uint32_t j = 0; j < s->ncols && len < sizeof list - 40; j++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", j ? ", " : "", s->cols[j].name);
+    if (len >= sizeof list - 40)
+        snprintf(list + len, sizeof list - len, ", ...");
+    return km_seterr(&ctx->err, KM_EINVAL,
+                     "no label column: name one with --label (no column is called label, target, "
+                     "class or y; columns: %s)",
+                     list);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+static char *dup_bytes(const char *p, uint32_t n)
+{
+    char *s = malloc((size_t)n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+/* Classes of a numeric label: its distinct values, ascending, as text. */
+static int numeric_classes(km_ctx *ctx, const float *y, size_t n, uint32_t limit, km_features *f,
+                           int *too_many)
+{
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(y[i]))
+            v[m++] = y[i];
+    qsort(v, m, sizeof *v, cmp_float);
+    uint32_t k = 0;
+    for (size_t i = 0; i < m; i++)
+        if (i == 0 || v[i] != v[i - 1])
+            v[k++] = v[i];
+    *too_many = k > limit;
+    if (*too_many) {
+        free(v);
+        return 0;
+    }
+    f->classes = calloc(k ? k : 1, sizeof *f->classes);
+    f->class_len = calloc(k ? k : 1, sizeof *f->class_len);
+    if (!f->classes || !f->class_len) {
+        free(v);
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    }
+    for (uint32_t c = 0; c < k; c++) {
+        char txt[KM_F32_BUFSZ];
+        int len = km_format_f32(v[c], txt);
+        if (!(f->classes[c] = dup_bytes(txt, (uint32_t)len))) {
+            free(v);
+            return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        }
+        f->class_len[c] = (uint32_t)len;
+        f->nclasses = c + 1;
+    }
+    free(v);
+    return 0;
+}
+
+static int all_integral(const float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(y[i]) && y[i] != floorf(y[i]))
+            return 0;
+    return 1;
+}
+
+int km_features_fit(km_ctx *ctx, const km_schema *s, uint32_t label_col, const float *y, size_t n,
+                    const km_feat_opts *o, km_features *f)
+{
+    memset(f, 0, sizeof *f);
+    const km_column *lab = &s->cols[label_col];
+    f->scale = o->scale;
+    if (!(f->label = strdup(lab->name)))
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    int rc = 0, too_many = 0;
+    /* the task */
+    f->task = o->task;
+    if (f->task == KM_TASK_AUTO)
+        f->task = lab->type == KM_COL_CATEGORICAL ? KM_TASK_CLASSIFY : KM_TASK_REGRESS;
+    if (o->task == KM_TASK_AUTO && lab->type == KM_COL_NUMERIC && all_integral(y, n)) {
+        if ((rc = numeric_classes(ctx, y, n, KM_AUTO_MAX_CLASSES, f, &too_many)))
+            goto fail;
+        if (!too_many && f->nclasses >= 2)
+            f->task = KM_TASK_CLASSIFY;
+    }
+    if (f->task == KM_TASK_CLASSIFY && !f->nclasses) {
+        if (lab->type == KM_COL_CATEGORICAL) {
+            f->nclasses = lab->nlevels;
+            f->classes = calloc(lab->nlevels ? lab->nlevels : 1, sizeof *f->classes);
+            f->class_len = calloc(lab->nlevels ? lab->nlevels : 1, sizeof *f->class_len);
+            if (!f->classes || !f->class_len) {
+                rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+                goto fail;
+            }
+            for (uint32_t c = 0; c < lab->nlevels; c++) {
+                if (!(f->classes[c] = dup_bytes(lab->levels[c], lab->level_len[c]))) {
+                    rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+                    goto fail;
+                }
+                f->class_len[c] = lab->level_len[c];
+            }
+        } else if ((rc = numeric_classes(ctx, y, n, UINT32_MAX, f, &too_many))) {
+            goto fail;
+        }
+    }
+    if (f->task == KM_TASK_REGRESS) {
+        for (uint32_t c = 0; c < f->nclasses; c++)
+            free(f->classes[c]);
+        free(f->classes);
+        free(f->class_len);
+        f->classes = NULL;
+        f->class_len = NULL;
+        f->nclasses = 0;
+        if (lab->type == KM_COL_CATEGORICAL) {
+            rc = km_seterr(&ctx->err, KM_EINVAL,
+                           "--task regress needs a numeric label; '%s' is categorical", lab->name);
+            goto fail;
+        }
+    } else if (f->nclasses < 2) {
+        rc = km_seterr(&ctx->err, KM_EINVAL, "the label '%s' has %u class%s; classification needs two",
+                       lab->name, f->nclasses, f->nclasses == 1 ? "" : "es");
+        goto fail;
+    }
+    /* the features: every other column, numeric ones scaled, categorical one-hot */
+    f->cols = calloc(s->ncols, sizeof *f->cols);
+    if (!f->cols) {
+        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (uint32_t j = 0; j < s->ncols; j++) {
+        if (j == label_col)
+            continue;
+        const km_column *sc = &s->cols[j];
+        km_featcol *fc = &f->cols[f->ncols++];
+        if (!(fc->name = strdup(sc->name))) {
+            rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+            goto fail;
+        }
+        fc->type = sc->type;
+        fc->first = f->d;
+        if (sc->type == KM_COL_CATEGORICAL) {
+            fc->nlevels = sc->nlevels;
+            fc->levels = calloc(sc->nlevels ? sc->nlevels : 1, sizeof *fc->levels);
+            fc->level_len = calloc(sc->nlevels ? sc->nlevels : 1, sizeof *fc->level_len);
+            if (!fc->levels || !fc->level_len) {
+                rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+                goto fail;
+            }
+            for (uint32_t k = 0; k < sc->nlevels; k++) {
+                if (!(fc->levels[k] = dup_bytes(sc->levels[k], sc->level_len[k]))) {
+                    rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+                    goto fail;
+                }
+                fc->level_len[k] = sc->level_len[k];
+            }
+            f->d += sc->nlevels;
+            continue;
+        }
+        const km_colstats *st = &sc->stats;
+        double mean = st->count ? st->sum / (double)st->count : 0;
+        double var = st->count ? st->sumsq / (double)st->count - mean * mean : 0;
+        double sd = var > 0 ? sqrt(var) : 0;
+        fc->fill = (float)mean;
+        fc->shift = 0;
+        fc->scale = 1;
+        if (f->scale == KM_SCALE_STANDARD && st->count) {
+            fc->shift = (float)mean;
+            fc->scale = sd > 0 ? (float)(1 / sd) : 1;
+        } else if (f->scale == KM_SCALE_MINMAX && st->count) {
+            fc->shift = (float)st->min;
+            fc->scale = st->max > st->min ? (float)(1 / (st->max - st->min)) : 1;
+        }
+        f->d++;
+    }
+    if (f->d == 0) {
+        rc = km_seterr(&ctx->err, KM_EINVAL, "no feature columns besides the label '%s'", lab->name);
+        goto fail;
+    }
+    return 0;
+fail:
+    km_features_free(f);
+    return rc;
+}
+
+void km_features_free(km_features *f)
+{
+    for (uint32_t j = 0; f->cols && j < f->ncols; j++) {
+        km_featcol *fc = &f->cols[j];
+        free(fc->name);
+        for (uint32_t k = 0; fc->levels && k < fc->nlevels; k++)
+            free(fc->levels[k]);
+        free(fc->levels);
+        free(fc->level_len);
+    }
+    free(f->cols);
+    for (uint32_t c = 0; f->classes && c < f->nclasses; c++)
+        free(f->classes[c]);
+    free(f->classes);
+    free(f->class_len);
+    free(f->label);
+    memset(f, 0, sizeof *f);
+}
+
+/* map[code] = index of the same string in levels, -1 if absent */
+static int map_levels(const km_column *sc, char **levels, const uint32_t *len, uint32_t n,
+                      int32_t **map, uint32_t *nmap)
+{
+    *nmap = sc->nlevels;
+    *map = malloc((sc->nlevels ? sc->nlevels : 1) * sizeof **map);
+    if (!*map)
+        return -1;
+    for (uint32_t k = 0; k < sc->nlevels; k++) {
+        (*map)[k] = -1;
+        for (uint32_t q = 0; q < n; q++)
+            if (len[q] == sc->level_len[k] && memcmp(levels[q], sc->levels[k], len[q]) == 0) {
+                (*map)[k] = (int32_t)q;
+                break;
+            }
+    }
+    return 0;
+}
+
+int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int need_label,
+                     km_featbind *b)
+{
+    memset(b, 0, sizeof *b);
+    b->ncols = f->ncols;
+    b->src = calloc(f->ncols ? f->ncols : 1, sizeof *b->src);
+    b->code = calloc(f->ncols ? f->ncols : 1, sizeof *b->code);
+    b->ncode = calloc(f->ncols ? f->ncols : 1, sizeof *b->ncode);
+    if (!b->src || !b->code || !b->ncode)
+        goto oom;
+    for (uint32_t j = 0; j < f->ncols; j++) {
+        const km_featcol *fc = &f->cols[j];
+        long k = km_schema_find(s, fc->name);
+        if (k < 0) {
+            km_featbind_free(b);
+            return km_seterr(&ctx->err, KM_EINVAL, "the data has no column '%s', which the model needs",
+                             fc->name);
+        }
+        const km_column *sc = &s->cols[k];
+        /* a categorical model column may meet numbers (the prediction data
+         * happened to hold only numeric-looking values): matched by text in
+         * km_features_apply; the other way round cannot work */
+        if (fc->type == KM_COL_NUMERIC && sc->type == KM_COL_CATEGORICAL) {
+            km_featbind_free(b);
+            return km_seterr(&ctx->err, KM_EINVAL,
+                             "column '%s' is categorical in the data but numeric in the model",
+                             fc->name);
+        }
+        b->src[j] = (uint32_t)k;
+        if (fc->type == KM_COL_CATEGORICAL && sc->type == KM_COL_CATEGORICAL &&
+            map_levels(sc, fc->levels, fc->level_len, fc->nlevels, &b->code[j], &b->ncode[j]))
+            goto oom;
+    }
+    b->label_src = km_schema_find(s, f->label);
+    if (b->label_src < 0 && need_label) {
+        km_featbind_free(b);
+        return km_seterr(&ctx->err, KM_EINVAL, "the data has no label column '%s'", f->label);
+    }
+    if (b->label_src >= 0) {
+        const km_column *lc = &s->cols[b->label_src];
+        b->label_numeric = lc->type == KM_COL_NUMERIC;
+        if (f->task == KM_TASK_CLASSIFY && lc->type == KM_COL_CATEGORICAL &&
+            map_levels(lc, f->classes, f->class_len, f->nclasses, &b->class_code, &b->nclass_code))
+            goto oom;
+        if (f->task == KM_TASK_REGRESS && lc->type != KM_COL_NUMERIC) {
+            km_featbind_free(b);
+            return km_seterr(&ctx->err, KM_EINVAL, "the label '%s' is categorical in the data", f->label);
+        }
+    }
+    return 0;
+oom:
+    km_featbind_free(b);
+    return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+}
+
+void km_featbind_free(km_featbind *b)
+{
+    for (uint32_t j = 0; b->code && j < b->ncols; j++)
+        free(b->code[j]);
+    free(b->code);
+    free(b->ncode);
+    free(b->src);
+    free(b->class_code);
+    memset(b, 0, sizeof *b);
+}
+
+/* The class index of a numeric label value: its position in the classes
+ * (which are the shortest texts of the training values). */
+static float numeric_class(const km_features *f, float v)
+{
+    char txt[KM_F32_BUFSZ];
+    int len = km_format_f32(v, txt);
+    for (uint32_t c = 0; c < f->nclasses; c++)
+        if (f->class_len[c] == (uint32_t)len && memcmp(f->classes[c], txt, (size_t)len) == 0)
+            return (float)c;
+    return NAN;
+}
+
+void km_features_apply(const km_features *f, const km_featbind *b, const float *rows,
+                       uint32_t ncols_src, size_t n, float *X, float *y, uint64_t *unseen)
+{
+    uint32_t d = f->d;
+    for (size_t i = 0; i < n; i++) {
+        const float *r = rows + i * ncols_src;
+        float *x = X + i * d;
+        for (uint32_t j = 0; j < f->ncols; j++) {
+            const km_featcol *fc = &f->cols[j];
+            float v = r[b->src[j]];
+            if (fc->type == KM_COL_NUMERIC) {
+                x[fc->first] = ((isnan(v) ? fc->fill : v) - fc->shift) * fc->scale;
+                continue;
+            }
+            memset(x + fc->first, 0, fc->nlevels * sizeof *x);
+            if (isnan(v))
+                continue; /* missing category: all zero */
+            int32_t lev = -1;
+            if (b->code[j]) {
+                uint32_t code = (uint32_t)v;
+                lev = code < b->ncode[j] ? b->code[j][code] : -1;
+            } else { /* numbers in the data: their text names the level */
+                char txt[KM_F32_BUFSZ];
+                uint32_t len = (uint32_t)km_format_f32(v, txt);
+                for (uint32_t q = 0; q < fc->nlevels && lev < 0; q++)
+                    if (fc->level_len[q] == len && memcmp(fc->levels[q], txt, len) == 0)
+                        lev = (int32_t)q;
+            }
+            if (lev >= 0)
+                x[fc->first + (uint32_t)lev] = 1;
+            else if (unseen)
+                (*unseen)++;
+        }
+        if (!y)
+            continue;
+        float t = b->label_src >= 0 ? r[b->label_src] : NAN;
+        if (isnan(t) || f->task == KM_TASK_REGRESS) {
+            y[i] = t;
+        } else if (b->class_code) {
+            uint32_t code = (uint32_t)t;
+            y[i] = code < b->nclass_code && b->class_code[code] >= 0 ? (float)b->class_code[code] : NAN;
+        } else {
+            y[i] = numeric_class(f, t);
+        }
+    }
+}

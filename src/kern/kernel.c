@@ -1,0 +1,251 @@
+/* kernel.c - kernel tiles: one GEMM, then a vectorised distance and
+ * exponential pass (see include/kmill/kernel.h, MATH.md §1).
+ *
+ * At large d the GEMM does nearly all the work and the pass is noise; at
+ * small d (tens of features) the GEMM costs a few cycles per entry and the
+ * pass as much again, so the pass is written to vectorise: a branch-free
+ * exponential and square root of our own (libm's are a call per element,
+ * see sqrt_pos for why not even sqrtf), built for AVX-512, AVX2 and the
+ * baseline, chosen at run time like the .kmx writer's hot loops. */
+#include "config.h"
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kmill/kernel.h"
+
+/* no-trapping-math: an ordered comparison of a NaN raises the invalid
+ * flag, so under the default -ftrapping-math GCC will not if-convert the
+ * selects below and only the AVX-512 clone (masked) vectorises. Nothing
+ * here reads the flags. fp-contract=off: no fused multiply-adds, so every
+ * clone and every part of a loop (vector body, narrower epilogue, scalar
+ * tail) rounds the same way: a kernel value does not depend on the CPU or
+ * on its column's place in the tile, and the unit tests, run on one
+ * machine, check the arithmetic of all. (The AVX2 clone could not use FMA
+ * anyway: -mavx2 does not imply -mfma.) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define KM_HOT                                                                                     \
+    __attribute__((target_clones("avx512f", "avx2", "default"),                                    \
+                   optimize("O3", "no-trapping-math", "fp-contract=off")))
+#else
+#define KM_HOT
+#endif
+
+/* ---- exponential ---------------------------------------------------------
+ * exp(x) = 2^k exp(r), x = k ln2 + r, k = round(x / ln2), |r| <= ln2/2.
+ * The magic constant 1.5 * 2^23 rounds x / ln2 to an integer in the low
+ * mantissa bits without a float-to-int conversion (which is undefined for
+ * NaN and out-of-range values). ln2 is split in two (Cody-Waite): LN2_HI
+ * has 9 significant bits, so k * LN2_HI is exact for |k| < 2^15 and
+ * x - k LN2_HI loses nothing; LN2_LO carries the rest. exp(r) is
+ * 1 + r + r^2 P(r), P of degree 4 (degree 6 in all): minimax for the
+ * relative error on [-ln2/2, ln2/2] (a Remez fit, 3.1e-9 there before the
+ * coefficients' rounding to float, about 0.05 ulp). 2^k is built by
+ * writing k + 127 into the exponent bits of a float and multiplied in;
+ * k >= -126 for every x kept, so 2^k is a normal number and results
+ * between 2^-126 and the flush limit come out as the correctly rounded
+ * subnormal of p 2^k.
+ *
+ * Below EXP_MIN = -87.5 (exp = 9.9e-39, just under FLT_MIN) the result is
+ * 0: a kernel value that small is 0 to every sum it enters, and stopping
+ * there keeps 2^k normal. x is clamped at EXP_MIN first so that -inf and
+ * huge negatives take the same path (no inf - inf NaN inside); the select
+ * at the end writes the 0. NaN fails both comparisons, flows through and
+ * stays NaN (NaN times anything). */
+#define EXP_MIN (-87.5f)
+#define LOG2E 1.44269504088896341f
+#define LN2_HI 0.693359375f          /* 0x1.63p-1 */
+#define LN2_LO (-2.12194440054690583e-4f) /* ln2 - LN2_HI */
+#define ROUND_MAGIC 12582912.0f      /* 0x1.8p23 */
+#define ROUND_MAGIC_BITS 0x4B400000u
+#define P2 0x1.fffffb97a5991p-2f
+#define P3 0x1.555491042a6abp-3f
+#define P4 0x1.5558f2f66787ap-5f
+#define P5 0x1.123a1f45cfca0p-7f
+#define P6 0x1.6a23cf267690fp-10f
+
+static inline __attribute__((always_inline)) float exp_neg(float x)
+{
+    float xc = x < EXP_MIN ? EXP_MIN : x;
+    float m = xc * LOG2E + ROUND_MAGIC;
+    uint32_t mb;
+    memcpy(&mb, &m, 4);
+    float kf = m - ROUND_MAGIC; /* round(x / ln2), exactly */
+    float r = (xc - kf * LN2_HI) - kf * LN2_LO;
+    float q = P6;
+    q = q * r + P5;
+    q = q * r + P4;
+    q = q * r + P3;
+    q = q * r + P2;
+    float p = 1.0f + (r + (r * r) * q);
+    /* mb - ROUND_MAGIC_BITS = k; unsigned arithmetic stays defined for
+     * the garbage bits a NaN brings */
+    uint32_t sb = (mb - ROUND_MAGIC_BITS + 127u) << 23;
+    float s;
+    memcpy(&s, &sb, 4);
+    float y = p * s;
+    return x < EXP_MIN ? 0.0f : y;
+}
+
+/* Two loops so that neither breaks the aliasing rules: restrict lets GCC
+ * vectorise without a run-time overlap check, which an in-place call would
+ * fail and run scalar. */
+KM_HOT static void vexp_copy(const float *restrict x, float *restrict y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = exp_neg(x[i]);
+}
+
+KM_HOT static void vexp_inplace(float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = exp_neg(y[i]);
+}
+
+void km_vexp(const float *x, float *y, size_t n)
+{
+    if (x == y)
+        vexp_inplace(y, n);
+    else
+        vexp_copy(x, y, n);
+}
+
+/* ---- norms and tiles ------------------------------------------------------ */
+
+void km_row_sqnorms(const float *X, size_t n, size_t d, float *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float *x = X + i * d;
+        /* float64: the norms enter the expansion, where their rounding is
+         * amplified by the cancellation; four sums break the dependence
+         * chain (the compiler may not reassociate one) */
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        size_t k = 0;
+        for (; k + 4 <= d; k += 4) {
+            s0 += (double)x[k] * x[k];
+            s1 += (double)x[k + 1] * x[k + 1];
+            s2 += (double)x[k + 2] * x[k + 2];
+            s3 += (double)x[k + 3] * x[k + 3];
+        }
+        for (; k < d; k++)
+            s0 += (double)x[k] * x[k];
+        out[i] = (float)((s0 + s1) + (s2 + s3));
+    }
+}
+
+/* ---- square root -------------------------------------------------------
+ * Not sqrtf: under the default -fmath-errno GCC guards every sqrtf with a
+ * test and a libm call for negative operands, and the loop stays scalar;
+ * optimize("no-math-errno") on the function does not lift that in GCC 12,
+ * and the build flags are the project's. So: the bit-trick estimate of
+ * 1/sqrt(x) (relative error up to 3.4%), two Newton steps for 1/sqrt
+ * (1.8e-3, then 5e-6), s = x y, and one Newton step on s itself,
+ * s += y/2 (x - s^2), which leaves float rounding (a few 1e-8). sqrt(0) =
+ * 0 exactly (y stays finite), NaN stays NaN; inputs below FLT_MIN
+ * (distances under 1e-19) come out inexact, which no kernel value can
+ * see. About ten vector operations, no slower than the hardware square
+ * root, which takes many cycles per vector. */
+static inline __attribute__((always_inline)) float sqrt_pos(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    b = 0x5f375a86u - (b >> 1);
+    float y;
+    memcpy(&y, &b, 4);
+    float h = 0.5f * x;
+    y = y * (1.5f - h * y * y);
+    y = y * (1.5f - h * y * y);
+    float s = x * y;
+    return s + (0.5f * y) * (x - s * s);
+}
+
+/* The pass, one row at a time, in place over the row of K, which holds
+ * -2 A_i B^T on entry. d2 < 0 ? 0 : d2 rather than fmaxf(d2, 0) so that
+ * NaN (from NaN data) survives to the output instead of becoming a
+ * distance of 0 and a kernel value of 1. */
+KM_HOT static void gaussian_row(float a, const float *restrict bn, float *restrict row, size_t nb,
+                                float scale)
+{
+    for (size_t j = 0; j < nb; j++) {
+        float d2 = a + bn[j] + row[j];
+        d2 = d2 < 0.0f ? 0.0f : d2;
+        row[j] = exp_neg(d2 * scale);
+    }
+}
+
+/* The expansion knows d2 only to about eps (||a||^2 + ||b||^2), and the
+ * Laplace kernel's square root magnifies an error delta near 0 to
+ * sqrt(delta) / L: an exact self-pair comes out as 1 - 1e-3 on ordinary
+ * data (as large as the default ridge), and at small d, where close pairs
+ * are common, errors reach 1e-4 and more. So entries with d2 below
+ * NEAR_TAU (||a||^2 + ||b||^2), where the expansion has under ten good
+ * bits, are flagged (the value stored negated, a sign no kernel value
+ * has) and recomputed from the rows by fix_row. Above that, the error is
+ * at most about eps sqrt(||a||^2 + ||b||^2) / (2 L sqrt(NEAR_TAU)). On
+ * centred data only near-duplicate pairs fall below the limit; on data
+ * far from the origin compared with its spread many do (and the
+ * expansion is poor for every kernel): centre the columns first.
+ * Returns nonzero when the row has a flagged entry. */
+#define NEAR_TAU 0x1p-10f
+
+KM_HOT static unsigned laplace_row(float a, const float *restrict bn, float *restrict row, size_t nb,
+                                   float scale)
+{
+    unsigned any = 0;
+    for (size_t j = 0; j < nb; j++) {
+        float nsum = a + bn[j];
+        float d2 = nsum + row[j];
+        d2 = d2 < 0.0f ? 0.0f : d2;
+        unsigned near = d2 < NEAR_TAU * nsum;
+        float v = exp_neg(sqrt_pos(d2) * scale);
+        row[j] = near ? -v : v;
+        any |= near;
+    }
+    return any;
+}
+
+/* The flagged entries of a row, from the definition: sum (a_k - b_k)^2 in
+ * float64, 0 exactly for a pair of equal rows. Rare, so plain code. */
+static void fix_row(const float *a, const float *B, size_t d, float *row, size_t nb, double L)
+{
+    for (size_t j = 0; j < nb; j++) {
+        if (!signbit(row[j]) || isnan(row[j]))
+            continue;
+        const float *b = B + j * d;
+        double s = 0;
+        for (size_t k = 0; k < d; k++)
+            s += ((double)a[k] - b[k]) * ((double)a[k] - b[k]);
+        double v = exp(-sqrt(s) / L);
+        row[j] = v < FLT_MIN ? 0.0f : (float)v; /* as exp_neg flushes */
+    }
+}
+
+void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *an,
+                    const float *B, size_t nb, const float *bn, size_t d, float *K, size_t ldk)
+{
+    if (na == 0 || nb == 0)
+        return;
+    int gaussian = k->type == KM_KERNEL_GAUSSIAN;
+    double L = k->bandwidth;
+    /* the exponent is -D2 / (2 L^2) or -D / L: one multiply in the pass */
+    float scale = (float)(gaussian ? -1.0 / (2.0 * L * L) : -1.0 / L);
+    if (d == 0) {
+        /* no features: every distance is 0 (and BLAS rejects lda = 0) */
+        for (size_t i = 0; i < na; i++)
+            for (size_t j = 0; j < nb; j++)
+                K[i * ldk + j] = 1.0f;
+        return;
+    }
+    /* alpha = -2 is exact, so K holds -2 G with G's own rounding only */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, -2.0f, A,
+                (int)d, B, (int)d, 0.0f, K, (int)ldk);
+    for (size_t i = 0; i < na; i++) {
+        float *row = K + i * ldk;
+        if (gaussian)
+            gaussian_row(an[i], bn, row, nb, scale);
+        else if (laplace_row(an[i], bn, row, nb, scale))
+            fix_row(A + i * d, B, d, row, nb, L);
+    }
+}

@@ -1,0 +1,131 @@
+/* test_features.c - fitting and applying feature transforms: label choice,
+ * task inference, scaling from statistics, one-hot by category string
+ * across datasets that number categories differently, imputation. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kmill/features.h"
+
+static void set_levels(km_column *c, const char **lv, uint32_t n)
+{
+    c->type = KM_COL_CATEGORICAL;
+    c->nlevels = n;
+    c->levels = calloc(n, sizeof *c->levels);
+    c->level_len = calloc(n, sizeof *c->level_len);
+    for (uint32_t k = 0; k < n; k++) {
+        c->levels[k] = strdup(lv[k]);
+        c->level_len[k] = (uint32_t)strlen(lv[k]);
+    }
+}
+
+/* training schema: x (numeric, mean 2, sd 2), Class (cat/dog), color (red, green, blue) */
+static void train_schema(km_schema *s)
+{
+    s->ncols = 3;
+    s->cols = calloc(3, sizeof *s->cols);
+    s->cols[0].name = strdup("x");
+    s->cols[0].stats = (km_colstats){0, 4, 8, 32, 4, 1}; /* values 0,0,4,4: mean 2, var 4 */
+    s->cols[1].name = strdup("Class");
+    const char *cl[] = {"cat", "dog"};
+    set_levels(&s->cols[1], cl, 2);
+    s->cols[2].name = strdup("color");
+    const char *co[] = {"red", "green", "blue"};
+    set_levels(&s->cols[2], co, 3);
+}
+
+Test(features, fit_and_apply_across_schemas)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    km_schema s;
+    train_schema(&s);
+    uint32_t lc;
+    cr_assert_eq(km_features_label(&ctx, &s, NULL, &lc), 0, "%s", ctx.err.msg);
+    cr_assert_eq(lc, 1, "'Class' is found whatever its case");
+    float y[4] = {0, 1, 1, 0};
+    km_feat_opts o = {NULL, KM_TASK_AUTO, KM_SCALE_STANDARD};
+    km_features f;
+    cr_assert_eq(km_features_fit(&ctx, &s, lc, y, 4, &o, &f), 0, "%s", ctx.err.msg);
+    cr_assert_eq(f.task, KM_TASK_CLASSIFY);
+    cr_assert_eq(f.nclasses, 2);
+    cr_assert_str_eq(f.classes[1], "dog");
+    cr_assert_eq(f.d, 4); /* x + 3 colors */
+
+    /* prediction data: other column order, colors numbered differently and
+     * one unseen, the label with its own numbering */
+    km_schema p = {3, calloc(3, sizeof(km_column))};
+    p.cols[0].name = strdup("color");
+    const char *co[] = {"blue", "purple", "red"};
+    set_levels(&p.cols[0], co, 3);
+    p.cols[1].name = strdup("Class");
+    const char *cl[] = {"dog", "cat"};
+    set_levels(&p.cols[1], cl, 2);
+    p.cols[2].name = strdup("x");
+    km_featbind b;
+    cr_assert_eq(km_features_bind(&ctx, &f, &p, 1, &b), 0, "%s", ctx.err.msg);
+    float rows[3 * 3] = {0, 0, 4,      /* blue, dog, x=4 */
+                         1, 1, NAN,    /* purple (unseen), cat, x missing */
+                         2, NAN, 0};   /* red, label missing, x=0 */
+    float X[3 * 4], yy[3];
+    uint64_t unseen = 0;
+    km_features_apply(&f, &b, rows, 3, 3, X, yy, &unseen);
+    float want[3 * 4] = {1, 0, 0, 1,   /* (4-2)/2 = 1; blue is the third level */
+                         0, 0, 0, 0,   /* mean imputed -> 0; unseen -> no level */
+                         -1, 1, 0, 0}; /* red */
+    for (int i = 0; i < 12; i++)
+        cr_assert_float_eq(X[i], want[i], 1e-6, "X[%d] = %g, want %g", i, X[i], want[i]);
+    cr_assert_eq(unseen, 1);
+    cr_assert_eq(yy[0], 1); /* dog */
+    cr_assert_eq(yy[1], 0); /* cat */
+    cr_assert(isnan(yy[2]));
+    km_featbind_free(&b);
+
+    /* a column the model needs is missing */
+    free(p.cols[2].name);
+    p.cols[2].name = strdup("z");
+    cr_assert_eq(km_features_bind(&ctx, &f, &p, 1, &b), KM_EINVAL);
+    cr_assert_str_eq(ctx.err.msg, "the data has no column 'x', which the model needs");
+    km_schema_free(&p);
+    km_features_free(&f);
+    km_schema_free(&s);
+}
+
+Test(features, task_inference_and_scaling)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    km_schema s = {2, calloc(2, sizeof(km_column))};
+    s.cols[0].name = strdup("target");
+    s.cols[1].name = strdup("v");
+    s.cols[1].stats = (km_colstats){-1, 3, 4, 10, 4, 0};
+    float ints[6] = {1, 2, 2, 7, NAN, 1}, reals[3] = {0.5f, 1, 2};
+    km_feat_opts o = {NULL, KM_TASK_AUTO, KM_SCALE_MINMAX};
+    km_features f;
+    uint32_t lc;
+    cr_assert_eq(km_features_label(&ctx, &s, NULL, &lc), 0);
+    cr_assert_eq(km_features_fit(&ctx, &s, lc, ints, 6, &o, &f), 0, "%s", ctx.err.msg);
+    cr_assert_eq(f.task, KM_TASK_CLASSIFY, "few integers: classes");
+    cr_assert_eq(f.nclasses, 3);
+    cr_assert_str_eq(f.classes[2], "7");
+    cr_assert_float_eq(f.cols[0].shift, -1, 0);
+    cr_assert_float_eq(f.cols[0].scale, 0.25, 1e-7);
+    km_features_free(&f);
+    cr_assert_eq(km_features_fit(&ctx, &s, lc, reals, 3, &o, &f), 0);
+    cr_assert_eq(f.task, KM_TASK_REGRESS, "fractions: regression");
+    km_features_free(&f);
+    o.task = KM_TASK_REGRESS;
+    cr_assert_eq(km_features_fit(&ctx, &s, lc, ints, 6, &o, &f), 0);
+    cr_assert_eq(f.task, KM_TASK_REGRESS, "--task regress wins");
+    km_features_free(&f);
+    /* no conventional label name: the error lists the columns */
+    free(s.cols[0].name);
+    s.cols[0].name = strdup("price");
+    cr_assert_eq(km_features_label(&ctx, &s, NULL, &lc), KM_EINVAL);
+    cr_assert_str_eq(ctx.err.msg, "no label column: name one with --label (no column is called "
+                                  "label, target, class or y; columns: price, v)");
+    cr_assert_eq(km_features_label(&ctx, &s, "nope", &lc), KM_EINVAL);
+    cr_assert_str_eq(ctx.err.msg, "--label: no column named 'nope'");
+    km_schema_free(&s);
+}

@@ -60,56 +60,19 @@ static int pread_full(km_kmx *d, void *buf, size_t len, uint64_t off)
     return 0;
 }
 
-/* A bounds-checked cursor over the metadata section. */
-struct cur {
-    const unsigned char *p, *end;
-    int bad;
-};
-
-static const unsigned char *take(struct cur *c, size_t n)
-{
-    if (c->bad || (size_t)(c->end - c->p) < n) {
-        c->bad = 1;
-        return NULL;
-    }
-    const unsigned char *r = c->p;
-    c->p += n;
-    return r;
-}
-static uint32_t c_u32(struct cur *c) { const unsigned char *p = take(c, 4); return p ? get_u32(p) : 0; }
-static uint64_t c_u64(struct cur *c) { const unsigned char *p = take(c, 8); return p ? get_u64(p) : 0; }
-static double c_f64(struct cur *c) { const unsigned char *p = take(c, 8); return p ? get_f64(p) : 0; }
-static char *c_str(struct cur *c, uint32_t *len)
-{
-    uint32_t n = c_u32(c);
-    const unsigned char *p = take(c, n);
-    if (!p)
-        return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s) {
-        c->bad = 1;
-        return NULL;
-    }
-    memcpy(s, p, n);
-    s[n] = '\0';
-    if (len)
-        *len = n;
-    return s;
-}
-
 static int parse_meta(km_kmx *d, const unsigned char *m, size_t len)
 {
-    struct cur c = {m, m + len, 0};
-    if (c_u32(&c) != KMX_META_TAG)
+    km_cur c = {m, m + len, 0};
+    if (km_cur_u32(&c) != KMX_META_TAG)
         return corrupt(d, "metadata section is damaged");
-    if (c_u32(&c) != d->ncols)
+    if (km_cur_u32(&c) != d->ncols)
         return corrupt(d, "metadata disagrees with the header (column count)");
-    if (c_u64(&c) != d->nrows)
+    if (km_cur_u64(&c) != d->nrows)
         return corrupt(d, "metadata disagrees with the footer (row count)");
-    d->src.size = c_u64(&c);
-    d->src.mtime = (int64_t)c_u64(&c);
-    d->src.head_crc = c_u32(&c);
-    d->src_name = c_str(&c, NULL);
+    d->src.size = km_cur_u64(&c);
+    d->src.mtime = (int64_t)km_cur_u64(&c);
+    d->src.head_crc = km_cur_u32(&c);
+    d->src_name = km_cur_str(&c, NULL);
     d->src.name = d->src_name;
     d->schema.cols = calloc(d->ncols, sizeof *d->schema.cols);
     if (!d->schema.cols)
@@ -117,11 +80,11 @@ static int parse_meta(km_kmx *d, const unsigned char *m, size_t len)
     d->schema.ncols = d->ncols;
     for (uint32_t j = 0; j < d->ncols && !c.bad; j++) {
         km_column *col = &d->schema.cols[j];
-        col->type = (int)c_u32(&c);
+        col->type = (int)km_cur_u32(&c);
         if (col->type != KM_COL_NUMERIC && col->type != KM_COL_CATEGORICAL)
             return corrupt(d, "unknown column type in metadata");
-        col->name = c_str(&c, NULL);
-        uint32_t nl = c_u32(&c);
+        col->name = km_cur_str(&c, NULL);
+        uint32_t nl = km_cur_u32(&c);
         if (nl > (size_t)(c.end - c.p) / 4) { /* each level takes >= 4 bytes */
             c.bad = 1;
             break;
@@ -133,15 +96,15 @@ static int parse_meta(km_kmx *d, const unsigned char *m, size_t len)
                 return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
         }
         for (uint32_t k = 0; k < nl && !c.bad; k++) {
-            col->levels[k] = c_str(&c, &col->level_len[k]);
+            col->levels[k] = km_cur_str(&c, &col->level_len[k]);
             col->nlevels = k + 1;
         }
-        col->stats.min = c_f64(&c);
-        col->stats.max = c_f64(&c);
-        col->stats.sum = c_f64(&c);
-        col->stats.sumsq = c_f64(&c);
-        col->stats.count = c_u64(&c);
-        col->stats.missing = c_u64(&c);
+        col->stats.min = km_cur_f64(&c);
+        col->stats.max = km_cur_f64(&c);
+        col->stats.sum = km_cur_f64(&c);
+        col->stats.sumsq = km_cur_f64(&c);
+        col->stats.count = km_cur_u64(&c);
+        col->stats.missing = km_cur_u64(&c);
     }
     if (c.bad)
         return corrupt(d, "metadata section is malformed");

@@ -487,45 +487,6 @@ int km_kmx_put(km_kmx_writer *w, uint32_t nrows)
     return 0;
 }
 
-/* A growing byte buffer for the metadata section. */
-struct buf {
-    unsigned char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static unsigned char *grow(struct buf *b, size_t n)
-{
-    if (b->oom)
-        return NULL;
-    if (b->len + n > b->cap) {
-        size_t ncap = b->cap ? b->cap * 2 : 4096;
-        while (ncap < b->len + n)
-            ncap *= 2;
-        unsigned char *np = realloc(b->p, ncap);
-        if (!np) {
-            b->oom = 1;
-            return NULL;
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-    unsigned char *r = b->p + b->len;
-    b->len += n;
-    return r;
-}
-
-static void b_u32(struct buf *b, uint32_t v) { unsigned char *p = grow(b, 4); if (p) put_u32(p, v); }
-static void b_u64(struct buf *b, uint64_t v) { unsigned char *p = grow(b, 8); if (p) put_u64(p, v); }
-static void b_f64(struct buf *b, double v) { unsigned char *p = grow(b, 8); if (p) put_f64(p, v); }
-static void b_bytes(struct buf *b, const void *s, uint32_t n)
-{
-    b_u32(b, n);
-    unsigned char *p = grow(b, n);
-    if (p && n)
-        memcpy(p, s, n);
-}
-
 /* Everything after the chunks: metadata, index, footer. */
 static int write_trailer(km_kmx_writer *w, km_schema *schema, const km_kmx_source *src)
 {
@@ -541,33 +502,33 @@ static int write_trailer(km_kmx_writer *w, km_schema *schema, const km_kmx_sourc
     for (uint32_t j = 0; j < w->ncols; j++)
         schema->cols[j].stats = w->stats[j];
 
-    struct buf m = {0};
-    b_u32(&m, KMX_META_TAG);
-    b_u32(&m, w->ncols);
-    b_u64(&m, w->rows);
-    b_u64(&m, src ? src->size : 0);
-    b_u64(&m, src ? (uint64_t)src->mtime : 0);
-    b_u32(&m, src ? src->head_crc : 0);
+    km_buf m = {0};
+    km_buf_u32(&m, KMX_META_TAG);
+    km_buf_u32(&m, w->ncols);
+    km_buf_u64(&m, w->rows);
+    km_buf_u64(&m, src ? src->size : 0);
+    km_buf_u64(&m, src ? (uint64_t)src->mtime : 0);
+    km_buf_u32(&m, src ? src->head_crc : 0);
     const char *sname = src && src->name ? src->name : "";
-    b_bytes(&m, sname, (uint32_t)strlen(sname));
+    km_buf_str(&m, sname, (uint32_t)strlen(sname));
     for (uint32_t j = 0; j < w->ncols; j++) {
         const km_column *c = &schema->cols[j];
-        b_u32(&m, (uint32_t)c->type);
-        b_bytes(&m, c->name, (uint32_t)strlen(c->name));
-        b_u32(&m, c->nlevels);
+        km_buf_u32(&m, (uint32_t)c->type);
+        km_buf_str(&m, c->name, (uint32_t)strlen(c->name));
+        km_buf_u32(&m, c->nlevels);
         for (uint32_t k = 0; k < c->nlevels; k++)
-            b_bytes(&m, c->levels[k], c->level_len[k]);
-        b_f64(&m, c->stats.min);
-        b_f64(&m, c->stats.max);
-        b_f64(&m, c->stats.sum);
-        b_f64(&m, c->stats.sumsq);
-        b_u64(&m, c->stats.count);
-        b_u64(&m, c->stats.missing);
+            km_buf_str(&m, c->levels[k], c->level_len[k]);
+        km_buf_f64(&m, c->stats.min);
+        km_buf_f64(&m, c->stats.max);
+        km_buf_f64(&m, c->stats.sum);
+        km_buf_f64(&m, c->stats.sumsq);
+        km_buf_u64(&m, c->stats.count);
+        km_buf_u64(&m, c->stats.missing);
     }
-    struct buf ix = {0};
+    km_buf ix = {0};
     for (uint64_t k = 0; k < w->nchunks; k++) {
         const km_kmx_chunk *e = &w->index[k];
-        unsigned char *p = grow(&ix, KMX_INDEX_ENTRY_SIZE);
+        unsigned char *p = km_buf_grow(&ix, KMX_INDEX_ENTRY_SIZE);
         if (!p)
             break;
         memset(p, 0, KMX_INDEX_ENTRY_SIZE);

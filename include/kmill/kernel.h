@@ -1,19 +1,24 @@
 /* kernel.h - kernel tiles for kernel ridge regression (MATH.md §1).
  *
  * A tile is the block K[i][j] = k(A_i, B_j) of the kernel matrix between
- * rows A (na x d) and rows B (nb x d). The solvers (kmill/solve.h) never
- * hold more of K than they ask for: they compute tiles on demand, in
- * parallel over tiles, and feed them to their products. Each tile is one
+ * rows A (na x d) and rows B (nb x d). The solvers (kmill/solve.h) take
+ * K through a callback, so K is built, kept or recomputed tile by tile,
+ * in parallel over tiles (the tile store, DESIGN.md). Each tile is one
  * GEMM through the expansion ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b, then
  * one vectorised pass for the distance and the exponential, written over
  * the GEMM's output in place.
  *
- * Precision: float32 throughout, the row norms accumulated in float64.
- * The expansion cancels: a distance is known only to about
- * eps * (||a||^2 + ||b||^2), so a self-distance comes out as rounding
- * noise rather than 0 (for Laplace its square root, larger still), and the
- * diagonal of a symmetric tile is close to, not exactly, 1. Callers that
- * need the exact self-pair drop it by index (MATH.md §1). */
+ * Precision: float32, the row norms accumulated in float64. The
+ * expansion cancels: a squared distance is known only to about
+ * eps (||a||^2 + ||b||^2) (times a factor growing with d), so a
+ * self-distance comes out as rounding noise rather than 0. For the
+ * Gaussian kernel that costs little (with L the typical distance, a
+ * symmetric tile's diagonal is 1 - 1e-6 at d = 784, not 1); the Laplace
+ * kernel's square root would magnify it to 1e-3, so its near pairs (squared distance under 2^-10 of the norms'
+ * sum) are recomputed from the rows in float64, and equal rows give
+ * exactly 1. Data far from the origin compared with its spread loses
+ * more: centre the columns first. Callers that need the exact self-pair
+ * of a Gaussian tile drop it by index (MATH.md §1). */
 #ifndef KMILL_KERNEL_H
 #define KMILL_KERNEL_H
 
@@ -38,11 +43,13 @@ void km_row_sqnorms(const float *X, size_t n, size_t d, float *out);
  * km_row_sqnorms. A and B may be the same rows (a symmetric tile).
  * One cblas_sgemm (A B^T) then a fused pass: D2 = an[i] + bn[j] - 2 G,
  * clamped at 0, then the square root (Laplace) and the exponential.
- * Single-threaded apart from the BLAS itself: the caller parallelises over
- * tiles and sets the BLAS thread count. Allocates nothing. At small d the
- * pass costs as much as the GEMM and rereads its output: a tile that fits
- * the L2 cache (na * ldk * 4 bytes) keeps that reread cheap. A NaN in the
- * data gives NaN entries. Values below about 1e-38 are 0 (km_vexp). */
+ * Laplace: near pairs fixed up from the rows (above). Single-threaded
+ * apart from the BLAS itself: the caller parallelises over tiles and sets
+ * the BLAS thread count. Allocates nothing. At small d the pass costs
+ * about as much as the GEMM and rereads its output: a tile that fits the
+ * L2 cache (na * ldk * 4 bytes, e.g. 64 x 4096) keeps that reread cheap.
+ * A NaN in the data gives NaN entries. Values below about 1e-38 are 0
+ * (km_vexp). */
 void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *an,
                     const float *B, size_t nb, const float *bn, size_t d, float *K, size_t ldk);
 

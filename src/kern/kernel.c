@@ -16,19 +16,24 @@
 
 #include "kmill/kernel.h"
 
-/* no-trapping-math: an ordered comparison of a NaN raises the invalid
+/* The clones: AVX-512 and AVX2 as x86-64-v4 and -v3, because those
+ * levels include FMA (-mavx2 does not imply -mfma) and AVX512VL (without
+ * it the AVX-512 clone's 256-bit loop epilogue has no FMA and rounds
+ * differently from the loop body). So within a clone every part of a
+ * loop rounds alike and a kernel value does not depend on its column's
+ * place in the tile; the baseline (SSE2) clone has no FMA at all, and its
+ * results can differ from the others' in the last bit (its accuracy was
+ * checked against the same bounds as the tests'). Dispatch is on CPU
+ * features at run time: no -march flag. fp-contract=fast (GNU C's
+ * default, not ISO C's) makes the fusing independent of -std.
+ * no-trapping-math: an ordered comparison of a NaN raises the invalid
  * flag, so under the default -ftrapping-math GCC will not if-convert the
  * selects below and only the AVX-512 clone (masked) vectorises. Nothing
- * here reads the flags. fp-contract=off: no fused multiply-adds, so every
- * clone and every part of a loop (vector body, narrower epilogue, scalar
- * tail) rounds the same way: a kernel value does not depend on the CPU or
- * on its column's place in the tile, and the unit tests, run on one
- * machine, check the arithmetic of all. (The AVX2 clone could not use FMA
- * anyway: -mavx2 does not imply -mfma.) */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+ * here reads the flags. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define KM_HOT                                                                                     \
-    __attribute__((target_clones("avx512f", "avx2", "default"),                                    \
-                   optimize("O3", "no-trapping-math", "fp-contract=off")))
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),                  \
+                   optimize("O3", "no-trapping-math", "fp-contract=fast")))
 #else
 #define KM_HOT
 #endif
@@ -60,11 +65,11 @@
 #define LN2_LO (-2.12194440054690583e-4f) /* ln2 - LN2_HI */
 #define ROUND_MAGIC 12582912.0f      /* 0x1.8p23 */
 #define ROUND_MAGIC_BITS 0x4B400000u
-#define P2 0x1.fffffb97a5991p-2f
-#define P3 0x1.555491042a6abp-3f
-#define P4 0x1.5558f2f66787ap-5f
-#define P5 0x1.123a1f45cfca0p-7f
-#define P6 0x1.6a23cf267690fp-10f
+#define P2 0x1.fffffcp-2f
+#define P3 0x1.555492p-3f
+#define P4 0x1.5558f2p-5f
+#define P5 0x1.123a2p-7f
+#define P6 0x1.6a23d0p-10f
 
 static inline __attribute__((always_inline)) float exp_neg(float x)
 {
@@ -145,8 +150,9 @@ void km_row_sqnorms(const float *X, size_t n, size_t d, float *out)
  * s += y/2 (x - s^2), which leaves float rounding (a few 1e-8). sqrt(0) =
  * 0 exactly (y stays finite), NaN stays NaN; inputs below FLT_MIN
  * (distances under 1e-19) come out inexact, which no kernel value can
- * see. About ten vector operations, no slower than the hardware square
- * root, which takes many cycles per vector. */
+ * see. A dozen vector operations (fewer fused), about what the
+ * exponential costs: the one thing in the pass that the hardware
+ * instruction would do more cheaply, if GCC would emit it here. */
 static inline __attribute__((always_inline)) float sqrt_pos(float x)
 {
     uint32_t b;
@@ -175,19 +181,23 @@ KM_HOT static void gaussian_row(float a, const float *restrict bn, float *restri
     }
 }
 
-/* The expansion knows d2 only to about eps (||a||^2 + ||b||^2), and the
- * Laplace kernel's square root magnifies an error delta near 0 to
- * sqrt(delta) / L: an exact self-pair comes out as 1 - 1e-3 on ordinary
- * data (as large as the default ridge), and at small d, where close pairs
- * are common, errors reach 1e-4 and more. So entries with d2 below
- * NEAR_TAU (||a||^2 + ||b||^2), where the expansion has under ten good
- * bits, are flagged (the value stored negated, a sign no kernel value
- * has) and recomputed from the rows by fix_row. Above that, the error is
- * at most about eps sqrt(||a||^2 + ||b||^2) / (2 L sqrt(NEAR_TAU)). On
- * centred data only near-duplicate pairs fall below the limit; on data
- * far from the origin compared with its spread many do (and the
- * expansion is poor for every kernel): centre the columns first.
- * Returns nonzero when the row has a flagged entry. */
+/* The expansion knows d2 only to some delta ~ c eps (||a||^2 + ||b||^2)
+ * (c grows with d: float sums inside the GEMM), and the Laplace kernel's
+ * square root magnifies that near 0 to sqrt(delta) / L: an exact
+ * self-pair comes out around 1 - 1e-3 on ordinary data (as large as the
+ * default ridge), and at small d, where close pairs are common, errors
+ * reach 1e-4. So entries with d2 below NEAR_TAU (||a||^2 + ||b||^2),
+ * where d2's relative error can pass c eps / NEAR_TAU, are flagged (the
+ * value stored negated, a sign no kernel value has) and recomputed from
+ * the rows by fix_row. Above the limit the error in the kernel value is
+ * at most about delta / (2 L sqrt(d2)) = c eps sqrt(||a||^2 + ||b||^2)
+ * / (2 L sqrt(NEAR_TAU)): 16 c eps times the norms' scale over L, a few
+ * 1e-5 at worst for d = 784. The Gaussian kernel has no square root: its
+ * error stays delta / (2 L^2), under 1e-6 even on the diagonal at
+ * d = 784, so it goes without. On centred data only near-duplicate pairs fall below
+ * the limit; on data far from the origin compared with its spread many
+ * do (and the expansion is poor for both kernels): centre the columns
+ * first. Returns nonzero when the row has a flagged entry. */
 #define NEAR_TAU 0x1p-10f
 
 KM_HOT static unsigned laplace_row(float a, const float *restrict bn, float *restrict row, size_t nb,

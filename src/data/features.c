@@ -54,6 +54,23 @@ static char *dup_bytes(const char *p, uint32_t n)
     return s;
 }
 
+/* Copies of a categorical column's level strings; -1 when out of memory
+ * (what was allocated is left for the caller's free, which expects NULLs
+ * in the unfilled places). */
+static int copy_levels(const km_column *c, char ***levels, uint32_t **len)
+{
+    *levels = calloc(c->nlevels ? c->nlevels : 1, sizeof **levels);
+    *len = calloc(c->nlevels ? c->nlevels : 1, sizeof **len);
+    if (!*levels || !*len)
+        return -1;
+    for (uint32_t k = 0; k < c->nlevels; k++) {
+        if (!((*levels)[k] = dup_bytes(c->levels[k], c->level_len[k])))
+            return -1;
+        (*len)[k] = c->level_len[k];
+    }
+    return 0;
+}
+
 /* Classes of a numeric label: its distinct values, ascending, as text. */
 static int numeric_classes(km_ctx *ctx, const float *y, size_t n, uint32_t limit, km_features *f,
                            int *too_many)
@@ -125,18 +142,9 @@ int km_features_fit(km_ctx *ctx, const km_schema *s, uint32_t label_col, const f
     if (f->task == KM_TASK_CLASSIFY && !f->nclasses) {
         if (lab->type == KM_COL_CATEGORICAL) {
             f->nclasses = lab->nlevels;
-            f->classes = calloc(lab->nlevels ? lab->nlevels : 1, sizeof *f->classes);
-            f->class_len = calloc(lab->nlevels ? lab->nlevels : 1, sizeof *f->class_len);
-            if (!f->classes || !f->class_len) {
+            if (copy_levels(lab, &f->classes, &f->class_len)) {
                 rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
                 goto fail;
-            }
-            for (uint32_t c = 0; c < lab->nlevels; c++) {
-                if (!(f->classes[c] = dup_bytes(lab->levels[c], lab->level_len[c]))) {
-                    rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-                    goto fail;
-                }
-                f->class_len[c] = lab->level_len[c];
             }
         } else if ((rc = numeric_classes(ctx, y, n, UINT32_MAX, f, &too_many))) {
             goto fail;
@@ -179,18 +187,9 @@ int km_features_fit(km_ctx *ctx, const km_schema *s, uint32_t label_col, const f
         fc->first = f->d;
         if (sc->type == KM_COL_CATEGORICAL) {
             fc->nlevels = sc->nlevels;
-            fc->levels = calloc(sc->nlevels ? sc->nlevels : 1, sizeof *fc->levels);
-            fc->level_len = calloc(sc->nlevels ? sc->nlevels : 1, sizeof *fc->level_len);
-            if (!fc->levels || !fc->level_len) {
+            if (copy_levels(sc, &fc->levels, &fc->level_len)) {
                 rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
                 goto fail;
-            }
-            for (uint32_t k = 0; k < sc->nlevels; k++) {
-                if (!(fc->levels[k] = dup_bytes(sc->levels[k], sc->level_len[k]))) {
-                    rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-                    goto fail;
-                }
-                fc->level_len[k] = sc->level_len[k];
             }
             f->d += sc->nlevels;
             continue;

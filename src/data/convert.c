@@ -300,6 +300,7 @@ static int dicts_to_schema(struct conv *c)
 
 static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t line)
 {
+    struct strtab names = {0};
     const km_convert_opts *o = c->o;
     c->nin = (uint32_t)nf;
     /* names of all input columns, to resolve the option lists against */
@@ -333,13 +334,18 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
             rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
             goto out;
         }
-        for (uint32_t k = 0; k < j; k++)
-            if (strcmp(in.cols[k].name, in.cols[j].name) == 0) {
-                rc = km_seterr(&c->ctx->err, KM_EPARSE,
-                               "%s:%llu:%u: duplicate column name '%s' (also column %u)", c->name,
-                               (unsigned long long)line, j + 1, in.cols[j].name, k + 1);
-                goto out;
-            }
+        /* a hash of the names: wide files have 10^5 columns and more */
+        uint32_t k;
+        if (strtab_intern(&names, in.cols[j].name, (uint32_t)len, UINT32_MAX, &k) < 0) {
+            rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (k != j) {
+            rc = km_seterr(&c->ctx->err, KM_EPARSE,
+                           "%s:%llu:%u: duplicate column name '%s' (also column %u)", c->name,
+                           (unsigned long long)line, j + 1, in.cols[j].name, k + 1);
+            goto out;
+        }
     }
     if ((o->drop && (rc = km_schema_select(&in, o->drop, "--drop", drop, &c->ctx->err))) ||
         (o->categorical &&
@@ -385,6 +391,7 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
         c->fast_dst[j] = cat[j] ? -2 : (int32_t)c->map[j];
     }
 out:
+    strtab_free(&names);
     km_schema_free(&in);
     free(drop);
     free(cat);

@@ -36,6 +36,7 @@
 #include "kmill/progress.h"
 #include "kmill/schema.h"
 #include "kmill/size.h"
+#include "kmill/strtab.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -52,17 +53,6 @@ struct na_set {
     unsigned char first[256]; /* first bytes of the non-empty tokens */
 };
 
-/* A string interning table: each distinct string gets the next code; the
- * strings lie back to back in an arena, an open-addressing hash finds them.
- * Used for the global category dictionaries and the block-local ones. */
-struct strtab {
-    char *arena;
-    size_t alen, acap;
-    uint32_t *off, *len;  /* per code */
-    uint32_t n, ncap;
-    uint32_t *slot;       /* hash: code + 1, 0 empty */
-    uint32_t scap;
-};
 
 struct cell {             /* a text value: row in the block, column, local code */
     uint32_t row, col, code, field;
@@ -80,7 +70,7 @@ struct block {
     uint32_t nrows;
     struct cell *cells;
     size_t ncells, cells_cap;
-    struct strtab *ld;    /* per output column, allocated on first use */
+    km_strtab *ld;    /* per output column, allocated on first use */
     uint64_t blank, ragged;
     int rc;
     char err[KM_ERRMSG_MAX];
@@ -96,7 +86,7 @@ struct conv {
     km_numparse *np;
     km_kmx_writer *w;
     km_schema schema;     /* output columns */
-    struct strtab *dicts; /* per output column: the category dictionaries */
+    km_strtab *dicts; /* per output column: the category dictionaries */
     unsigned char *forced;/* per output column: 1 numeric, 2 categorical */
     long *map;            /* input field -> output column, -1 dropped */
     uint32_t nin;         /* fields per record */
@@ -123,13 +113,6 @@ struct conv {
     size_t block_text;    /* bytes of text per block (plan_memory) */
 };
 
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
-}
 
 static int na_parse(struct conv *c, const char *list)
 {
@@ -175,90 +158,12 @@ static int is_na(const struct na_set *na, const km_csv_field *f)
     return 0;
 }
 
-/* The code of s in t, adding it when new: 0, or 1 when t already holds
- * `limit` strings and s is not one of them, or -1 when out of memory. */
-static int strtab_intern(struct strtab *d, const char *s, uint32_t len, uint32_t limit,
-                         uint32_t *code)
-{
-    if (d->scap == 0 || (uint64_t)d->n * 2 >= d->scap) {
-        uint32_t ncap = d->scap ? d->scap * 2 : 64;
-        uint32_t *ns = calloc(ncap, sizeof *ns);
-        if (!ns)
-            return -1;
-        for (uint32_t k = 0; k < d->n; k++) {
-            uint64_t h = hash_bytes(d->arena + d->off[k], d->len[k]) & (ncap - 1);
-            while (ns[h])
-                h = (h + 1) & (ncap - 1);
-            ns[h] = k + 1;
-        }
-        free(d->slot);
-        d->slot = ns;
-        d->scap = ncap;
-    }
-    uint64_t h = hash_bytes(s, len) & (d->scap - 1);
-    while (d->slot[h]) {
-        uint32_t k = d->slot[h] - 1;
-        if (d->len[k] == len && memcmp(d->arena + d->off[k], s, len) == 0) {
-            *code = k;
-            return 0;
-        }
-        h = (h + 1) & (d->scap - 1);
-    }
-    if (d->n >= limit)
-        return 1;
-    if (d->n == d->ncap) {
-        uint32_t ncap = d->ncap ? d->ncap * 2 : 16;
-        uint32_t *no = realloc(d->off, ncap * sizeof *no);
-        if (no)
-            d->off = no;
-        uint32_t *nl = realloc(d->len, ncap * sizeof *nl);
-        if (nl)
-            d->len = nl;
-        if (!no || !nl)
-            return -1;
-        d->ncap = ncap;
-    }
-    if (d->alen + len > d->acap) {
-        size_t ncap = d->acap ? d->acap * 2 : 4096;
-        while (ncap < d->alen + len)
-            ncap *= 2;
-        char *na = realloc(d->arena, ncap);
-        if (!na)
-            return -1;
-        d->arena = na;
-        d->acap = ncap;
-    }
-    memcpy(d->arena + d->alen, s, len);
-    d->off[d->n] = (uint32_t)d->alen;
-    d->len[d->n] = len;
-    d->alen += len;
-    d->slot[h] = d->n + 1;
-    *code = d->n++;
-    return 0;
-}
-
-static void strtab_clear(struct strtab *d)
-{
-    d->n = 0;
-    d->alen = 0;
-    if (d->slot)
-        memset(d->slot, 0, d->scap * sizeof *d->slot);
-}
-
-static void strtab_free(struct strtab *d)
-{
-    free(d->arena);
-    free(d->off);
-    free(d->len);
-    free(d->slot);
-}
-
 /* Code of the string in column j's dictionary, adding it if new. */
 static int dict_code(struct conv *c, uint32_t j, const char *s, size_t len, float *code,
                      uint64_t line, uint32_t field)
 {
     uint32_t k;
-    int rc = strtab_intern(&c->dicts[j], s, (uint32_t)len, c->max_levels, &k);
+    int rc = km_strtab_intern(&c->dicts[j], s, (uint32_t)len, c->max_levels, &k);
     if (rc < 0)
         return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
     if (rc > 0 && line == 0) /* the second pass of rewrite_late knows no lines */
@@ -281,7 +186,7 @@ static int dicts_to_schema(struct conv *c)
 {
     for (uint32_t j = 0; j < c->schema.ncols; j++) {
         km_column *col = &c->schema.cols[j];
-        const struct strtab *t = &c->dicts[j];
+        const km_strtab *t = &c->dicts[j];
         if (!t->n)
             continue;
         col->levels = calloc(t->n, sizeof *col->levels);
@@ -300,7 +205,7 @@ static int dicts_to_schema(struct conv *c)
 
 static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t line)
 {
-    struct strtab names = {0};
+    km_strtab names = {0};
     const km_convert_opts *o = c->o;
     c->nin = (uint32_t)nf;
     /* names of all input columns, to resolve the option lists against */
@@ -336,7 +241,7 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
         }
         /* a hash of the names: wide files have 10^5 columns and more */
         uint32_t k;
-        if (strtab_intern(&names, in.cols[j].name, (uint32_t)len, UINT32_MAX, &k) < 0) {
+        if (km_strtab_intern(&names, in.cols[j].name, (uint32_t)len, UINT32_MAX, &k) < 0) {
             rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
             goto out;
         }
@@ -391,7 +296,7 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
         c->fast_dst[j] = cat[j] ? -2 : (int32_t)c->map[j];
     }
 out:
-    strtab_free(&names);
+    km_strtab_free(&names);
     km_schema_free(&in);
     free(drop);
     free(cat);
@@ -464,7 +369,7 @@ static int add_cell(struct block *b, uint32_t row, uint32_t col, const km_csv_fi
             return block_fail(b, KM_ENOMEM, "out of memory");
     }
     uint32_t code;
-    if (strtab_intern(&b->ld[col], f->p, f->len, UINT32_MAX, &code))
+    if (km_strtab_intern(&b->ld[col], f->p, f->len, UINT32_MAX, &code))
         return block_fail(b, KM_ENOMEM, "out of memory");
     if (b->ncells == b->cells_cap) {
         size_t ncap = b->cells_cap ? b->cells_cap * 2 : 256;
@@ -678,7 +583,7 @@ static void parse_block(void *arg, size_t item, int worker)
     b->blank = b->ragged = 0;
     b->rc = 0;
     for (uint32_t j = 0; b->ld && j < ncols; j++)
-        strtab_clear(&b->ld[j]);
+        km_strtab_clear(&b->ld[j]);
     km_csv_reset_mem(b->csv, b->text, b->len, b->first_line);
     for (;;) {
         if (block_row_room(b, ncols))
@@ -841,7 +746,7 @@ static int merge_block(struct conv *c, struct block *b)
     for (uint32_t j = 0; j < ncols; j++) {
         if (c->schema.cols[j].type != KM_COL_CATEGORICAL)
             continue;
-        const struct strtab *d = b->ld ? &b->ld[j] : NULL;
+        const km_strtab *d = b->ld ? &b->ld[j] : NULL;
         if (d && d->n)
             memset(c->gmap, 0, d->n * sizeof *c->gmap);
         size_t k = c->cstart[j], kend = c->cstart[j + 1];
@@ -1238,7 +1143,7 @@ out:
         free(b->lines);
         free(b->cells);
         for (uint32_t j = 0; b->ld && j < c.schema.ncols; j++)
-            strtab_free(&b->ld[j]);
+            km_strtab_free(&b->ld[j]);
         free(b->ld);
     }
     free(c.blocks);
@@ -1253,7 +1158,7 @@ out:
         close(fd);
     km_numparse_free(c.np);
     for (uint32_t j = 0; c.dicts && j < c.schema.ncols; j++)
-        strtab_free(&c.dicts[j]);
+        km_strtab_free(&c.dicts[j]);
     km_schema_free(&c.schema);
     free(c.dicts);
     free(c.forced);

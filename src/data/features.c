@@ -9,6 +9,7 @@
 
 #include "kmill/features.h"
 #include "kmill/numparse.h"
+#include "kmill/strtab.h"
 
 int km_features_label(km_ctx *ctx, const km_schema *s, const char *label, uint32_t *col)
 {
@@ -261,6 +262,7 @@ static int map_levels(const km_column *sc, char **levels, const uint32_t *len, u
 int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int need_label,
                      km_featbind *b)
 {
+    km_strtab names = {0};
     memset(b, 0, sizeof *b);
     b->ncols = f->ncols;
     b->src = calloc(f->ncols ? f->ncols : 1, sizeof *b->src);
@@ -268,10 +270,20 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
     b->ncode = calloc(f->ncols ? f->ncols : 1, sizeof *b->ncode);
     if (!b->src || !b->code || !b->ncode)
         goto oom;
+    /* names by hash: wide data has 10^5 columns and more */
+    for (uint32_t j = 0; j < s->ncols; j++) {
+        uint32_t code;
+        if (km_strtab_intern(&names, s->cols[j].name, (uint32_t)strlen(s->cols[j].name), UINT32_MAX,
+                             &code) < 0)
+            goto oom;
+    }
     for (uint32_t j = 0; j < f->ncols; j++) {
         const km_featcol *fc = &f->cols[j];
-        long k = km_schema_find(s, fc->name);
+        uint32_t code;
+        long k = km_strtab_intern(&names, fc->name, (uint32_t)strlen(fc->name), names.n, &code) == 0
+                     ? (long)code : -1;
         if (k < 0) {
+            km_strtab_free(&names);
             km_featbind_free(b);
             return km_seterr(&ctx->err, KM_EINVAL, "the data has no column '%s', which the model needs",
                              fc->name);
@@ -281,6 +293,7 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
          * happened to hold only numeric-looking values): matched by text in
          * km_features_apply; the other way round cannot work */
         if (fc->type == KM_COL_NUMERIC && sc->type == KM_COL_CATEGORICAL) {
+            km_strtab_free(&names);
             km_featbind_free(b);
             return km_seterr(&ctx->err, KM_EINVAL,
                              "column '%s' is categorical in the data but numeric in the model",
@@ -291,6 +304,7 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
             map_levels(sc, fc->levels, fc->level_len, fc->nlevels, &b->code[j], &b->ncode[j]))
             goto oom;
     }
+    km_strtab_free(&names);
     b->label_src = km_schema_find(s, f->label);
     if (b->label_src < 0 && need_label) {
         km_featbind_free(b);
@@ -309,6 +323,7 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
     }
     return 0;
 oom:
+    km_strtab_free(&names);
     km_featbind_free(b);
     return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
 }

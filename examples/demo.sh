@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh KMILL EXAMPLES - the pipeline `make demo` runs on the bundled data:
 # convert the example CSV (from a pipe) into a dataset, describe and verify
-# it, and print a few sampled rows back as CSV.
+# it, print a few sampled rows back as CSV; then train a kernel machine,
+# evaluate it on the test sample and print a few predictions.
 set -eu
 KMILL=$1
 EX=$2
@@ -13,3 +14,9 @@ echo "== kmill info --verify"
 "$KMILL" info --verify "$OUT/fashion-train.kmx" | head -n 14
 echo "== kmill cat --sample 3 --columns label,400-405 (columns are named or numbered from 1)"
 "$KMILL" cat --sample 3 --seed 1 --columns label,400-405 "$OUT/fashion-train.kmx"
+echo "== kmill train: a Laplace kernel machine on the 3000 rows (direct solve)"
+"$KMILL" train "$OUT/fashion-train.kmx" -o "$OUT/fashion.kmm"
+echo "== kmill eval on the 1000 test rows (CSV from a pipe, converted on the fly)"
+gzip -dc "$EX/fashion-test.csv.gz" | "$KMILL" eval "$OUT/fashion.kmm" - | head -n 2
+echo "== kmill predict: the first predictions"
+gzip -dc "$EX/fashion-test.csv.gz" | "$KMILL" predict "$OUT/fashion.kmm" - | head -n 4

@@ -22,7 +22,8 @@ enum {
     KM_ELIMIT = -8,   /* a configured limit was exceeded */
     KM_EINTR = -9,    /* interrupted by a signal at a safe point */
     KM_ENUMERIC = -10, /* numerical failure (singular matrix, NaN) */
-    KM_EPIPE = -11    /* the reader of our output went away (EPIPE) */
+    KM_EPIPE = -11,   /* the reader of our output went away (EPIPE) */
+    KM_EDATA = -12    /* the data does not suit the task (no label, a missing column) */
 };
 
 #define KM_ERRMSG_MAX 512

@@ -24,6 +24,8 @@
 
 #include <stddef.h>
 
+#include "kmill/error.h"
+
 enum { KM_KERNEL_LAPLACE = 0, KM_KERNEL_GAUSSIAN = 1 };
 
 /* Laplace: exp(-||a-b|| / L). Gaussian: exp(-||a-b||^2 / (2 L^2)).
@@ -59,5 +61,20 @@ void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *
  * exp(-inf) = 0, NaN stays NaN. x > 0 is outside the contract. x and y may
  * be the same array. */
 void km_vexp(const float *x, float *y, size_t n);
+
+/* Mahalanobis kernels (the RFM's k_M, MATH.md §4): k evaluated at
+ * ||a - b||_M = sqrt((a-b)^T M (a-b)), M symmetric positive semi-definite.
+ * They are the plain kernels on the rows x S with S = M^(1/2), so the tiles
+ * above serve them unchanged once the rows are transformed: the root is
+ * taken once (an eigendecomposition in float64, negative eigenvalues from
+ * rounding clamped to 0), each row costs one product with S.
+ * Diagonal M: m holds the d diagonal entries and S their square roots. */
+enum { KM_METRIC_NONE = 0, KM_METRIC_DIAG = 1, KM_METRIC_FULL = 2 };
+
+/* S (d x d, or d for KM_METRIC_DIAG) from M. KM_EINVAL when M has a NaN or
+ * a negative diagonal entry, KM_ENUMERIC when the eigensolver fails. */
+int km_metric_root(const float *M, size_t d, int metric, float *S, km_err *e);
+/* out (n x d) = X S; out may be X for the diagonal metric only. */
+void km_metric_rows(const float *X, size_t n, size_t d, const float *S, int metric, float *out);
 
 #endif

@@ -73,6 +73,10 @@ typedef struct km_kmx_chunk {
 
 typedef struct km_kmx km_kmx;
 
+/* 1 when path names a regular file starting with the .kmx signature (so
+ * a front end can tell a dataset from CSV), else 0. */
+int km_kmx_probe(const char *path);
+
 /* io_kind: KM_IO_AUTO, KM_IO_URING or KM_IO_PREAD (kmill/io.h). */
 int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out);
 void km_kmx_close(km_kmx *d);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 
 #include "kmill/ctx.h"
+#include "kmill/kmx.h"
+#include "kmill/pool.h"
 
 enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_INTR = 130 };
 
@@ -55,6 +57,13 @@ int cli_double_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char 
 int cli_io_arg(const cli_cmd *cmd, km_ctx *ctx, const char *arg, int *kind);
 int cli_io_default(void);
 
+/* DATA of train, predict, eval: a .kmx file, or CSV / "-" converted into a
+ * temporary dataset in tmpdir (NULL: $TMPDIR or /tmp) that is unlinked
+ * once open. */
+int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
+                  km_kmx **out);
+const char *cli_tmpdir(const char *opt);
+
 extern const cli_cmd cli_commands[];
 const cli_cmd *cli_find(const char *name);
 
@@ -63,6 +72,10 @@ int cmd_help(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_convert(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_cat(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 extern const char convert_usage[], info_usage[], cat_usage[];
+extern const char train_usage[], predict_usage[], eval_usage[];
 
 #endif

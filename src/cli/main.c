@@ -35,6 +35,9 @@ const cli_cmd cli_commands[] = {
     {"convert", "convert CSV into a kmill dataset (.kmx)", convert_usage, cmd_convert},
     {"info", "describe a dataset: rows, columns, statistics; verify it", info_usage, cmd_info},
     {"cat", "print a dataset (or rows, columns, a sample of it) as CSV", cat_usage, cmd_cat},
+    {"train", "train a kernel machine on a dataset", train_usage, cmd_train},
+    {"predict", "predict with a trained model, one line per row", predict_usage, cmd_predict},
+    {"eval", "evaluate a model on labelled data", eval_usage, cmd_eval},
     {"help", "show help for a command", help_usage, cmd_help},
     {NULL, NULL, NULL, NULL},
 };

@@ -45,6 +45,7 @@ const char *km_strerror(int code)
     switch (code) {
     case KM_OK: return "success";
     case KM_EINVAL: return "invalid argument";
+    case KM_EDATA: return "the data does not suit the task";
     case KM_ENOMEM: return "out of memory";
     case KM_EIO: return "input/output error";
     case KM_EPARSE: return "parse error";

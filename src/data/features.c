@@ -16,7 +16,7 @@ int km_features_label(km_ctx *ctx, const km_schema *s, const char *label, uint32
     if (label) {
         long j = km_schema_find(s, label);
         if (j < 0)
-            return km_seterr(&ctx->err, KM_EINVAL, "--label: no column named '%s'", label);
+            return km_seterr(&ctx->err, KM_EDATA, "--label: no column named '%s'", label);
         *col = (uint32_t)j;
         return 0;
     }
@@ -33,7 +33,7 @@ int km_features_label(km_ctx *ctx, const km_schema *s, const char *label, uint32
         len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", j ? ", " : "", s->cols[j].name);
     if (len >= sizeof list - 40)
         snprintf(list + len, sizeof list - len, ", ...");
-    return km_seterr(&ctx->err, KM_EINVAL,
+    return km_seterr(&ctx->err, KM_EDATA,
                      "no label column: name one with --label (no column is called label, target, "
                      "class or y; columns: %s)",
                      list);
@@ -160,12 +160,12 @@ int km_features_fit(km_ctx *ctx, const km_schema *s, uint32_t label_col, const f
         f->class_len = NULL;
         f->nclasses = 0;
         if (lab->type == KM_COL_CATEGORICAL) {
-            rc = km_seterr(&ctx->err, KM_EINVAL,
+            rc = km_seterr(&ctx->err, KM_EDATA,
                            "--task regress needs a numeric label; '%s' is categorical", lab->name);
             goto fail;
         }
     } else if (f->nclasses < 2) {
-        rc = km_seterr(&ctx->err, KM_EINVAL, "the label '%s' has %u class%s; classification needs two",
+        rc = km_seterr(&ctx->err, KM_EDATA, "the label '%s' has %u class%s; classification needs two",
                        lab->name, f->nclasses, f->nclasses == 1 ? "" : "es");
         goto fail;
     }
@@ -212,7 +212,7 @@ int km_features_fit(km_ctx *ctx, const km_schema *s, uint32_t label_col, const f
         f->d++;
     }
     if (f->d == 0) {
-        rc = km_seterr(&ctx->err, KM_EINVAL, "no feature columns besides the label '%s'", lab->name);
+        rc = km_seterr(&ctx->err, KM_EDATA, "no feature columns besides the label '%s'", lab->name);
         goto fail;
     }
     return 0;
@@ -285,7 +285,7 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
         if (k < 0) {
             km_strtab_free(&names);
             km_featbind_free(b);
-            return km_seterr(&ctx->err, KM_EINVAL, "the data has no column '%s', which the model needs",
+            return km_seterr(&ctx->err, KM_EDATA, "the data has no column '%s', which the model needs",
                              fc->name);
         }
         const km_column *sc = &s->cols[k];
@@ -295,7 +295,7 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
         if (fc->type == KM_COL_NUMERIC && sc->type == KM_COL_CATEGORICAL) {
             km_strtab_free(&names);
             km_featbind_free(b);
-            return km_seterr(&ctx->err, KM_EINVAL,
+            return km_seterr(&ctx->err, KM_EDATA,
                              "column '%s' is categorical in the data but numeric in the model",
                              fc->name);
         }
@@ -308,7 +308,7 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
     b->label_src = km_schema_find(s, f->label);
     if (b->label_src < 0 && need_label) {
         km_featbind_free(b);
-        return km_seterr(&ctx->err, KM_EINVAL, "the data has no label column '%s'", f->label);
+        return km_seterr(&ctx->err, KM_EDATA, "the data has no label column '%s'", f->label);
     }
     if (b->label_src >= 0) {
         const km_column *lc = &s->cols[b->label_src];
@@ -318,7 +318,7 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
             goto oom;
         if (f->task == KM_TASK_REGRESS && lc->type != KM_COL_NUMERIC) {
             km_featbind_free(b);
-            return km_seterr(&ctx->err, KM_EINVAL, "the label '%s' is categorical in the data", f->label);
+            return km_seterr(&ctx->err, KM_EDATA, "the label '%s' is categorical in the data", f->label);
         }
     }
     return 0;

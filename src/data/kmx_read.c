@@ -563,3 +563,16 @@ int km_kmx_sample(km_kmx *d, uint64_t n, uint64_t seed, uint64_t *rows)
                          (unsigned long long)n);
     return 0;
 }
+
+int km_kmx_probe(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    unsigned char h[8];
+    int yes = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && pread(fd, h, 8, 0) == 8 &&
+              memcmp(h, KMX_SIGNATURE, 8) == 0;
+    close(fd);
+    return yes;
+}

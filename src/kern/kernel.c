@@ -9,9 +9,11 @@
  * baseline, chosen at run time like the .kmx writer's hot loops. */
 #include "config.h"
 #include <cblas.h>
+#include <lapacke.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kmill/kernel.h"
@@ -30,13 +32,7 @@
  * flag, so under the default -ftrapping-math GCC will not if-convert the
  * selects below and only the AVX-512 clone (masked) vectorises. Nothing
  * here reads the flags. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-#define KM_HOT                                                                                     \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),                  \
-                   optimize("O3", "no-trapping-math", "fp-contract=fast")))
-#else
-#define KM_HOT
-#endif
+#include "core/hot.h"
 
 /* ---- exponential ---------------------------------------------------------
  * exp(x) = 2^k exp(r), x = k ln2 + r, k = round(x / ln2), |r| <= ln2/2.
@@ -258,4 +254,63 @@ void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *
         else if (laplace_row(an[i], bn, row, nb, scale))
             fix_row(A + i * d, B, d, row, nb, L);
     }
+}
+
+int km_metric_root(const float *M, size_t d, int metric, float *S, km_err *e)
+{
+    if (metric == KM_METRIC_DIAG) {
+        for (size_t j = 0; j < d; j++) {
+            if (!(M[j] >= 0)) /* also NaN */
+                return km_seterr(e, KM_EINVAL, "metric entry %zu is %g, not a non-negative number",
+                                 j + 1, (double)M[j]);
+            S[j] = sqrtf(M[j]);
+        }
+        return 0;
+    }
+    double *A = malloc(d * d * sizeof *A), *w = malloc(d * sizeof *w);
+    if (!A || !w) {
+        free(A);
+        free(w);
+        return km_seterr(e, KM_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < d * d; i++) {
+        A[i] = 0.5 * ((double)M[i] + (double)M[(i % d) * d + i / d]); /* symmetrise */
+        if (isnan(A[i])) {
+            free(A);
+            free(w);
+            return km_seterr(e, KM_EINVAL, "the metric matrix has a NaN entry");
+        }
+    }
+    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)d, A, (lapack_int)d, w);
+    if (info) {
+        free(A);
+        free(w);
+        return km_seterr(e, KM_ENUMERIC, "eigendecomposition of the metric matrix failed (%d)",
+                         (int)info);
+    }
+    /* S = V diag(sqrt(w)) V^T, columns of A are the eigenvectors */
+    for (size_t k = 0; k < d; k++)
+        w[k] = w[k] > 0 ? sqrt(w[k]) : 0;
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = i; j < d; j++) {
+            double s = 0;
+            for (size_t k = 0; k < d; k++)
+                s += A[i * d + k] * w[k] * A[j * d + k];
+            S[i * d + j] = S[j * d + i] = (float)s;
+        }
+    free(A);
+    free(w);
+    return 0;
+}
+
+void km_metric_rows(const float *X, size_t n, size_t d, const float *S, int metric, float *out)
+{
+    if (metric == KM_METRIC_DIAG) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++)
+                out[i * d + j] = X[i * d + j] * S[j];
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)d, (int)d, 1.0f, X, (int)d,
+                S, (int)d, 0.0f, out, (int)d);
 }

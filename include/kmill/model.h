@@ -1,0 +1,69 @@
+/* model.h - a trained kernel machine: what it is made of, the .kmm file
+ * that holds it (formats/kmm.md, kmill-model(5)), and prediction.
+ *
+ * A model is self-contained: the feature transform (kmill/features.h), the
+ * kernel, its bandwidth and metric M, the n training centres (as features,
+ * before M) and the n x c coefficients alpha, plus how it was made. Its
+ * prediction for a feature row x is f(x) = sum_i alpha_i k_M(x, x_i): c
+ * scores, the class being the largest (classification) or the value
+ * (regression, c = 1). */
+#ifndef KMILL_MODEL_H
+#define KMILL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kmill/ctx.h"
+#include "kmill/features.h"
+#include "kmill/kernel.h"
+#include "kmill/kmx.h"
+#include "kmill/pool.h"
+
+typedef struct km_model {
+    km_features feat;
+    km_kernel kernel;
+    double reg;
+    int metric;            /* KM_METRIC_* */
+    float *M;              /* d x d (full) or d (diagonal), or NULL */
+    uint64_t n;            /* centres */
+    uint32_t d, c;         /* features, outputs */
+    float *centres;        /* n x d */
+    float *alpha;          /* n x c */
+    /* provenance and training summary */
+    char *version, *command, *created, *data_path;
+    uint32_t data_checksum; /* of the training dataset's chunk checksums */
+    char *solver;
+    int64_t iters;
+    double residual;
+    double train_metric;   /* accuracy or RMSE on the training rows */
+} km_model;
+
+void km_model_free(km_model *m);
+
+/* Written atomically (kmill/outfile.h). */
+int km_model_save(km_ctx *ctx, const km_model *m, const char *path);
+/* KM_EFORMAT for another kind of file or an unsupported version,
+ * KM_ECORRUPT for a checksum mismatch or a truncated file. */
+int km_model_load(km_ctx *ctx, const char *path, km_model *m);
+
+/* scores (n x c) for feature rows X (n x d), in blocks whose kernel
+ * against the centres stays within about mem bytes. pool may be NULL. */
+int km_model_scores(km_ctx *ctx, km_pool *pool, const km_model *m, const float *X, size_t n,
+                    uint64_t mem, float *scores);
+
+/* The class of a row of scores (largest, first on ties). */
+uint32_t km_argmax(const float *s, size_t c);
+
+/* The checksum of a dataset's contents, as stored in models. */
+uint32_t km_kmx_checksum(const km_kmx *d);
+
+/* Stream a dataset through a model: each block of rows is bound by column
+ * name, transformed, scored, and handed to fn with its targets (NaN where
+ * the label is missing or the dataset has none) until fn returns non-zero
+ * (that value is returned). *unseen counts categorical values unseen in
+ * training. need_label: a dataset without the label column is an error. */
+typedef int (*km_scores_fn)(void *arg, const float *scores, const float *y, size_t n);
+int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data, int need_label,
+                    km_scores_fn fn, void *arg, uint64_t *unseen);
+
+#endif

@@ -1,0 +1,382 @@
+/* cmd_predict.c - `kmill predict` and `kmill eval`: a model streamed over a
+ * dataset, block by block (km_model_stream), either written out as CSV
+ * or summed into metrics. */
+#include "config.h"
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kmill/bytes.h"
+#include "kmill/io.h"
+#include "kmill/log.h"
+#include "kmill/model.h"
+#include "kmill/numparse.h"
+#include "kmill/outfile.h"
+#include "kmill/tiles.h"
+
+const char predict_usage[] =
+    "Usage: kmill predict [OPTIONS] MODEL DATA\n"
+    "Predict with a trained model: one CSV line per row of DATA (a .kmx dataset,\n"
+    "or CSV, or - for standard input), the class label or the value, under a\n"
+    "header line 'prediction'.\n"
+    "\n"
+    "  -o, --output FILE  write to FILE (atomically) instead of standard output\n"
+    "      --scores       add one column of scores per class (score_CLASS)\n"
+    "      --tmpdir DIR   where CSV input is converted (default $TMPDIR or /tmp)\n"
+    "      --io MODE      auto (default), uring or pread\n"
+    "  -q, --quiet  -v, --verbose  --mem SIZE  --threads N  --progress  --no-progress\n"
+    "  -h, --help\n";
+
+const char eval_usage[] =
+    "Usage: kmill eval [OPTIONS] MODEL DATA\n"
+    "Evaluate a model on labelled DATA (a .kmx dataset, or CSV, or -):\n"
+    "accuracy, per-class precision and recall and the confusion matrix for\n"
+    "classification; MSE, RMSE, MAE and R^2 for regression.\n"
+    "\n"
+    "      --json         print JSON instead of text\n"
+    "      --tmpdir DIR   where CSV input is converted (default $TMPDIR or /tmp)\n"
+    "      --io MODE      auto (default), uring or pread\n"
+    "  -q, --quiet  -v, --verbose  --mem SIZE  --threads N  --progress  --no-progress\n"
+    "  -h, --help\n";
+
+enum { O_SCORES = OPT_CMD_BASE, O_JSON, O_TMPDIR, O_IO };
+
+static const struct option predict_opts[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"scores", no_argument, NULL, O_SCORES},
+    {"tmpdir", required_argument, NULL, O_TMPDIR},
+    {"io", required_argument, NULL, O_IO},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct option eval_opts[] = {
+    {"json", no_argument, NULL, O_JSON},
+    {"tmpdir", required_argument, NULL, O_TMPDIR},
+    {"io", required_argument, NULL, O_IO},
+    {NULL, 0, NULL, 0},
+};
+
+struct st {
+    const cli_cmd *cmd;
+    const char *output, *tmpdir;
+    int scores, json, io;
+};
+
+static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
+{
+    struct st *s = vs;
+    switch (opt) {
+    case 'o': s->output = arg; break;
+    case O_SCORES: s->scores = 1; break;
+    case O_JSON: s->json = 1; break;
+    case O_TMPDIR: s->tmpdir = arg; break;
+    case O_IO: return cli_io_arg(s->cmd, ctx, arg, &s->io) ? EXIT_USAGE : -1;
+    }
+    return -1;
+}
+
+/* A CSV field: quoted when it holds a delimiter, quote or line break. */
+static void put_field(km_buf *b, const char *s, size_t n)
+{
+    if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
+        km_buf_raw(b, s, n);
+        return;
+    }
+    km_buf_raw(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            km_buf_raw(b, "\"", 1);
+        km_buf_raw(b, s + i, 1);
+    }
+    km_buf_raw(b, "\"", 1);
+}
+
+static void put_float(km_buf *b, float v)
+{
+    char t[48];
+    size_t n = isnan(v) ? 0 : (size_t)km_format_f32(v, t);
+    km_buf_raw(b, t, n);
+}
+
+struct pred {
+    km_ctx *ctx;
+    const km_model *m;
+    int scores;
+    FILE *f;
+    km_outfile *of;
+    km_buf b;
+};
+
+static int pred_flush(struct pred *p)
+{
+    int rc = 0;
+    if (p->of)
+        rc = km_outfile_write(p->of, p->b.p, p->b.len);
+    else if (fwrite(p->b.p, 1, p->b.len, p->f) != p->b.len || fflush(p->f))
+        rc = km_seterr(&p->ctx->err, km_errno_code(errno), "error writing predictions: %s",
+                       strerror(errno));
+    p->b.len = 0;
+    return rc;
+}
+
+static int pred_block(void *arg, const float *sc, const float *y, size_t n)
+{
+    (void)y;
+    struct pred *p = arg;
+    const km_model *m = p->m;
+    for (size_t i = 0; i < n; i++) {
+        const float *s = sc + i * m->c;
+        if (m->feat.task == KM_TASK_CLASSIFY) {
+            uint32_t k = km_argmax(s, m->c);
+            put_field(&p->b, m->feat.classes[k], m->feat.class_len[k]);
+            for (uint32_t j = 0; p->scores && j < m->c; j++) {
+                km_buf_raw(&p->b, ",", 1);
+                put_float(&p->b, s[j]);
+            }
+        } else {
+            put_float(&p->b, s[0]);
+        }
+        km_buf_raw(&p->b, "\n", 1);
+    }
+    if (p->b.oom)
+        return km_seterr(&p->ctx->err, KM_ENOMEM, "out of memory");
+    return pred_flush(p);
+}
+
+/* Open the model, the pool and DATA; every command here starts so. */
+static int open_all(km_ctx *ctx, const struct st *s, const char *model, const char *data,
+                    km_model *m, km_pool **pool, km_kmx **d)
+{
+    int rc = km_model_load(ctx, model, m);
+    if (!rc)
+        rc = km_pool_create(pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err);
+    if (!rc)
+        rc = cli_open_data(ctx, data, s->io, s->tmpdir, *pool, d);
+    km_blas_threads(ctx->threads);
+    return rc;
+}
+
+int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
+{
+    struct st s;
+    memset(&s, 0, sizeof s);
+    s.cmd = cmd;
+    s.io = cli_io_default();
+    int first;
+    int st = cli_parse(cmd, ctx, argc, argv, "o:", predict_opts, handle, &s, &first);
+    if (st >= 0)
+        return st;
+    if (argc - first != 2)
+        return cli_usage_error(cmd, ctx, "expected MODEL and DATA");
+    km_model m;
+    km_pool *pool = NULL;
+    km_kmx *d = NULL;
+    km_outfile of;
+    struct pred p;
+    memset(&p, 0, sizeof p);
+    int rc = open_all(ctx, &s, argv[first], argv[first + 1], &m, &pool, &d);
+    if (!rc && s.output) {
+        rc = km_outfile_open(ctx, &of, s.output);
+        if (!rc)
+            p.of = &of;
+    }
+    if (rc)
+        goto out;
+    p.ctx = ctx;
+    p.m = &m;
+    p.scores = s.scores && m.feat.task == KM_TASK_CLASSIFY;
+    p.f = stdout;
+    km_buf_raw(&p.b, "prediction", 10);
+    for (uint32_t j = 0; p.scores && j < m.c; j++) {
+        /* score_CLASS, quoted as a whole when needed */
+        size_t len = m.feat.class_len[j];
+        char *name = malloc(len + 7);
+        if (!name) {
+            rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(name, "score_", 6);
+        memcpy(name + 6, m.feat.classes[j], len);
+        km_buf_raw(&p.b, ",", 1);
+        put_field(&p.b, name, len + 6);
+        free(name);
+    }
+    km_buf_raw(&p.b, "\n", 1);
+    uint64_t unseen = 0;
+    rc = km_model_stream(ctx, pool, &m, d, 0, pred_block, &p, &unseen);
+    if (!rc && unseen)
+        km_warn(ctx, "%llu categorical values unseen in training (their features are zero)",
+                (unsigned long long)unseen);
+    if (!rc && p.of)
+        rc = km_outfile_commit(p.of);
+out:
+    if (p.of)
+        km_outfile_abort(p.of);
+    free(p.b.p);
+    km_model_free(&m);
+    if (d)
+        km_kmx_close(d);
+    km_pool_destroy(pool);
+    return rc ? cli_fail(ctx, rc) : EXIT_OK;
+}
+
+struct evals {
+    const km_model *m;
+    uint64_t n, skipped;
+    uint64_t *conf;              /* c x c: true row, predicted column */
+    double se, ae, sy, syy;      /* regression sums */
+};
+
+static int eval_block(void *arg, const float *sc, const float *y, size_t n)
+{
+    struct evals *e = arg;
+    uint32_t c = e->m->c;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(y[i])) {
+            e->skipped++;
+            continue;
+        }
+        e->n++;
+        if (e->m->feat.task == KM_TASK_CLASSIFY) {
+            e->conf[(size_t)y[i] * c + km_argmax(sc + i * c, c)]++;
+        } else {
+            double r = (double)sc[i] - y[i];
+            e->se += r * r;
+            e->ae += fabs(r);
+            e->sy += y[i];
+            e->syy += (double)y[i] * y[i];
+        }
+    }
+    return 0;
+}
+
+static void json_str(const char *s, size_t n)
+{
+    putchar('"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static void report(const struct evals *e, int json)
+{
+    const km_model *m = e->m;
+    uint32_t c = m->c;
+    if (m->feat.task != KM_TASK_CLASSIFY) {
+        double n = (double)e->n, mse = e->se / n, var = e->syy / n - (e->sy / n) * (e->sy / n);
+        double r2 = var > 0 ? 1 - mse / var : NAN;
+        if (json)
+            printf("{\"task\": \"regress\", \"rows\": %llu, \"skipped\": %llu, \"mse\": %.9g, "
+                   "\"rmse\": %.9g, \"mae\": %.9g, \"r2\": %.9g}\n",
+                   (unsigned long long)e->n, (unsigned long long)e->skipped, mse, sqrt(mse),
+                   e->ae / n, r2);
+        else
+            printf("rows\t%llu\nmse\t%.6g\nrmse\t%.6g\nmae\t%.6g\nr2\t%.6g\n",
+                   (unsigned long long)e->n, mse, sqrt(mse), e->ae / n, r2);
+        return;
+    }
+    uint64_t right = 0;
+    for (uint32_t k = 0; k < c; k++)
+        right += e->conf[(size_t)k * c + k];
+    double acc = e->n ? (double)right / e->n : 0;
+    if (json)
+        printf("{\"task\": \"classify\", \"rows\": %llu, \"skipped\": %llu, \"accuracy\": %.9g, "
+               "\"classes\": [", (unsigned long long)e->n, (unsigned long long)e->skipped, acc);
+    else
+        printf("rows\t%llu\naccuracy\t%.6f\n\nclass\tprecision\trecall\tsupport\n",
+               (unsigned long long)e->n, acc);
+    for (uint32_t k = 0; k < c; k++) {
+        uint64_t tp = e->conf[(size_t)k * c + k], pred = 0, sup = 0;
+        for (uint32_t j = 0; j < c; j++) {
+            pred += e->conf[(size_t)j * c + k];
+            sup += e->conf[(size_t)k * c + j];
+        }
+        double prec = pred ? (double)tp / pred : 0, rec = sup ? (double)tp / sup : 0;
+        if (json) {
+            printf("%s{\"class\": ", k ? ", " : "");
+            json_str(m->feat.classes[k], m->feat.class_len[k]);
+            printf(", \"precision\": %.9g, \"recall\": %.9g, \"support\": %llu}", prec, rec,
+                   (unsigned long long)sup);
+        } else {
+            printf("%.*s\t%.6f\t%.6f\t%llu\n", (int)m->feat.class_len[k], m->feat.classes[k], prec,
+                   rec, (unsigned long long)sup);
+        }
+    }
+    if (json)
+        printf("], \"confusion\": [");
+    else
+        printf("\nconfusion (rows: true class, columns: predicted)\n");
+    for (uint32_t k = 0; k < c; k++) {
+        if (json)
+            printf("%s[", k ? ", " : "");
+        else
+            printf("%.*s", (int)m->feat.class_len[k], m->feat.classes[k]);
+        for (uint32_t j = 0; j < c; j++)
+            printf(json ? "%s%llu" : "%s\t%llu", json && j ? ", " : "",
+                   (unsigned long long)e->conf[(size_t)k * c + j]);
+        printf(json ? "]" : "\n");
+    }
+    if (json)
+        printf("]}\n");
+}
+
+int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
+{
+    struct st s;
+    memset(&s, 0, sizeof s);
+    s.cmd = cmd;
+    s.io = cli_io_default();
+    int first;
+    int st = cli_parse(cmd, ctx, argc, argv, "", eval_opts, handle, &s, &first);
+    if (st >= 0)
+        return st;
+    if (argc - first != 2)
+        return cli_usage_error(cmd, ctx, "expected MODEL and DATA");
+    km_model m;
+    km_pool *pool = NULL;
+    km_kmx *d = NULL;
+    struct evals e;
+    memset(&e, 0, sizeof e);
+    int rc = open_all(ctx, &s, argv[first], argv[first + 1], &m, &pool, &d);
+    if (rc)
+        goto out;
+    e.m = &m;
+    e.conf = calloc((size_t)m.c * m.c, sizeof *e.conf);
+    if (!e.conf) {
+        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        goto out;
+    }
+    uint64_t unseen = 0;
+    rc = km_model_stream(ctx, pool, &m, d, 1, eval_block, &e, &unseen);
+    if (rc)
+        goto out;
+    if (unseen)
+        km_warn(ctx, "%llu categorical values unseen in training (their features are zero)",
+                (unsigned long long)unseen);
+    if (e.skipped)
+        km_warn(ctx, "%llu rows skipped: their label is missing or a class unseen in training",
+                (unsigned long long)e.skipped);
+    if (!e.n) {
+        rc = km_seterr(&ctx->err, KM_EDATA, "%s: no labelled rows to evaluate on", argv[first + 1]);
+        goto out;
+    }
+    report(&e, s.json);
+    if (fflush(stdout))
+        rc = km_seterr(&ctx->err, km_errno_code(errno), "error writing: %s", strerror(errno));
+out:
+    free(e.conf);
+    km_model_free(&m);
+    if (d)
+        km_kmx_close(d);
+    km_pool_destroy(pool);
+    return rc ? cli_fail(ctx, rc) : EXIT_OK;
+}

@@ -47,6 +47,19 @@ for store in spill recompute; do
     [ -z "$(ls -A sp)" ] && pass || fail "spill left behind: $(ls -A sp)"
 done
 
+# regression: a smooth function of two inputs; eval reports its errors
+awk 'BEGIN { srand(3); print "u,v,target";
+  for (i = 0; i < 1500; i++) { u = rand(); v = rand(); print u "," v "," sin(3 * u) + v * v } }' >reg.csv
+expect_status 0 "$KMILL" train --kernel gaussian --bandwidth 1 --reg 1e-4 reg.csv -o reg.kmm &&
+    expect_contains err "train-rmse="
+awk 'BEGIN { srand(4); print "v,u,target";
+  for (i = 0; i < 300; i++) { u = rand(); v = rand(); print v "," u "," sin(3 * u) + v * v } }' >regtest.csv
+expect_status 0 "$KMILL" eval --json reg.kmm regtest.csv &&
+    awk -F'"r2": ' '{ split($2, a, "}"); exit !(a[1] > 0.999) }' out && pass ||
+    fail "regression R^2 too low: $(cat out)"
+expect_status 0 "$KMILL" predict reg.kmm regtest.csv &&
+    [ "$(sed -n 2p out | awk -F, '{ print ($1 > -2 && $1 < 3) }')" = 1 ] && pass || fail "regression predictions: $(head -n 3 out)"
+
 # bad input -------------------------------------------------------------
 printf 'a,b\n1,2\n3,4\n' >nolabel.csv
 expect_status 1 "$KMILL" train nolabel.csv -o x.kmm && expect_contains err "label"

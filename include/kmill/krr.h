@@ -33,7 +33,7 @@ typedef struct km_train_opts {
     double reg;
     int solver;           /* KM_SOLVER_* */
     int precond;          /* KM_PRECOND_* */
-    size_t rank;          /* Nystrom landmarks; 0: min(n, 500) */
+    size_t rank;          /* Nystrom landmarks; 0: min(n, 1000) */
     double tol;           /* PCG relative residual per column */
     int max_iter;
     uint64_t seed;

@@ -274,11 +274,16 @@ static void report(const struct evals *e, int json)
     if (m->feat.task != KM_TASK_CLASSIFY) {
         double n = (double)e->n, mse = e->se / n, var = e->syy / n - (e->sy / n) * (e->sy / n);
         double r2 = var > 0 ? 1 - mse / var : NAN;
-        if (json)
+        if (json) {
+            /* R^2 is undefined when the labels are all equal: JSON null */
+            char r2s[32] = "null";
+            if (!isnan(r2))
+                snprintf(r2s, sizeof r2s, "%.9g", r2);
             printf("{\"task\": \"regress\", \"rows\": %llu, \"skipped\": %llu, \"mse\": %.9g, "
-                   "\"rmse\": %.9g, \"mae\": %.9g, \"r2\": %.9g}\n",
+                   "\"rmse\": %.9g, \"mae\": %.9g, \"r2\": %s}\n",
                    (unsigned long long)e->n, (unsigned long long)e->skipped, mse, sqrt(mse),
-                   e->ae / n, r2);
+                   e->ae / n, r2s);
+        }
         else
             printf("rows\t%llu\nmse\t%.6g\nrmse\t%.6g\nmae\t%.6g\nr2\t%.6g\n",
                    (unsigned long long)e->n, mse, sqrt(mse), e->ae / n, r2);

@@ -32,4 +32,14 @@ int km_outfile_pwrite(km_outfile *of, const void *buf, size_t len, uint64_t off)
 int km_outfile_commit(km_outfile *of);
 void km_outfile_abort(km_outfile *of); /* safe to call after commit: no-op */
 
+/* Write all len bytes at off in fd, through short writes and EINTR, and
+ * through the context's fault injection (which may be shared by several
+ * threads writing at once). Returns 0 or an errno value (ENOSPC when the
+ * injected disk is full), for the caller to word the message. */
+int km_pwrite_full(km_ctx *ctx, int fd, const void *buf, size_t len, uint64_t off);
+
+/* Where temporary files go: dir when given and not empty, else $TMPDIR,
+ * else /tmp. */
+const char *km_tmpdir(const char *dir);
+
 #endif

@@ -62,7 +62,6 @@ int cli_io_default(void);
  * once open. */
 int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
                   km_kmx **out);
-const char *cli_tmpdir(const char *opt);
 
 extern const cli_cmd cli_commands[];
 const cli_cmd *cli_find(const char *name);

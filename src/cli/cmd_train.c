@@ -10,6 +10,7 @@
 #include "kmill/io.h"
 #include "kmill/krr.h"
 #include "kmill/log.h"
+#include "kmill/outfile.h"
 #include "kmill/size.h"
 
 const char train_usage[] =
@@ -183,7 +184,7 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         return cli_usage_error(cmd, ctx, "expected one DATA argument (a .kmx or CSV file, or -)");
     if (!s.output)
         return cli_usage_error(cmd, ctx, "no model file given (-o MODEL)");
-    s.o.tmpdir = cli_tmpdir(s.o.tmpdir);
+    s.o.tmpdir = km_tmpdir(s.o.tmpdir);
     km_blas_threads(ctx->threads);
     km_pool *pool = NULL;
     int rc = km_pool_create(&pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err);

@@ -10,21 +10,14 @@
 #include "cli.h"
 #include "kmill/convert.h"
 #include "kmill/log.h"
-
-const char *cli_tmpdir(const char *opt)
-{
-    if (opt && *opt)
-        return opt;
-    const char *e = getenv("TMPDIR");
-    return e && *e ? e : "/tmp";
-}
+#include "kmill/outfile.h"
 
 int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
                   km_kmx **out)
 {
     if (strcmp(arg, "-") != 0 && km_kmx_probe(arg))
         return km_kmx_open(ctx, arg, io, out);
-    const char *dir = cli_tmpdir(tmpdir);
+    const char *dir = km_tmpdir(tmpdir);
     size_t dl = strlen(dir);
     char *tmp = malloc(dl + 40);
     if (!tmp)

@@ -65,35 +65,52 @@ static int write_error(km_outfile *of, int err)
                      strerror(err));
 }
 
-/* Fault injection: pretend the disk fills after ctx->fault_enospc_after bytes. */
-static int injected_enospc(km_outfile *of, size_t len)
+/* Fault injection: pretend the disk fills after ctx->fault_enospc_after
+ * bytes. A write that would cross the limit fails and is not counted. */
+static int injected_enospc(km_ctx *c, size_t len)
 {
-    km_ctx *c = of->ctx;
     if (!c->fault_enospc_after)
         return 0;
-    if (c->fault_written + len > c->fault_enospc_after)
-        return 1;
-    c->fault_written += len;
+    uint64_t cur = __atomic_load_n(&c->fault_written, __ATOMIC_RELAXED);
+    do {
+        if (cur + len > c->fault_enospc_after)
+            return 1;
+    } while (!__atomic_compare_exchange_n(&c->fault_written, &cur, cur + len, 1, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
     return 0;
 }
 
-int km_outfile_pwrite(km_outfile *of, const void *buf, size_t len, uint64_t off)
+int km_pwrite_full(km_ctx *ctx, int fd, const void *buf, size_t len, uint64_t off)
 {
-    if (injected_enospc(of, len))
-        return write_error(of, ENOSPC);
+    if (injected_enospc(ctx, len))
+        return ENOSPC;
     const char *p = buf;
     while (len) {
-        ssize_t w = pwrite(of->fd, p, len, (off_t)off);
+        ssize_t w = pwrite(fd, p, len, (off_t)off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return write_error(of, errno);
+            return errno;
         }
         p += w;
         off += (uint64_t)w;
         len -= (size_t)w;
     }
     return 0;
+}
+
+const char *km_tmpdir(const char *dir)
+{
+    if (dir && *dir)
+        return dir;
+    const char *e = getenv("TMPDIR");
+    return e && *e ? e : "/tmp";
+}
+
+int km_outfile_pwrite(km_outfile *of, const void *buf, size_t len, uint64_t off)
+{
+    int e = km_pwrite_full(of->ctx, of->fd, buf, len, off);
+    return e ? write_error(of, e) : 0;
 }
 
 int km_outfile_write(km_outfile *of, const void *buf, size_t len)

@@ -15,6 +15,7 @@
 
 #include "core/hot.h"
 #include "kmill/log.h"
+#include "kmill/outfile.h"
 #include "kmill/progress.h"
 #include "kmill/size.h"
 #include "kmill/tiles.h"
@@ -103,39 +104,6 @@ static void set_write_error(km_tiles *t, int e)
     pthread_mutex_unlock(&t->mu);
 }
 
-/* The test hook of ctx->fault_enospc_after, shared by the writing tasks. */
-static int injected_enospc(km_tiles *t, size_t len)
-{
-    km_ctx *c = t->ctx;
-    int full = 0;
-    pthread_mutex_lock(&t->mu);
-    if (c->fault_enospc_after) {
-        if (c->fault_written + len > c->fault_enospc_after)
-            full = 1;
-        else
-            c->fault_written += len;
-    }
-    pthread_mutex_unlock(&t->mu);
-    return full;
-}
-
-static int write_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t w = pwrite(fd, p, len, (off_t)off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        p += w;
-        len -= (size_t)w;
-        off += (uint64_t)w;
-    }
-    return 0;
-}
-
 static void build_task(void *arg, size_t i, int worker)
 {
     km_tiles *t = arg;
@@ -154,17 +122,9 @@ static void build_task(void *arg, size_t i, int worker)
     if (buf == t->ram[i])
         return;
     size_t len = (size_t)tile_bytes(t, i);
-    int e = injected_enospc(t, len) ? ENOSPC : write_all(t->fd, buf, len, t->off[i]);
+    int e = km_pwrite_full(t->ctx, t->fd, buf, len, t->off[i]);
     if (e)
         set_write_error(t, e);
-}
-
-static const char *spill_dir(const km_tiles_opts *o)
-{
-    if (o->tmpdir && *o->tmpdir)
-        return o->tmpdir;
-    const char *e = getenv("TMPDIR");
-    return e && *e ? e : "/tmp";
 }
 
 /* Open the spill file, unlinked at once, and reserve its space. */
@@ -300,7 +260,7 @@ int km_tiles_build(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t 
         }
     }
     t->st.bytes_ram = ram;
-    const char *dir = spill_dir(o);
+    const char *dir = km_tmpdir(o->tmpdir);
     char s1[32], s2[32], s3[32];
     if (spill && o->store != KM_STORE_RECOMPUTE) {
         struct statvfs sv;
@@ -340,7 +300,7 @@ int km_tiles_build(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t 
     } else if (spill) {
         t->recompute = 1;
     }
-    if (t->fd >= 0 || t->recompute || spill)
+    if (spill) /* tiles to write out or to recompute pass through a buffer */
         for (int w = 0; w < t->nw; w++) {
             t->wbuf[w] = malloc(t->T * t->T * sizeof(float));
             if (!t->wbuf[w]) {

@@ -75,7 +75,10 @@ void km_kernel_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t 
                       const float *an, const float *B, size_t nb, const float *bn, size_t d,
                       float *K, size_t ldk);
 
-/* The BLAS thread count (OpenBLAS; a no-op with other BLAS). */
-void km_blas_threads(int n);
+/* Set the BLAS thread count, returning the previous one for the caller to
+ * restore (OpenBLAS; with other BLAS a no-op returning 1). The pool's
+ * workers run BLAS at one thread each, so that the cores are not
+ * oversubscribed. */
+int km_blas_threads(int n);
 
 #endif

@@ -167,12 +167,9 @@ int km_krr_solve(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t d,
     memset(A, 0, n * c * sizeof *A);
     /* our pool runs the products; OpenBLAS's own threads would only spin
      * (sched_yield) between its calls and take the cores from it */
-    km_blas_threads(1);
-    int saved = ctx->threads;
-    ctx->threads = 1;
+    int blas = km_blas_threads(1);
     rc = km_pcg(ctx, &M, P ? &Pl : NULL, n, c, Y, A, &po, &pr);
-    ctx->threads = saved;
-    km_blas_threads(saved);
+    km_blas_threads(blas);
     res->iters = pr.iters;
     res->rel_residual = pr.rel_residual;
     res->rank = P ? km_nystrom_rank(P) : 0;

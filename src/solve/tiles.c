@@ -52,13 +52,17 @@ struct km_tiles {
     size_t c, cp;
 };
 
-void km_blas_threads(int n)
+int km_blas_threads(int n)
 {
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+    extern int openblas_get_num_threads(void);
     extern void openblas_set_num_threads(int);
+    int prev = openblas_get_num_threads();
     openblas_set_num_threads(n < 1 ? 1 : n);
+    return prev;
 #else
     (void)n;
+    return 1;
 #endif
 }
 
@@ -314,13 +318,13 @@ int km_tiles_build(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t 
                (unsigned long long)(t->ntiles - t->st.in_ram),
                t->fd >= 0 ? "spilled" : "recomputed", km_format_size(spill, s3, sizeof s3));
     double t0 = km_now();
-    km_blas_threads(1);
+    int blas = km_blas_threads(1);
     if (pool)
         km_pool_run(pool, t->ntiles, build_task, t);
     else
         for (i = 0; i < t->ntiles; i++)
             build_task(t, i, 0);
-    km_blas_threads(ctx->threads);
+    km_blas_threads(blas);
     t->st.build_seconds = km_now() - t0;
     if (!t->err && km_check_interrupt(ctx))
         t->err = KM_EINTR;
@@ -482,12 +486,12 @@ int km_tiles_apply(km_tiles *t, const float *in, float *out, size_t c)
     for (size_t i = 0; i < t->n; i++)
         for (size_t q = 0; q < cp; q++)
             t->in[i * cp + q] = q < c ? in[i * c + q] : 0;
-    km_blas_threads(1);
+    int blas = km_blas_threads(1); /* recomputed tiles call sgemm inside workers */
     if (t->pool)
         km_pool_run(t->pool, (size_t)t->nw, apply_task, t);
     else
         apply_task(t, 0, 0);
-    km_blas_threads(ctx->threads);
+    km_blas_threads(blas);
     if (km_check_interrupt(ctx))
         return KM_EINTR;
     for (size_t i = 0; i < t->n; i++)
@@ -567,8 +571,7 @@ void km_kernel_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t 
             kmat_task(&j, i, 0);
         return;
     }
-    int nw = km_pool_workers(pool) + 1;
-    km_blas_threads(1);
+    int blas = km_blas_threads(1);
     km_pool_run(pool, ntask, kmat_task, &j);
-    km_blas_threads(nw);
+    km_blas_threads(blas);
 }

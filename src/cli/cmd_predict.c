@@ -61,6 +61,7 @@ static const struct option eval_opts[] = {
 struct st {
     const cli_cmd *cmd;
     const char *output, *tmpdir;
+    const char *data;    /* the DATA argument */
     int scores, json, io;
 };
 
@@ -145,39 +146,64 @@ static int pred_block(void *arg, const float *sc, const float *y, size_t n)
     return pred_flush(p);
 }
 
-/* Open the model, the pool and DATA; every command here starts so. */
-static int open_all(km_ctx *ctx, const struct st *s, const char *model, const char *data,
-                    km_model *m, km_pool **pool, km_kmx **d)
+/* What a run of predict or eval holds. */
+struct run {
+    km_model m;
+    km_pool *pool;
+    km_kmx *d;
+};
+
+static void run_close(struct run *r)
 {
-    int rc = km_model_load(ctx, model, m);
+    km_model_free(&r->m);
+    if (r->d)
+        km_kmx_close(r->d);
+    km_pool_destroy(r->pool);
+}
+
+/* How both commands start: parse the options into s, load MODEL, start the
+ * pool, open DATA. Returns -1 to go on, or the exit status to stop with
+ * (after closing what was opened). */
+static int run_open(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv, const char *shortopts,
+                    const struct option *opts, struct st *s, struct run *r)
+{
+    memset(s, 0, sizeof *s);
+    memset(r, 0, sizeof *r);
+    s->cmd = cmd;
+    s->io = cli_io_default();
+    int first;
+    int st = cli_parse(cmd, ctx, argc, argv, shortopts, opts, handle, s, &first);
+    if (st >= 0)
+        return st;
+    if (argc - first != 2)
+        return cli_usage_error(cmd, ctx, "expected MODEL and DATA");
+    int rc = km_model_load(ctx, argv[first], &r->m);
     if (!rc)
-        rc = km_pool_create(pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err);
+        rc = km_pool_create(&r->pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err);
     if (!rc)
-        rc = cli_open_data(ctx, data, s->io, s->tmpdir, *pool, d);
+        rc = cli_open_data(ctx, argv[first + 1], s->io, s->tmpdir, r->pool, &r->d);
+    if (rc) {
+        run_close(r);
+        return cli_fail(ctx, rc);
+    }
     km_blas_threads(ctx->threads);
-    return rc;
+    s->data = argv[first + 1];
+    return -1;
 }
 
 int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
 {
     struct st s;
-    memset(&s, 0, sizeof s);
-    s.cmd = cmd;
-    s.io = cli_io_default();
-    int first;
-    int st = cli_parse(cmd, ctx, argc, argv, "o:", predict_opts, handle, &s, &first);
+    struct run r;
+    int st = run_open(cmd, ctx, argc, argv, "o:", predict_opts, &s, &r);
     if (st >= 0)
         return st;
-    if (argc - first != 2)
-        return cli_usage_error(cmd, ctx, "expected MODEL and DATA");
-    km_model m;
-    km_pool *pool = NULL;
-    km_kmx *d = NULL;
+    const km_model *m = &r.m;
     km_outfile of;
     struct pred p;
     memset(&p, 0, sizeof p);
-    int rc = open_all(ctx, &s, argv[first], argv[first + 1], &m, &pool, &d);
-    if (!rc && s.output) {
+    int rc = 0;
+    if (s.output) {
         rc = km_outfile_open(ctx, &of, s.output);
         if (!rc)
             p.of = &of;
@@ -185,27 +211,27 @@ int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     if (rc)
         goto out;
     p.ctx = ctx;
-    p.m = &m;
-    p.scores = s.scores && m.feat.task == KM_TASK_CLASSIFY;
+    p.m = m;
+    p.scores = s.scores && m->feat.task == KM_TASK_CLASSIFY;
     p.f = stdout;
     km_buf_raw(&p.b, "prediction", 10);
-    for (uint32_t j = 0; p.scores && j < m.c; j++) {
+    for (uint32_t j = 0; p.scores && j < m->c; j++) {
         /* score_CLASS, quoted as a whole when needed */
-        size_t len = m.feat.class_len[j];
+        size_t len = m->feat.class_len[j];
         char *name = malloc(len + 7);
         if (!name) {
             rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
             goto out;
         }
         memcpy(name, "score_", 6);
-        memcpy(name + 6, m.feat.classes[j], len);
+        memcpy(name + 6, m->feat.classes[j], len);
         km_buf_raw(&p.b, ",", 1);
         put_field(&p.b, name, len + 6);
         free(name);
     }
     km_buf_raw(&p.b, "\n", 1);
     uint64_t unseen = 0;
-    rc = km_model_stream(ctx, pool, &m, d, 0, pred_block, &p, &unseen);
+    rc = km_model_stream(ctx, r.pool, m, r.d, 0, pred_block, &p, &unseen);
     if (!rc && unseen)
         km_warn(ctx, "%llu categorical values unseen in training (their features are zero)",
                 (unsigned long long)unseen);
@@ -215,10 +241,7 @@ out:
     if (p.of)
         km_outfile_abort(p.of);
     free(p.b.p);
-    km_model_free(&m);
-    if (d)
-        km_kmx_close(d);
-    km_pool_destroy(pool);
+    run_close(&r);
     return rc ? cli_fail(ctx, rc) : EXIT_OK;
 }
 
@@ -337,31 +360,22 @@ static void report(const struct evals *e, int json)
 int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
 {
     struct st s;
-    memset(&s, 0, sizeof s);
-    s.cmd = cmd;
-    s.io = cli_io_default();
-    int first;
-    int st = cli_parse(cmd, ctx, argc, argv, "", eval_opts, handle, &s, &first);
+    struct run r;
+    int st = run_open(cmd, ctx, argc, argv, "", eval_opts, &s, &r);
     if (st >= 0)
         return st;
-    if (argc - first != 2)
-        return cli_usage_error(cmd, ctx, "expected MODEL and DATA");
-    km_model m;
-    km_pool *pool = NULL;
-    km_kmx *d = NULL;
+    const km_model *m = &r.m;
     struct evals e;
     memset(&e, 0, sizeof e);
-    int rc = open_all(ctx, &s, argv[first], argv[first + 1], &m, &pool, &d);
-    if (rc)
-        goto out;
-    e.m = &m;
-    e.conf = calloc((size_t)m.c * m.c, sizeof *e.conf);
+    int rc = 0;
+    e.m = m;
+    e.conf = calloc((size_t)m->c * m->c, sizeof *e.conf);
     if (!e.conf) {
         rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
         goto out;
     }
     uint64_t unseen = 0;
-    rc = km_model_stream(ctx, pool, &m, d, 1, eval_block, &e, &unseen);
+    rc = km_model_stream(ctx, r.pool, m, r.d, 1, eval_block, &e, &unseen);
     if (rc)
         goto out;
     if (unseen)
@@ -371,7 +385,7 @@ int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         km_warn(ctx, "%llu rows skipped: their label is missing or a class unseen in training",
                 (unsigned long long)e.skipped);
     if (!e.n) {
-        rc = km_seterr(&ctx->err, KM_EDATA, "%s: no labelled rows to evaluate on", argv[first + 1]);
+        rc = km_seterr(&ctx->err, KM_EDATA, "%s: no labelled rows to evaluate on", s.data);
         goto out;
     }
     report(&e, s.json);
@@ -379,9 +393,6 @@ int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         rc = km_seterr(&ctx->err, km_errno_code(errno), "error writing: %s", strerror(errno));
 out:
     free(e.conf);
-    km_model_free(&m);
-    if (d)
-        km_kmx_close(d);
-    km_pool_destroy(pool);
+    run_close(&r);
     return rc ? cli_fail(ctx, rc) : EXIT_OK;
 }

@@ -375,13 +375,9 @@ void km_tiles_set_reg(km_tiles *t, double reg)
  * so results do not depend on which thread ran the tile. */
 typedef float v16 __attribute__((vector_size(64)));
 
-static inline v16 load16(const float *p)
-{
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
+/* Unaligned 16-float loads through memcpy, which the clones turn into one
+ * vector load; a function returning v16 would change the baseline clone's
+ * ABI (GCC warns). */
 static KM_HOT void block_product(const float *K, size_t rI, size_t rJ, const float *inI,
                                  const float *inJ, float *aI, float *aJ, size_t cp, int diag)
 {
@@ -394,25 +390,36 @@ static KM_HOT void block_product(const float *K, size_t rI, size_t rJ, const flo
                         *k3 = nr > 3 ? k0 + 3 * rJ : k0;
             /* named registers, not arrays: GCC kept arrays on the stack */
             const float *x = inI + r * cp + q0;
-            v16 a0 = diag ? zero : load16(x), a1 = diag || nr < 2 ? zero : load16(x + cp),
-                a2 = diag || nr < 3 ? zero : load16(x + 2 * cp),
-                a3 = diag || nr < 4 ? zero : load16(x + 3 * cp);
+            v16 a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+            if (!diag) {
+                memcpy(&a0, x, sizeof a0);
+                if (nr > 1)
+                    memcpy(&a1, x + cp, sizeof a1);
+                if (nr > 2)
+                    memcpy(&a2, x + 2 * cp, sizeof a2);
+                if (nr > 3)
+                    memcpy(&a3, x + 3 * cp, sizeof a3);
+            }
             v16 s0 = zero, s1 = zero, s2 = zero, s3 = zero;
             for (size_t j = 0; j < rJ; j++) {
-                v16 in = load16(inJ + j * cp + q0);
+                v16 in, o;
+                memcpy(&in, inJ + j * cp + q0, sizeof in);
                 float *out = aJ + j * cp + q0;
                 float c0 = k0[j], c1 = k1[j], c2 = k2[j], c3 = k3[j];
                 s0 += c0 * in;
                 s1 += c1 * in;
                 s2 += c2 * in;
                 s3 += c3 * in;
-                v16 o = load16(out) + (c0 * a0 + c1 * a1 + c2 * a2 + c3 * a3);
+                memcpy(&o, out, sizeof o);
+                o += c0 * a0 + c1 * a1 + c2 * a2 + c3 * a3;
                 memcpy(out, &o, sizeof o);
             }
             v16 sums[4] = {s0, s1, s2, s3};
             for (size_t t = 0; t < nr; t++) {
                 float *y = aI + (r + t) * cp + q0;
-                v16 v = load16(y) + sums[t];
+                v16 v;
+                memcpy(&v, y, sizeof v);
+                v += sums[t];
                 memcpy(y, &v, sizeof v);
             }
         }

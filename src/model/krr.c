@@ -288,7 +288,7 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
     if (!Y || !A || !F)
         goto oom;
     for (size_t i = 0; i < n; i++) {
-        if (c > 1 || m->feat.task == KM_TASK_CLASSIFY)
+        if (m->feat.task == KM_TASK_CLASSIFY) /* one-hot */
             Y[i * c + (size_t)y[i]] = 1;
         else
             Y[i] = y[i];

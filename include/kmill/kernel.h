@@ -55,6 +55,15 @@ void km_row_sqnorms(const float *X, size_t n, size_t d, float *out);
 void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *an,
                     const float *B, size_t nb, const float *bn, size_t d, float *K, size_t ldk);
 
+/* The weights of the kernel's gradient (MATH.md §4), same arguments as
+ * km_kernel_tile: grad_a k(a, b) = W (b - a) / L^q with
+ * Laplace: W = k(a, b) / ||a - b|| (q = 1), 0 for pairs closer than
+ * float32 resolves (about 2^-20 of the rows' norms), where k has no
+ * gradient; Gaussian: W = k(a, b) (q = 2). */
+void km_kernel_grad_tile(const km_kernel *k, const float *A, size_t na, const float *an,
+                         const float *B, size_t nb, const float *bn, size_t d, float *W,
+                         size_t ldw);
+
 /* y[i] = exp(x[i]) for x[i] <= 0, within 4 ulp where the result is at
  * least FLT_MIN; results below about 1e-38 (x < -87.5) are flushed to 0:
  * a kernel value that small is 0 to every use of it. exp(0) = 1 exactly,

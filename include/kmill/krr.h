@@ -27,6 +27,18 @@ enum { KM_PRECOND_NYSTROM = 0, KM_PRECOND_NONE = 1 };
  * flops: about 10 s at this size on two cores); above it PCG wins. */
 #define KM_DIRECT_AUTO_MAX 6000
 
+/* One solve of the search: a (bandwidth, reg) pair at RFM iteration iter
+ * (0: the plain kernel), its validation metric (accuracy, or MSE for
+ * regression; NaN without validation rows) and its costs. */
+typedef struct km_select_step {
+    double bandwidth, reg;
+    int iter;
+    int classify;
+    double val_metric, train_metric; /* train: accuracy or RMSE */
+    double solve_seconds, agop_seconds;
+    int pcg_iters;
+} km_select_step;
+
 typedef struct km_train_opts {
     km_feat_opts feat;
     km_kernel kernel;
@@ -42,10 +54,28 @@ typedef struct km_train_opts {
     size_t tile;          /* 0: default */
     int metric;           /* KM_METRIC_*, M given in features' order */
     const float *M;
+
+    /* model selection and the RFM (kmill/rfm.h) */
+    const double *bandwidths;  /* grid; nbandwidths = 0: kernel.bandwidth alone */
+    size_t nbandwidths;
+    const double *regs;        /* grid; nregs = 0: reg alone */
+    size_t nregs;
+    int rfm;                   /* learn M by the RFM loop */
+    int rfm_iters;             /* T: AGOP updates after the plain kernel (default 5) */
+    int rfm_diag;              /* diagonal M */
+    int center_grads;          /* centre the gradients before their outer products */
+    size_t agop_samples;       /* rows the AGOP averages over (default 20,000) */
+    double val_frac;           /* held-out share; < 0: 0.1 when there is a choice to make */
+    km_kmx *val;               /* validation dataset instead of a split, or NULL */
+    int refit;                 /* re-solve on train + validation with the choice */
+    void (*log)(void *arg, const struct km_select_step *s); /* each step, or NULL */
+    void *log_arg;
 } km_train_opts;
 
+
 /* Defaults: Laplace, bandwidth 10, reg 1e-3, auto solver, Nystrom of rank
- * 0 (auto), tol 1e-4, 1000 iterations, seed 1. */
+ * 0 (auto), tol 1e-4, 1000 iterations, seed 1; RFM off, 5 iterations,
+ * 20,000 AGOP samples, automatic validation share. */
 void km_train_defaults(km_train_opts *o);
 
 typedef struct km_train_result {
@@ -58,6 +88,12 @@ typedef struct km_train_result {
     km_tiles_stats tiles;
     double seconds;
     double train_metric;      /* training accuracy, or RMSE */
+    /* model selection */
+    uint64_t train_rows, val_rows; /* the split (val_rows 0: none) */
+    double val_metric;        /* of the chosen model: accuracy or MSE; NaN without */
+    int best_iter;            /* RFM iteration chosen */
+    double solve_seconds, agop_seconds; /* summed over the search */
+    int steps;                /* solves in the search */
 } km_train_result;
 
 /* Read every row of data, fit the features, solve, fill m (provenance left

@@ -36,6 +36,14 @@ typedef struct km_model {
     int64_t iters;
     double residual;
     double train_metric;   /* accuracy or RMSE on the training rows */
+    /* model selection and the RFM (section SELE, since 1.1); sel = 0: none */
+    int sel;
+    uint32_t rfm_iters;    /* RFM iterations run (0: kernel only) */
+    uint32_t best_iter;    /* the one kept */
+    int rfm_diag, center_grads, refit;
+    uint64_t agop_samples;
+    uint64_t train_rows, val_rows;
+    double val_metric;     /* accuracy or MSE on the validation rows */
 } km_model;
 
 void km_model_free(km_model *m);

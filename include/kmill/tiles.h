@@ -74,6 +74,10 @@ void km_tiles_free(km_tiles *t);
 void km_kernel_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t na,
                       const float *an, const float *B, size_t nb, const float *bn, size_t d,
                       float *K, size_t ldk);
+/* The same for km_kernel_grad_tile's gradient weights (the AGOP). */
+void km_kernel_grad_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t na,
+                           const float *an, const float *B, size_t nb, const float *bn, size_t d,
+                           float *W, size_t ldw);
 
 /* Set the BLAS thread count, returning the previous one for the caller to
  * restore (OpenBLAS; with other BLAS a no-op returning 1). The pool's

@@ -256,6 +256,78 @@ void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *
     }
 }
 
+/* ---- gradient weights (the AGOP, MATH.md §4) --------------------------
+ * The gradient of a Laplace kernel in its first argument is
+ * -(k / (L ||a-b||)) (a - b): the weight k / D, with D from the same
+ * expansion as the tile, near pairs recomputed from the rows in float64
+ * (fix_grad_row). Pairs closer than GRAD_TAU sqrt(||a||^2 + ||b||^2),
+ * float32's resolution of the rows (an exact duplicate, or one that
+ * rounding made one), get weight 0: the kernel is not differentiable
+ * there and 1/D would be rounding noise magnified. A zero distance is
+ * flagged (<=, so two zero rows are caught as well). The Gaussian's
+ * weight is k itself: km_kernel_tile. */
+#define GRAD_TAU2 0x1p-40
+
+KM_HOT static unsigned laplace_grad_row(float a, const float *restrict bn, float *restrict row,
+                                        size_t nb, float scale)
+{
+    unsigned any = 0;
+    for (size_t j = 0; j < nb; j++) {
+        float nsum = a + bn[j];
+        float d2 = nsum + row[j];
+        d2 = d2 < 0.0f ? 0.0f : d2;
+        unsigned near = d2 <= NEAR_TAU * nsum;
+        float s = sqrt_pos(d2);
+        float v = exp_neg(s * scale) / (near ? 1.0f : s);
+        row[j] = near ? -1.0f : v;
+        any |= near;
+    }
+    return any;
+}
+
+static void fix_grad_row(const float *a, double an, const float *B, const float *bn, size_t d,
+                         float *row, size_t nb, double L)
+{
+    for (size_t j = 0; j < nb; j++) {
+        if (row[j] != -1.0f)
+            continue;
+        const float *b = B + j * d;
+        double s = 0;
+        for (size_t k = 0; k < d; k++)
+            s += ((double)a[k] - b[k]) * ((double)a[k] - b[k]);
+        if (s <= GRAD_TAU2 * (an + bn[j])) {
+            row[j] = 0.0f;
+            continue;
+        }
+        s = sqrt(s);
+        double v = exp(-s / L);
+        row[j] = v < FLT_MIN ? 0.0f : (float)(v / s);
+    }
+}
+
+void km_kernel_grad_tile(const km_kernel *k, const float *A, size_t na, const float *an,
+                         const float *B, size_t nb, const float *bn, size_t d, float *W,
+                         size_t ldw)
+{
+    if (k->type == KM_KERNEL_GAUSSIAN || na == 0 || nb == 0) {
+        km_kernel_tile(k, A, na, an, B, nb, bn, d, W, ldw);
+        return;
+    }
+    if (d == 0) { /* every distance is 0: no gradient */
+        for (size_t i = 0; i < na; i++)
+            memset(W + i * ldw, 0, nb * sizeof *W);
+        return;
+    }
+    double L = k->bandwidth;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, -2.0f, A,
+                (int)d, B, (int)d, 0.0f, W, (int)ldw);
+    for (size_t i = 0; i < na; i++) {
+        float *row = W + i * ldw;
+        if (laplace_grad_row(an[i], bn, row, nb, (float)(-1.0 / L)))
+            fix_grad_row(A + i * d, an[i], B, bn, d, row, nb, L);
+    }
+}
+
 int km_metric_root(const float *M, size_t d, int metric, float *S, km_err *e)
 {
     if (metric == KM_METRIC_DIAG) {

@@ -11,6 +11,7 @@
 #include "kmill/krr.h"
 #include "kmill/log.h"
 #include "kmill/progress.h"
+#include "kmill/rfm.h"
 #include "kmill/rng.h"
 #include "kmill/size.h"
 #include "kmill/solve.h"
@@ -29,6 +30,9 @@ void km_train_defaults(km_train_opts *o)
     o->tol = 1e-4;
     o->max_iter = 1000;
     o->seed = 1;
+    o->rfm_iters = 5;
+    o->agop_samples = 20000;
+    o->val_frac = -1;
 }
 
 static size_t default_rank(const km_train_opts *o, size_t n)
@@ -222,11 +226,173 @@ static int load_rows(km_ctx *ctx, km_pool *pool, km_kmx *data, float **raw)
     return rc;
 }
 
+/* Move the labelled rows (y not NaN) to the front; their count. */
+static size_t drop_unlabelled(float *X, float *y, size_t N, size_t d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N; i++)
+        if (!isnan(y[i])) {
+            if (n != i) {
+                memmove(X + n * d, X + i * d, d * sizeof *X);
+                y[n] = y[i];
+            }
+            n++;
+        }
+    return n;
+}
+
+/* The rows of a dataset as features (f fitted already) and targets, the
+ * unlabelled ones dropped. */
+static int dataset_rows(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_features *f,
+                        float **Xo, float **yo, size_t *no, uint64_t *unseen)
+{
+    const km_schema *s = km_kmx_schema(data);
+    size_t N = (size_t)km_kmx_rows(data), d = f->d;
+    km_featbind b = {0};
+    float *raw = NULL, *X = NULL, *y = NULL;
+    int rc = km_features_bind(ctx, f, s, 1, &b);
+    if (rc || (rc = load_rows(ctx, pool, data, &raw)))
+        goto out;
+    X = malloc(N * d * sizeof *X + 1);
+    y = malloc(N * sizeof *y + 1);
+    if (!X || !y) {
+        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        goto out;
+    }
+    km_features_apply(f, &b, raw, s->ncols, N, X, y, unseen);
+    *no = drop_unlabelled(X, y, N, d);
+    if (!*no) {
+        rc = km_seterr(&ctx->err, KM_EDATA, "no row of %s has a label '%s' seen in training",
+                       km_kmx_path(data), f->label);
+        goto out;
+    }
+    *Xo = X;
+    *yo = y;
+    X = y = NULL;
+out:
+    km_featbind_free(&b);
+    free(raw);
+    free(X);
+    free(y);
+    return rc;
+}
+
+/* A validation file must have the training data's columns, no more, no
+ * fewer (in any order): anything else is a mix-up, not data to impute. */
+static int same_columns(km_ctx *ctx, const km_schema *t, km_kmx *val)
+{
+    const km_schema *v = km_kmx_schema(val);
+    for (int pass = 0; pass < 2; pass++) {
+        const km_schema *a = pass ? v : t, *b = pass ? t : v;
+        for (uint32_t i = 0; i < a->ncols; i++) {
+            uint32_t j = 0;
+            while (j < b->ncols && strcmp(a->cols[i].name, b->cols[j].name))
+                j++;
+            if (j == b->ncols)
+                return km_seterr(&ctx->err, KM_EINVAL,
+                                 "the validation data %s %s column '%s'", km_kmx_path(val),
+                                 pass ? "has an extra" : "lacks the training data's",
+                                 a->cols[i].name);
+        }
+    }
+    return 0;
+}
+
+static float *targets(const float *y, size_t n, size_t c, int classify)
+{
+    float *Y = calloc(n * c + 1, sizeof *Y);
+    if (Y)
+        for (size_t i = 0; i < n; i++) {
+            if (classify) /* one-hot */
+                Y[i * c + (size_t)y[i]] = 1;
+            else
+                Y[i] = y[i];
+        }
+    return Y;
+}
+
+/* One solve on X (n x d, before the metric) with the kernel of o: the
+ * coefficients (*A, n x c) and the training metric. */
+static int solve_rows(km_ctx *ctx, km_pool *pool, const km_train_opts *o, const float *X, size_t n,
+                      size_t d, const float *y, size_t c, int classify, float **Ao,
+                      km_train_result *res)
+{
+    float *Y = targets(y, n, c, classify), *A = malloc(n * c * sizeof *A + 1);
+    float *F = malloc(n * c * sizeof *F + 1), *Xm = NULL, *S = NULL;
+    int rc = 0;
+    if (!Y || !A || !F)
+        goto oom;
+    const float *Xs = X;
+    if (o->metric != KM_METRIC_NONE) {
+        S = malloc((o->metric == KM_METRIC_FULL ? d * d : d) * sizeof *S);
+        Xm = malloc(n * d * sizeof *Xm);
+        if (!S || !Xm)
+            goto oom;
+        if ((rc = km_metric_root(o->M, d, o->metric, S, &ctx->err)))
+            goto out;
+        km_metric_rows(X, n, d, S, o->metric, Xm);
+        Xs = Xm;
+    }
+    km_verbose(ctx, "training on %zu rows, %zu features, %zu outputs", n, d, c);
+    if ((rc = km_krr_solve(ctx, pool, Xs, n, d, Y, c, o, A, F, res)))
+        goto out;
+    res->train_metric = km_score_metric(classify, F, y, n, c);
+    if (!classify)
+        res->train_metric = sqrt(res->train_metric);
+    *Ao = A;
+    A = NULL;
+    goto out;
+oom:
+    rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+out:
+    free(Y);
+    free(A);
+    free(F);
+    free(Xm);
+    free(S);
+    return rc;
+}
+
+/* Hold nv rows out of X (n x d) and y: drawn uniformly (seeded), moved
+ * to the end in their order, the training rows kept in theirs. */
+static int split_rows(km_ctx *ctx, float *X, float *y, size_t n, size_t d, size_t nv,
+                      uint64_t seed)
+{
+    uint64_t *idx = malloc(nv * sizeof *idx);
+    float *Xv = malloc(nv * d * sizeof *Xv), *yv = malloc(nv * sizeof *yv);
+    if (!idx || !Xv || !yv || km_sample_indices(n, nv, seed ^ 0x5eed5eedu, idx)) {
+        free(idx);
+        free(Xv);
+        free(yv);
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    }
+    size_t k = 0, w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k < nv && idx[k] == i) {
+            memcpy(Xv + k * d, X + i * d, d * sizeof *X);
+            yv[k++] = y[i];
+            continue;
+        }
+        if (w != i) {
+            memmove(X + w * d, X + i * d, d * sizeof *X);
+            y[w] = y[i];
+        }
+        w++;
+    }
+    memcpy(X + w * d, Xv, nv * d * sizeof *X);
+    memcpy(y + w, yv, nv * sizeof *y);
+    free(idx);
+    free(Xv);
+    free(yv);
+    return 0;
+}
+
 int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, km_model *m,
              km_train_result *res)
 {
     memset(m, 0, sizeof *m);
     memset(res, 0, sizeof *res);
+    res->val_metric = NAN;
     double t0 = km_now();
     const km_schema *s = km_kmx_schema(data);
     size_t N = (size_t)km_kmx_rows(data);
@@ -236,8 +402,11 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
         return rc;
     if (!N)
         return km_seterr(&ctx->err, KM_EDATA, "%s has no rows to train on", km_kmx_path(data));
-    float *raw = NULL, *X = NULL, *y = NULL, *Y = NULL, *A = NULL, *F = NULL, *Xm = NULL, *S = NULL;
+    if (o->val && (rc = same_columns(ctx, s, o->val)))
+        return rc;
+    float *raw = NULL, *X = NULL, *y = NULL, *A = NULL, *Xv = NULL, *yv = NULL;
     km_featbind b = {0};
+    km_rfm_best best = {0};
     if ((rc = load_rows(ctx, pool, data, &raw)))
         return rc;
     y = malloc(N * sizeof *y);
@@ -261,16 +430,7 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
     km_features_apply(&m->feat, &b, raw, s->ncols, N, X, y, &res->unseen);
     free(raw);
     raw = NULL;
-    /* drop the rows without a label */
-    size_t n = 0;
-    for (size_t i = 0; i < N; i++)
-        if (!isnan(y[i])) {
-            if (n != i) {
-                memmove(X + n * d, X + i * d, d * sizeof *X);
-                y[n] = y[i];
-            }
-            n++;
-        }
+    size_t n = drop_unlabelled(X, y, N, d);
     res->rows = N;
     res->dropped = N - n;
     if (!n) {
@@ -281,52 +441,103 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
     if (res->dropped)
         km_warn(ctx, "%llu of %llu rows dropped: their label '%s' is missing",
                 (unsigned long long)res->dropped, (unsigned long long)N, m->feat.label);
-    size_t c = m->feat.task == KM_TASK_CLASSIFY ? m->feat.nclasses : 1;
-    Y = calloc(n * c, sizeof *Y);
-    A = malloc(n * c * sizeof *A);
-    F = malloc(n * c * sizeof *F);
-    if (!Y || !A || !F)
-        goto oom;
-    for (size_t i = 0; i < n; i++) {
-        if (m->feat.task == KM_TASK_CLASSIFY) /* one-hot */
-            Y[i * c + (size_t)y[i]] = 1;
-        else
-            Y[i] = y[i];
-    }
-    const float *Xs = X;
-    if (o->metric != KM_METRIC_NONE) {
-        size_t ms = o->metric == KM_METRIC_FULL ? d * d : d;
-        S = malloc(ms * sizeof *S);
-        Xm = malloc(n * d * sizeof *Xm);
-        m->M = malloc(ms * sizeof *m->M);
-        if (!S || !Xm || !m->M)
-            goto oom;
-        memcpy(m->M, o->M, ms * sizeof *m->M);
-        if ((rc = km_metric_root(o->M, d, o->metric, S, &ctx->err)))
+    int classify = m->feat.task == KM_TASK_CLASSIFY;
+    size_t c = classify ? m->feat.nclasses : 1;
+
+    /* validation: a file, or a share held out when there is a choice */
+    int choosing = o->rfm || o->nbandwidths > 1 || o->nregs > 1;
+    double frac = o->val_frac >= 0 ? o->val_frac : choosing && !o->val ? 0.1 : 0;
+    size_t ntr = n, nv = 0;
+    if (o->val) {
+        uint64_t unseen = 0;
+        if ((rc = dataset_rows(ctx, pool, o->val, &m->feat, &Xv, &yv, &nv, &unseen)))
             goto out;
-        km_metric_rows(X, n, d, S, o->metric, Xm);
-        Xs = Xm;
+        if (unseen)
+            km_warn(ctx, "%llu categorical values of the validation data unseen in training",
+                    (unsigned long long)unseen);
+    } else if (frac > 0) {
+        nv = (size_t)llround(frac * (double)n);
+        nv = nv < 1 ? 1 : nv;
+        if (nv >= n) {
+            rc = km_seterr(&ctx->err, KM_EDATA,
+                           "%zu labelled rows are too few to hold %g of them out for validation",
+                           n, frac);
+            goto out;
+        }
+        if ((rc = split_rows(ctx, X, y, n, d, nv, o->seed)))
+            goto out;
+        ntr = n - nv;
     }
-    km_verbose(ctx, "training on %zu rows, %zu features, %zu outputs", n, d, c);
-    if ((rc = km_krr_solve(ctx, pool, Xs, n, d, Y, c, o, A, F, res)))
-        goto out;
-    double acc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (m->feat.task == KM_TASK_CLASSIFY) {
-            acc += km_argmax(F + i * c, c) == (uint32_t)y[i];
+    res->train_rows = ntr;
+    res->val_rows = nv;
+
+    km_train_opts fo = *o; /* the final solve's options */
+    size_t nc = ntr;       /* centres of the model */
+    if (!nv) {
+        if ((rc = solve_rows(ctx, pool, &fo, X, ntr, d, y, c, classify, &A, res)))
+            goto out;
+        m->metric = o->metric;
+        if (o->metric != KM_METRIC_NONE) {
+            size_t ms = o->metric == KM_METRIC_FULL ? d * d : d;
+            if (!(m->M = malloc(ms * sizeof *m->M)))
+                goto oom;
+            memcpy(m->M, o->M, ms * sizeof *m->M);
+        }
+    } else {
+        const float *Xval = Xv ? Xv : X + ntr * d, *yval = yv ? yv : y + ntr;
+        float *Y = targets(y, ntr, c, classify);
+        if (!Y)
+            goto oom;
+        rc = km_rfm_search(ctx, pool, o, classify, X, Y, y, ntr, d, c, Xval, yval, nv, &best);
+        free(Y);
+        if (rc)
+            goto out;
+        fo.kernel.bandwidth = best.bandwidth;
+        fo.reg = best.reg;
+        fo.metric = best.metric;
+        fo.M = best.M;
+        res->val_metric = best.val_metric;
+        res->best_iter = best.iter;
+        res->solve_seconds = best.solve_seconds;
+        res->agop_seconds = best.agop_seconds;
+        res->steps = best.steps;
+        m->metric = best.metric;
+        m->M = best.M;
+        best.M = NULL;
+        if (o->refit) {
+            if (Xv) { /* the validation file's rows join the training rows */
+                float *X2 = realloc(X, (ntr + nv) * d * sizeof *X), *y2;
+                if (X2)
+                    X = X2;
+                y2 = X2 ? realloc(y, (ntr + nv) * sizeof *y) : NULL;
+                if (!y2)
+                    goto oom;
+                y = y2;
+                memcpy(X + ntr * d, Xv, nv * d * sizeof *X);
+                memcpy(y + ntr, yv, nv * sizeof *y);
+            }
+            nc = ntr + nv;
+            fo.metric = m->metric;
+            fo.M = m->M;
+            if ((rc = solve_rows(ctx, pool, &fo, X, nc, d, y, c, classify, &A, res)))
+                goto out;
         } else {
-            double e = F[i] - y[i];
-            acc += e * e;
+            A = best.A;
+            best.A = NULL;
+            res->solver = best.solver;
+            res->iters = best.iters;
+            res->rel_residual = best.residual;
+            res->rank = best.rank;
+            res->tiles = best.tiles;
+            res->train_metric = best.train_metric;
         }
     }
-    res->train_metric = m->feat.task == KM_TASK_CLASSIFY ? acc / n : sqrt(acc / n);
-    m->kernel = o->kernel;
-    m->reg = o->reg;
-    m->metric = o->metric;
-    m->n = n;
+    m->kernel = fo.kernel;
+    m->reg = fo.reg;
+    m->n = nc;
     m->d = (uint32_t)d;
     m->c = (uint32_t)c;
-    m->centres = realloc(X, n * d * sizeof *X);
+    m->centres = realloc(X, nc * d * sizeof *X);
     if (!m->centres)
         m->centres = X;
     X = NULL;
@@ -339,20 +550,31 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
     m->iters = res->iters;
     m->residual = res->rel_residual;
     m->train_metric = res->train_metric;
+    if (nv) {
+        m->sel = 1;
+        m->rfm_iters = o->rfm ? (uint32_t)o->rfm_iters : 0;
+        m->best_iter = (uint32_t)res->best_iter;
+        m->rfm_diag = o->rfm_diag;
+        m->center_grads = o->center_grads;
+        m->agop_samples = o->rfm ? (o->agop_samples < ntr ? o->agop_samples : ntr) : 0;
+        m->train_rows = ntr;
+        m->val_rows = nv;
+        m->val_metric = res->val_metric;
+        m->refit = o->refit;
+    }
     res->seconds = km_now() - t0;
     goto out;
 oom:
     rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
 out:
     km_featbind_free(&b);
+    km_rfm_best_free(&best);
     free(raw);
     free(X);
     free(y);
-    free(Y);
     free(A);
-    free(F);
-    free(Xm);
-    free(S);
+    free(Xv);
+    free(yv);
     if (rc)
         km_model_free(m);
     return rc;

@@ -24,7 +24,7 @@
 #include "kmill/tiles.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'K', 'M', 'M', '\r', '\n', 0x1a, '\n'};
-enum { MAJOR = 1, MINOR = 0, HEADER = 24 };
+enum { MAJOR = 1, MINOR = 1, HEADER = 24 };
 
 #define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define T_PROV TAG('P', 'R', 'O', 'V')
@@ -32,6 +32,7 @@ enum { MAJOR = 1, MINOR = 0, HEADER = 24 };
 #define T_KERN TAG('K', 'E', 'R', 'N')
 #define T_CENT TAG('C', 'E', 'N', 'T')
 #define T_ALPH TAG('A', 'L', 'P', 'H')
+#define T_SELE TAG('S', 'E', 'L', 'E')
 #define T_END TAG('E', 'N', 'D', ' ')
 
 void km_model_free(km_model *m)
@@ -171,6 +172,20 @@ int km_model_save(km_ctx *ctx, const km_model *m, const char *path)
     km_buf_u32(&b, m->c);
     if (!rc && !b.oom)
         rc = write_section(&of, T_ALPH, b.p, b.len, m->alpha, m->n * m->c * sizeof(float));
+    if (m->sel) { /* since 1.1 */
+        b.len = 0;
+        km_buf_u32(&b, m->rfm_iters);
+        km_buf_u32(&b, m->best_iter);
+        km_buf_u32(&b, (uint32_t)m->rfm_diag);
+        km_buf_u32(&b, (uint32_t)m->center_grads);
+        km_buf_u64(&b, m->agop_samples);
+        km_buf_u64(&b, m->train_rows);
+        km_buf_u64(&b, m->val_rows);
+        km_buf_f64(&b, m->val_metric);
+        km_buf_u32(&b, (uint32_t)m->refit);
+        if (!rc && !b.oom)
+            rc = write_section(&of, T_SELE, b.p, b.len, NULL, 0);
+    }
     if (!rc && !b.oom)
         rc = write_section(&of, T_END, NULL, 0, NULL, 0);
     if (!rc && b.oom)
@@ -371,6 +386,19 @@ int km_model_load(km_ctx *ctx, const char *path, km_model *m)
             bad = c.bad || cnt != m->n || !m->c || m->c > len / 4 ||
                   take_floats(&c, m->n * m->c, &m->alpha);
             have |= 8;
+            break;
+        case T_SELE:
+            m->sel = 1;
+            m->rfm_iters = km_cur_u32(&c);
+            m->best_iter = km_cur_u32(&c);
+            m->rfm_diag = (int)km_cur_u32(&c);
+            m->center_grads = (int)km_cur_u32(&c);
+            m->agop_samples = km_cur_u64(&c);
+            m->train_rows = km_cur_u64(&c);
+            m->val_rows = km_cur_u64(&c);
+            m->val_metric = km_cur_f64(&c);
+            m->refit = (int)km_cur_u32(&c);
+            bad = c.bad;
             break;
         case T_END:
             ended = 1;

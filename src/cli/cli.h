@@ -63,6 +63,11 @@ int cli_io_default(void);
 int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
                   km_kmx **out);
 
+/* JSON on stdout: a string of n bytes (escaped; bytes >= 0x80 as they
+ * are, UTF-8 passing through), a number or null when not finite. */
+void cli_json_str(const char *s, size_t n);
+void cli_json_num(double v);
+
 extern const cli_cmd cli_commands[];
 const cli_cmd *cli_find(const char *name);
 
@@ -74,7 +79,8 @@ int cmd_cat(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 extern const char convert_usage[], info_usage[], cat_usage[];
-extern const char train_usage[], predict_usage[], eval_usage[];
+extern const char train_usage[], predict_usage[], eval_usage[], features_usage[];
 
 #endif

@@ -85,27 +85,6 @@ static int verify(km_ctx *ctx, km_kmx *d, struct verify_result *vr)
     return rc;
 }
 
-static void json_str(const char *s, size_t n)
-{
-    putchar('"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c == '\n')
-            printf("\\n");
-        else if (c == '\t')
-            printf("\\t");
-        else if (c == '\r')
-            printf("\\r");
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 /* min and max are float32 values: print them as cat would */
 static void json_f32(double v)
 {
@@ -116,14 +95,6 @@ static void json_f32(double v)
     } else {
         printf("null");
     }
-}
-
-static void json_num(double v)
-{
-    if (isfinite(v))
-        printf("%.9g", v);
-    else
-        printf("null");
 }
 
 int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
@@ -166,7 +137,7 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
 
     if (s.json) {
         printf("{\"file\":");
-        json_str(path, strlen(path));
+        cli_json_str(path, strlen(path));
         printf(",\"format\":\"kmx %d.%d\",\"file_bytes\":%llu,\"rows\":%llu,\"columns\":%u,"
                "\"numeric_columns\":%u,\"categorical_columns\":%u,\"chunks\":%llu,"
                "\"rows_per_chunk\":%u,\"raw_bytes\":%llu,\"compressed_bytes\":%llu,"
@@ -177,7 +148,7 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
                km_kmx_rows_per_chunk(d), (unsigned long long)raw, (unsigned long long)comp, ratio,
                (unsigned long long)nfilter[0], (unsigned long long)nfilter[1],
                (unsigned long long)nfilter[2], (unsigned long long)nfilter[3]);
-        json_str(src->name ? src->name : "", src->name ? strlen(src->name) : 0);
+        cli_json_str(src->name ? src->name : "", src->name ? strlen(src->name) : 0);
         printf(",\"bytes\":%llu,\"mtime\":%lld}", (unsigned long long)src->size,
                (long long)src->mtime);
         if (s.verify)
@@ -188,7 +159,7 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
             const km_column *c = &sc->cols[j];
             const km_colstats *t = &c->stats;
             printf("%s{\"name\":", j ? "," : "");
-            json_str(c->name, strlen(c->name));
+            cli_json_str(c->name, strlen(c->name));
             printf(",\"type\":\"%s\",\"count\":%llu,\"missing\":%llu",
                    c->type == KM_COL_CATEGORICAL ? "categorical" : "numeric",
                    (unsigned long long)t->count, (unsigned long long)t->missing);
@@ -200,15 +171,15 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
                 printf(",\"max\":");
                 json_f32(t->count ? t->max : NAN);
                 printf(",\"mean\":");
-                json_num(mean);
+                cli_json_num(mean);
                 printf(",\"std\":");
-                json_num(var > 0 ? sqrt(var) : var == var ? 0 : NAN);
+                cli_json_num(var > 0 ? sqrt(var) : var == var ? 0 : NAN);
             } else {
                 printf(",\"levels\":%u,\"categories\":[", c->nlevels);
                 for (uint32_t k = 0; k < c->nlevels; k++) {
                     if (k)
                         putchar(',');
-                    json_str(c->levels[k], c->level_len[k]);
+                    cli_json_str(c->levels[k], c->level_len[k]);
                 }
                 putchar(']');
             }

@@ -275,21 +275,6 @@ static int eval_block(void *arg, const float *sc, const float *y, size_t n)
     return 0;
 }
 
-static void json_str(const char *s, size_t n)
-{
-    putchar('"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
-
 static void report(const struct evals *e, int json)
 {
     const km_model *m = e->m;
@@ -331,7 +316,7 @@ static void report(const struct evals *e, int json)
         double prec = pred ? (double)tp / pred : 0, rec = sup ? (double)tp / sup : 0;
         if (json) {
             printf("%s{\"class\": ", k ? ", " : "");
-            json_str(m->feat.classes[k], m->feat.class_len[k]);
+            cli_json_str(m->feat.classes[k], m->feat.class_len[k]);
             printf(", \"precision\": %.9g, \"recall\": %.9g, \"support\": %llu}", prec, rec,
                    (unsigned long long)sup);
         } else {

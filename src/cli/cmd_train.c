@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "cli.h"
@@ -23,8 +25,18 @@ const char train_usage[] =
     "      --task T           auto (default), classify or regress\n"
     "      --scale S          standard (default), minmax or none\n"
     "      --kernel K         laplace (default) or gaussian\n"
-    "      --bandwidth L      kernel bandwidth, > 0 (default 10)\n"
-    "      --reg LAMBDA       ridge, >= 0 (default 1e-3)\n"
+    "      --bandwidth L[,L..] kernel bandwidth, > 0 (default 10); a list is a grid\n"
+    "      --reg R[,R..]      ridge, >= 0 (default 1e-3); a list is a grid (values > 0)\n"
+    "      --rfm              Recursive Feature Machine: learn a feature matrix M\n"
+    "      --iters T          RFM iterations after the plain kernel (default 5)\n"
+    "      --diag             diagonal M\n"
+    "      --agop-samples N   rows the AGOP averages over (default 20000)\n"
+    "      --center-grads     centre the gradients before the AGOP\n"
+    "      --val-frac F       share held out for validation, 0 < F < 1 (default 0.1\n"
+    "                         with --rfm or a grid, else none)\n"
+    "      --val FILE         validation data (.kmx or CSV) instead of a split\n"
+    "      --refit            re-solve on training + validation rows with the choice\n"
+    "      --log FILE         each step of the search as TSV\n"
     "      --solver S         auto (default), direct or pcg\n"
     "      --precond P        nystrom (default) or none\n"
     "      --rank R           Nystrom landmarks (default 1000)\n"
@@ -39,7 +51,8 @@ const char train_usage[] =
 
 enum {
     O_LABEL = OPT_CMD_BASE, O_TASK, O_SCALE, O_KERNEL, O_BANDWIDTH, O_REG, O_SOLVER, O_PRECOND,
-    O_RANK, O_TOL, O_MAXITER, O_STORE, O_TMPDIR, O_SEED, O_IO
+    O_RANK, O_TOL, O_MAXITER, O_STORE, O_TMPDIR, O_SEED, O_IO, O_RFM, O_ITERS, O_DIAG,
+    O_AGOP_SAMPLES, O_CENTER, O_VAL_FRAC, O_VAL, O_REFIT, O_LOG
 };
 
 static const struct option longopts[] = {
@@ -59,15 +72,61 @@ static const struct option longopts[] = {
     {"tmpdir", required_argument, NULL, O_TMPDIR},
     {"seed", required_argument, NULL, O_SEED},
     {"io", required_argument, NULL, O_IO},
+    {"rfm", no_argument, NULL, O_RFM},
+    {"iters", required_argument, NULL, O_ITERS},
+    {"diag", no_argument, NULL, O_DIAG},
+    {"agop-samples", required_argument, NULL, O_AGOP_SAMPLES},
+    {"center-grads", no_argument, NULL, O_CENTER},
+    {"val-frac", required_argument, NULL, O_VAL_FRAC},
+    {"val", required_argument, NULL, O_VAL},
+    {"refit", no_argument, NULL, O_REFIT},
+    {"log", required_argument, NULL, O_LOG},
     {NULL, 0, NULL, 0},
 };
 
+#define GRID_MAX 64
+
 struct st {
     const cli_cmd *cmd;
-    const char *output;
+    const char *output, *val, *log;
     km_train_opts o;
     int io;
+    double bw[GRID_MAX], reg[GRID_MAX];
+    FILE *logf;
 };
+
+/* A comma-separated list of numbers: one is the value, more a grid, where
+ * every value must be positive (min_one: a single value may be 0). */
+static int grid_arg(struct st *s, km_ctx *ctx, const char *opt, const char *arg, int zero_ok,
+                    double *vals, size_t *n)
+{
+    char buf[1024];
+    if (strlen(arg) >= sizeof buf)
+        return cli_usage_error(s->cmd, ctx, "%s: list too long", opt);
+    strcpy(buf, arg);
+    *n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == GRID_MAX)
+            return cli_usage_error(s->cmd, ctx, "%s: at most %d values", opt, GRID_MAX);
+        if (cli_double_arg(s->cmd, ctx, opt, tok, &vals[*n]))
+            return EXIT_USAGE;
+        (*n)++;
+    }
+    if (!*n)
+        return cli_usage_error(s->cmd, ctx, "%s needs a value", opt);
+    for (size_t i = 0; i < *n; i++) {
+        double x = vals[i];
+        int ok = isfinite(x) && (x > 0 || (x == 0 && zero_ok && *n == 1));
+        if (!ok)
+            return cli_usage_error(s->cmd, ctx, "%s must be %s, not '%s'", opt,
+                                   *n > 1 ? "a list of positive numbers"
+                                   : zero_ok ? "a non-negative number"
+                                             : "a positive number",
+                                   arg);
+    }
+    return -1;
+}
 
 /* The index of arg in the NULL-terminated names, or a usage error. */
 static int choice(struct st *s, km_ctx *ctx, const char *opt, const char *arg,
@@ -101,19 +160,38 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     case O_SOLVER: return choice(s, ctx, "--solver", arg, solvers, &s->o.solver);
     case O_PRECOND: return choice(s, ctx, "--precond", arg, preconds, &s->o.precond);
     case O_STORE: return choice(s, ctx, "--store", arg, stores, &s->o.store);
-    case O_BANDWIDTH:
-        if (cli_double_arg(s->cmd, ctx, "--bandwidth", arg, &x))
+    case O_BANDWIDTH: {
+        int r = grid_arg(s, ctx, "--bandwidth", arg, 0, s->bw, &s->o.nbandwidths);
+        s->o.kernel.bandwidth = s->bw[0];
+        return r;
+    }
+    case O_REG: {
+        int r = grid_arg(s, ctx, "--reg", arg, 1, s->reg, &s->o.nregs);
+        s->o.reg = s->reg[0];
+        return r;
+    }
+    case O_RFM: s->o.rfm = 1; break;
+    case O_DIAG: s->o.rfm_diag = 1; break;
+    case O_CENTER: s->o.center_grads = 1; break;
+    case O_REFIT: s->o.refit = 1; break;
+    case O_VAL: s->val = arg; break;
+    case O_LOG: s->log = arg; break;
+    case O_ITERS:
+        if (cli_int_arg(s->cmd, ctx, "--iters", arg, 0, 10000, &v))
             return EXIT_USAGE;
-        if (!(x > 0) || isinf(x))
-            return cli_usage_error(s->cmd, ctx, "--bandwidth must be a positive number, not '%s'", arg);
-        s->o.kernel.bandwidth = x;
+        s->o.rfm_iters = (int)v;
         break;
-    case O_REG:
-        if (cli_double_arg(s->cmd, ctx, "--reg", arg, &x))
+    case O_AGOP_SAMPLES:
+        if (cli_int_arg(s->cmd, ctx, "--agop-samples", arg, 1, 2147483647, &v))
             return EXIT_USAGE;
-        if (!(x >= 0) || isinf(x))
-            return cli_usage_error(s->cmd, ctx, "--reg must be a non-negative number, not '%s'", arg);
-        s->o.reg = x;
+        s->o.agop_samples = (size_t)v;
+        break;
+    case O_VAL_FRAC:
+        if (cli_double_arg(s->cmd, ctx, "--val-frac", arg, &x))
+            return EXIT_USAGE;
+        if (!(x > 0 && x < 1))
+            return cli_usage_error(s->cmd, ctx, "--val-frac must be between 0 and 1, not '%s'", arg);
+        s->o.val_frac = x;
         break;
     case O_TOL:
         if (cli_double_arg(s->cmd, ctx, "--tol", arg, &x))
@@ -169,6 +247,22 @@ static char *now_iso(void)
     return strdup(buf);
 }
 
+/* --log: one TSV line per step, flushed, so the file can be followed */
+static void log_step(void *arg, const km_select_step *p)
+{
+    struct st *s = arg;
+    static const char *const hdr =
+        "bandwidth\treg\titeration\tval_%s\ttrain_%s\tsolve_seconds\tagop_seconds\tcg_iterations\n";
+    if (!s->logf)
+        return;
+    if (ftell(s->logf) == 0)
+        fprintf(s->logf, hdr, p->classify ? "accuracy" : "mse", p->classify ? "accuracy" : "rmse");
+    fprintf(s->logf, "%.17g\t%.17g\t%d\t%.9g\t%.9g\t%.3f\t%.3f\t%d\n", p->bandwidth, p->reg,
+            p->iter, p->val_metric, p->train_metric, p->solve_seconds, p->agop_seconds,
+            p->pcg_iters);
+    fflush(s->logf);
+}
+
 int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
 {
     struct st s;
@@ -184,6 +278,20 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         return cli_usage_error(cmd, ctx, "expected one DATA argument (a .kmx or CSV file, or -)");
     if (!s.output)
         return cli_usage_error(cmd, ctx, "no model file given (-o MODEL)");
+    if (s.o.nbandwidths > 1)
+        s.o.bandwidths = s.bw;
+    if (s.o.nregs > 1)
+        s.o.regs = s.reg;
+    if (s.val && s.o.val_frac > 0)
+        return cli_usage_error(cmd, ctx, "--val and --val-frac exclude each other");
+    if (s.log && !(s.logf = fopen(s.log, "w"))) {
+        km_seterr(&ctx->err, KM_EIO, "%s: %s", s.log, strerror(errno));
+        return cli_fail(ctx, KM_EIO);
+    }
+    if (s.logf) {
+        s.o.log = log_step;
+        s.o.log_arg = &s;
+    }
     s.o.tmpdir = km_tmpdir(s.o.tmpdir);
     km_blas_threads(ctx->threads);
     km_pool *pool = NULL;
@@ -194,8 +302,12 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     km_model m;
     memset(&m, 0, sizeof m);
     km_train_result r;
+    km_kmx *vd = NULL;
     if ((rc = cli_open_data(ctx, argv[first], s.io, s.o.tmpdir, pool, &d)))
         goto out;
+    if (s.val && (rc = cli_open_data(ctx, s.val, s.io, s.o.tmpdir, pool, &vd)))
+        goto out;
+    s.o.val = vd;
     if ((rc = km_train(ctx, pool, d, &s.o, &m, &r)))
         goto out;
     m.version = strdup(PACKAGE_VERSION);
@@ -223,10 +335,32 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
                    (unsigned long long)r.tiles.spilled,
                    km_format_size(r.tiles.bytes_spilled, b2, sizeof b2),
                    r.tiles.recompute ? ", recomputed on use" : "", r.tiles.build_seconds);
+    if (m.sel) {
+        char what[64];
+        if (isnan(r.val_metric))
+            snprintf(what, sizeof what, "no labelled validation rows");
+        else
+            snprintf(what, sizeof what, "validation %s %.6g",
+                     m.feat.task == KM_TASK_CLASSIFY ? "accuracy" : "MSE", r.val_metric);
+        char it[32] = "";
+        if (s.o.rfm)
+            snprintf(it, sizeof it, " iteration=%d of %d", r.best_iter, s.o.rfm_iters);
+        km_info(ctx, "chosen: L=%g reg=%g%s (%s; %llu training, %llu validation rows%s); "
+                "%d solves %.1fs, AGOP %.1fs",
+                m.kernel.bandwidth, m.reg, it, what, (unsigned long long)r.train_rows,
+                (unsigned long long)r.val_rows, s.o.refit ? "; refitted on both" : "", r.steps,
+                r.solve_seconds, r.agop_seconds);
+    }
     if (r.unseen)
         km_warn(ctx, "%llu categorical values unseen in training",
                 (unsigned long long)r.unseen);
 out:
+    if (s.logf && fclose(s.logf) && !rc) {
+        km_seterr(&ctx->err, KM_EIO, "%s: %s", s.log, strerror(errno));
+        rc = KM_EIO;
+    }
+    if (vd)
+        km_kmx_close(vd);
     km_model_free(&m);
     if (d)
         km_kmx_close(d);

@@ -38,6 +38,8 @@ const cli_cmd cli_commands[] = {
     {"train", "train a kernel machine on a dataset", train_usage, cmd_train},
     {"predict", "predict with a trained model, one line per row", predict_usage, cmd_predict},
     {"eval", "evaluate a model on labelled data", eval_usage, cmd_eval},
+    {"features", "feature importance from a model's learned matrix M (RFM)", features_usage,
+     cmd_features},
     {"help", "show help for a command", help_usage, cmd_help},
     {NULL, NULL, NULL, NULL},
 };

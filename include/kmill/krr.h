@@ -67,6 +67,7 @@ typedef struct km_train_opts {
     size_t agop_samples;       /* rows the AGOP averages over (default 20,000) */
     double val_frac;           /* held-out share; < 0: 0.1 when there is a choice to make */
     km_kmx *val;               /* validation dataset instead of a split, or NULL */
+    const char *val_name;      /* its name in messages (NULL: its path) */
     int refit;                 /* re-solve on train + validation with the choice */
     void (*log)(void *arg, const struct km_select_step *s); /* each step, or NULL */
     void *log_arg;

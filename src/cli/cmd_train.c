@@ -278,9 +278,9 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         return cli_usage_error(cmd, ctx, "expected one DATA argument (a .kmx or CSV file, or -)");
     if (!s.output)
         return cli_usage_error(cmd, ctx, "no model file given (-o MODEL)");
-    if (s.o.nbandwidths > 1)
+    if (s.o.nbandwidths)
         s.o.bandwidths = s.bw;
-    if (s.o.nregs > 1)
+    if (s.o.nregs)
         s.o.regs = s.reg;
     if (s.val && s.o.val_frac > 0)
         return cli_usage_error(cmd, ctx, "--val and --val-frac exclude each other");
@@ -308,6 +308,7 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     if (s.val && (rc = cli_open_data(ctx, s.val, s.io, s.o.tmpdir, pool, &vd)))
         goto out;
     s.o.val = vd;
+    s.o.val_name = s.val;
     if ((rc = km_train(ctx, pool, d, &s.o, &m, &r)))
         goto out;
     m.version = strdup(PACKAGE_VERSION);

@@ -279,7 +279,7 @@ out:
 
 /* A validation file must have the training data's columns, no more, no
  * fewer (in any order): anything else is a mix-up, not data to impute. */
-static int same_columns(km_ctx *ctx, const km_schema *t, km_kmx *val)
+static int same_columns(km_ctx *ctx, const km_schema *t, km_kmx *val, const char *name)
 {
     const km_schema *v = km_kmx_schema(val);
     for (int pass = 0; pass < 2; pass++) {
@@ -290,7 +290,8 @@ static int same_columns(km_ctx *ctx, const km_schema *t, km_kmx *val)
                 j++;
             if (j == b->ncols)
                 return km_seterr(&ctx->err, KM_EINVAL,
-                                 "the validation data %s %s column '%s'", km_kmx_path(val),
+                                 "the validation data %s %s column '%s'",
+                                 name ? name : km_kmx_path(val),
                                  pass ? "has an extra" : "lacks the training data's",
                                  a->cols[i].name);
         }
@@ -402,7 +403,7 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
         return rc;
     if (!N)
         return km_seterr(&ctx->err, KM_EDATA, "%s has no rows to train on", km_kmx_path(data));
-    if (o->val && (rc = same_columns(ctx, s, o->val)))
+    if (o->val && (rc = same_columns(ctx, s, o->val, o->val_name)))
         return rc;
     float *raw = NULL, *X = NULL, *y = NULL, *A = NULL, *Xv = NULL, *yv = NULL;
     km_featbind b = {0};
@@ -445,7 +446,7 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
     size_t c = classify ? m->feat.nclasses : 1;
 
     /* validation: a file, or a share held out when there is a choice */
-    int choosing = o->rfm || o->nbandwidths > 1 || o->nregs > 1;
+    int choosing = o->rfm || (o->bandwidths && o->nbandwidths > 1) || (o->regs && o->nregs > 1);
     double frac = o->val_frac >= 0 ? o->val_frac : choosing && !o->val ? 0.1 : 0;
     size_t ntr = n, nv = 0;
     if (o->val) {

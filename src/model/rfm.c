@@ -80,9 +80,10 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_train_opts *o, int classi
 {
     memset(best, 0, sizeof *best);
     best->val_metric = NAN;
-    size_t nbw = o->nbandwidths ? o->nbandwidths : 1, nrg = o->nregs ? o->nregs : 1;
-    const double *bws = o->nbandwidths ? o->bandwidths : &o->kernel.bandwidth;
-    const double *rgs = o->nregs ? o->regs : &o->reg;
+    int gb = o->nbandwidths && o->bandwidths, gr = o->nregs && o->regs;
+    size_t nbw = gb ? o->nbandwidths : 1, nrg = gr ? o->nregs : 1;
+    const double *bws = gb ? o->bandwidths : &o->kernel.bandwidth;
+    const double *rgs = gr ? o->regs : &o->reg;
     int T = o->rfm ? o->rfm_iters : 0, diag = o->rfm_diag;
     size_t ms = diag ? d : d * d;
     size_t m = o->agop_samples ? o->agop_samples : 20000;

@@ -230,9 +230,9 @@ int km_agop_metric(km_ctx *ctx, const double *G, size_t d, int diag, const float
     if (!finite || !(mx > 1e-300)) {
         free(A);
         return km_seterr(&ctx->err, KM_ENUMERIC,
-                         finite ? "the AGOP is zero: the predictor is constant, so there are no "
-                                  "gradients to learn features from (try a smaller --bandwidth "
-                                  "or --reg)"
+                         finite ? "the AGOP is zero: the trained predictor is constant (are all "
+                                  "the targets equal?), so there are no gradients to learn "
+                                  "features from"
                                 : "the AGOP is not finite (NaN or infinite gradients)");
     }
     for (size_t i = 0; i < len; i++)

@@ -2,7 +2,8 @@
 # demo.sh KMILL EXAMPLES - the pipeline `make demo` runs on the bundled data:
 # convert the example CSV (from a pipe) into a dataset, describe and verify
 # it, print a few sampled rows back as CSV; then train a kernel machine,
-# evaluate it on the test sample and print a few predictions.
+# evaluate it on the test sample and print a few predictions; train a
+# Recursive Feature Machine and print the features it learned to weigh.
 set -eu
 KMILL=$1
 EX=$2
@@ -20,3 +21,8 @@ echo "== kmill eval on the 1000 test rows (CSV from a pipe, converted on the fly
 gzip -dc "$EX/fashion-test.csv.gz" | "$KMILL" eval "$OUT/fashion.kmm" - | head -n 2
 echo "== kmill predict: the first predictions"
 gzip -dc "$EX/fashion-test.csv.gz" | "$KMILL" predict "$OUT/fashion.kmm" - | head -n 4
+echo "== kmill train --rfm: a Recursive Feature Machine (2 iterations, diagonal M, 10% validation)"
+"$KMILL" train --rfm --iters 2 --diag "$OUT/fashion-train.kmx" -o "$OUT/fashion-rfm.kmm"
+gzip -dc "$EX/fashion-test.csv.gz" | "$KMILL" eval "$OUT/fashion-rfm.kmm" - | grep "^accuracy"
+echo "== kmill features: the pixels the RFM weighs most"
+"$KMILL" features --top 5 "$OUT/fashion-rfm.kmm"

@@ -26,6 +26,7 @@ typedef struct km_agop_opts {
     int center;     /* subtract each output's mean gradient over the samples */
     uint64_t mem;   /* working memory, bytes; 0: 256 MiB */
     size_t batch;   /* sample rows per block; 0: chosen from mem */
+    size_t tile;    /* centres per block; 0: 2048 */
 } km_agop_opts;
 
 /* G (d x d, row-major, or d for diag) for the m sample rows B; self[i] is

@@ -267,7 +267,9 @@ int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
             ld[j].i = (uint32_t)j;
         }
         qsort(ld, d, sizeof *ld, by_value_desc);
-        for (size_t j = 0; j < d && j < 5; j++)
+        /* up to five, leaving out the zeros (a diagonal M's eigenvectors
+         * are single features) */
+        for (size_t j = 0; j < d && j < 5 && (j == 0 || ld[j].v >= 5e-4); j++)
             printf("%s%s %+.3f", j ? ", " : "", names[ld[j].i], V[ld[j].i * d + e]);
         putchar('\n');
     }

@@ -193,7 +193,7 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_train_opts *o, int classi
                     /* resident now: rows, transformed rows, Y, A, F, best A, samples */
                     uint64_t held = SLACK + extra + (uint64_t)n * d * 4 + (uint64_t)n * c * 12 +
                                     (uint64_t)m * d * 4 + (uint64_t)nv * d * 4;
-                    km_agop_opts ao = {diag, o->center_grads, held < mem ? mem - held : 1, 0};
+                    km_agop_opts ao = {diag, o->center_grads, held < mem ? mem - held : 1, 0, 0};
                     rc = km_agop(ctx, pool, &so.kernel, Xs, n, d, A, c, B, idx, m, &ao, G);
                     free(B);
                     if (!rc)

@@ -44,7 +44,8 @@ int km_agop(km_ctx *ctx, km_pool *pool, const km_kernel *k, const float *Z, size
     if (!m || !n || !d || !c)
         return 0;
     size_t cd = c * d;
-    size_t t = n < CENTRE_TILE ? n : CENTRE_TILE;
+    size_t t = o->tile ? o->tile : CENTRE_TILE;
+    t = n < t ? n : t;
     uint64_t mem = o->mem ? o->mem : DEFAULT_MEM;
     /* fixed: the centre tile shifted, its norms and [alpha * Z_J]; the
      * per-batch SYRK output; sums for centring. Per sample row: its row of

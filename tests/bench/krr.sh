@@ -28,25 +28,7 @@ now() { date +%s.%N; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" "$2" | tail -n 1; }
 
-if [ ! -s fm-train.csv ]; then
-    /usr/bin/python3 - <<'PY'
-import gzip
-src = "/usr/share/datasets/fashion-mnist"
-for p, name in (("train", "fm-train.csv"), ("t10k", "fm-test.csv")):
-    with gzip.open(f"{src}/{p}-images-idx3-ubyte.gz") as f:
-        f.read(16); im = f.read()
-    with gzip.open(f"{src}/{p}-labels-idx1-ubyte.gz") as f:
-        f.read(8); lb = f.read()
-    with open(name, "w") as o:
-        o.write("label," + ",".join(f"pixel{i+1}" for i in range(784)) + "\n")
-        for i in range(len(lb)):
-            o.write(str(lb[i]) + "," + ",".join(map(str, im[i*784:(i+1)*784])) + "\n")
-PY
-fi
-[ -s fm20k.csv ] || head -n 20001 fm-train.csv >fm20k.csv
-for f in fm-train fm-test fm20k; do
-    [ -s $f.kmx ] || "$K" convert -q $f.csv -o $f.kmx
-done
+. "$top/tests/bench/fmdata.sh"
 
 echo "== 1. Gaussian L=$L reg=$REG on 20,000 rows: kmill against scikit-learn"
 G="--scale none --kernel gaussian --bandwidth $L --reg $REG"

@@ -103,7 +103,8 @@ static double rel_diff(const double *a, const double *b, size_t len)
     return sqrt(num / den);
 }
 
-/* Both kernels, full and diagonal, one block and blocks of 7, samples
+/* Both kernels, full and diagonal, one block and blocks of 7 samples
+ * (against one tile of centres, and tiles of 50: the last one partial),
  * off the centres and samples that are centres (self-pairs dropped;
  * central differences cancel the self-term's kink), centred or not. */
 Test(agop, matches_finite_differences)
@@ -129,7 +130,7 @@ Test(agop, matches_finite_differences)
                 double *ref = fd_agop(type, k.bandwidth, X, n, d, alpha, c, NULL, 0, B, m, center);
                 for (int diag = 0; diag < 2; diag++)
                     for (size_t batch = 0; batch <= 7; batch += 7) {
-                        km_agop_opts o = {diag, center, 0, batch};
+                        km_agop_opts o = {diag, center, 0, batch, batch ? 50 : 0};
                         cr_assert_eq(km_agop(&ctx, pool, &k, X, n, d, alpha, c, B,
                                              on ? self : NULL, m, &o, G),
                                      0, "%s", ctx.err.msg);
@@ -186,7 +187,7 @@ Test(agop, mahalanobis_metric_matches_finite_differences)
             cr_assert_eq(km_metric_root(diag ? Md : M, d, metric, diag ? Sd : S, &ctx.err), 0);
             km_metric_rows(X, n, d, diag ? Sd : S, metric, Z);
             km_metric_rows(B, m, d, diag ? Sd : S, metric, ZB);
-            km_agop_opts o = {diag, 0, 0, 0};
+            km_agop_opts o = {diag, 0, 0, 0, 0};
             cr_assert_eq(km_agop(&ctx, NULL, &k, Z, n, d, alpha, c, ZB, NULL, m, &o, G), 0);
             cr_assert_eq(km_agop_metric(&ctx, G, d, diag, diag ? Sd : S, metric, out), 0);
             double *ref = fd_agop(type, 2.0, X, n, d, alpha, c, diag ? Md : M, diag, B, m, 0);
@@ -217,7 +218,7 @@ Test(agop, zero_coefficients_are_an_error_not_a_nan_metric)
     km_ctx_init(&ctx, "t");
     km_kernel k = {KM_KERNEL_LAPLACE, 1.0};
     double G[16];
-    km_agop_opts o = {0, 0, 0, 0};
+    km_agop_opts o = {0, 0, 0, 0, 0};
     cr_assert_eq(km_agop(&ctx, NULL, &k, X, n, d, alpha, c, X, NULL, n, &o, G), 0);
     cr_assert_eq(km_agop_metric(&ctx, G, d, 0, NULL, KM_METRIC_NONE, M), KM_ENUMERIC);
     cr_assert(strstr(ctx.err.msg, "AGOP is zero"), "%s", ctx.err.msg);

@@ -137,7 +137,7 @@ int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         return cli_fail(ctx, rc);
     if (m.metric == KM_METRIC_NONE) {
         km_seterr(&ctx->err, KM_EDATA,
-                  m.rfm_iters ? "%s: the RFM's best iteration was 0, the plain kernel: its "
+                  m.sel && m.agop_samples ? "%s: the RFM's best iteration was 0, the plain kernel: its "
                                 "feature matrix is the identity and ranks nothing"
                               : "%s: no learned feature matrix (trained without --rfm): "
                                 "nothing to rank",

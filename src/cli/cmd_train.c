@@ -44,7 +44,8 @@ const char train_usage[] =
     "      --max-iter N       PCG iterations at most (default 1000)\n"
     "      --store S          kernel tiles beyond --mem: auto (default), spill, recompute\n"
     "      --tmpdir DIR       spill files and converted CSV (default $TMPDIR or /tmp)\n"
-    "      --seed S           seed of the landmark sample (default 1)\n"
+    "      --seed S           seed of the landmarks, the validation split and the AGOP\n"
+    "                         sample (default 1)\n"
     "      --io MODE          auto (default), uring or pread\n"
     "  -q, --quiet  -v, --verbose  --mem SIZE  --threads N  --progress  --no-progress\n"
     "  -h, --help\n";
@@ -93,6 +94,8 @@ struct st {
     int io;
     double bw[GRID_MAX], reg[GRID_MAX];
     FILE *logf;
+    int log_header; /* written */
+    unsigned rfm_only; /* options that need --rfm were given */
 };
 
 /* A comma-separated list of numbers: one is the value, more a grid, where
@@ -105,6 +108,9 @@ static int grid_arg(struct st *s, km_ctx *ctx, const char *opt, const char *arg,
         return cli_usage_error(s->cmd, ctx, "%s: list too long", opt);
     strcpy(buf, arg);
     *n = 0;
+    size_t len = strlen(arg);
+    if (!len || arg[0] == ',' || arg[len - 1] == ',' || strstr(arg, ",,"))
+        return cli_usage_error(s->cmd, ctx, "%s: empty value in the list '%s'", opt, arg);
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (*n == GRID_MAX)
@@ -171,8 +177,14 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
         return r;
     }
     case O_RFM: s->o.rfm = 1; break;
-    case O_DIAG: s->o.rfm_diag = 1; break;
-    case O_CENTER: s->o.center_grads = 1; break;
+    case O_DIAG:
+        s->o.rfm_diag = 1;
+        s->rfm_only = 1;
+        break;
+    case O_CENTER:
+        s->o.center_grads = 1;
+        s->rfm_only = 1;
+        break;
     case O_REFIT: s->o.refit = 1; break;
     case O_VAL: s->val = arg; break;
     case O_LOG: s->log = arg; break;
@@ -180,11 +192,13 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
         if (cli_int_arg(s->cmd, ctx, "--iters", arg, 0, 10000, &v))
             return EXIT_USAGE;
         s->o.rfm_iters = (int)v;
+        s->rfm_only = 1;
         break;
     case O_AGOP_SAMPLES:
         if (cli_int_arg(s->cmd, ctx, "--agop-samples", arg, 1, 2147483647, &v))
             return EXIT_USAGE;
         s->o.agop_samples = (size_t)v;
+        s->rfm_only = 1;
         break;
     case O_VAL_FRAC:
         if (cli_double_arg(s->cmd, ctx, "--val-frac", arg, &x))
@@ -255,7 +269,7 @@ static void log_step(void *arg, const km_select_step *p)
         "bandwidth\treg\titeration\tval_%s\ttrain_%s\tsolve_seconds\tagop_seconds\tcg_iterations\n";
     if (!s->logf)
         return;
-    if (ftell(s->logf) == 0)
+    if (!s->log_header++)
         fprintf(s->logf, hdr, p->classify ? "accuracy" : "mse", p->classify ? "accuracy" : "rmse");
     fprintf(s->logf, "%.17g\t%.17g\t%d\t%.9g\t%.9g\t%.3f\t%.3f\t%d\n", p->bandwidth, p->reg,
             p->iter, p->val_metric, p->train_metric, p->solve_seconds, p->agop_seconds,
@@ -284,6 +298,15 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         s.o.regs = s.reg;
     if (s.val && s.o.val_frac > 0)
         return cli_usage_error(cmd, ctx, "--val and --val-frac exclude each other");
+    if (s.val && strcmp(s.val, "-") == 0 && strcmp(argv[first], "-") == 0)
+        return cli_usage_error(cmd, ctx, "DATA and --val cannot both be standard input");
+    /* options that would silently do nothing */
+    int grid = s.o.nbandwidths > 1 || s.o.nregs > 1;
+    if (!s.o.rfm && s.rfm_only)
+        km_warn(ctx, "--iters, --diag, --agop-samples and --center-grads apply only with --rfm");
+    if (!s.o.rfm && !grid && !s.val && !(s.o.val_frac > 0) && (s.o.refit || s.log))
+        km_warn(ctx, "--refit and --log apply only when there is validation data (--rfm, a grid, "
+                "--val or --val-frac)");
     if (s.log && !(s.logf = fopen(s.log, "w"))) {
         km_seterr(&ctx->err, KM_EIO, "%s: %s", s.log, strerror(errno));
         return cli_fail(ctx, KM_EIO);

@@ -243,8 +243,9 @@ static size_t drop_unlabelled(float *X, float *y, size_t N, size_t d)
 
 /* The rows of a dataset as features (f fitted already) and targets, the
  * unlabelled ones dropped. */
-static int dataset_rows(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_features *f,
-                        float **Xo, float **yo, size_t *no, uint64_t *unseen)
+static int dataset_rows(km_ctx *ctx, km_pool *pool, km_kmx *data, const char *name,
+                        const km_features *f, float **Xo, float **yo, size_t *no,
+                        uint64_t *unseen)
 {
     const km_schema *s = km_kmx_schema(data);
     size_t N = (size_t)km_kmx_rows(data), d = f->d;
@@ -263,7 +264,7 @@ static int dataset_rows(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_featu
     *no = drop_unlabelled(X, y, N, d);
     if (!*no) {
         rc = km_seterr(&ctx->err, KM_EDATA, "no row of %s has a label '%s' seen in training",
-                       km_kmx_path(data), f->label);
+                       name ? name : km_kmx_path(data), f->label);
         goto out;
     }
     *Xo = X;
@@ -451,7 +452,7 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
     size_t ntr = n, nv = 0;
     if (o->val) {
         uint64_t unseen = 0;
-        if ((rc = dataset_rows(ctx, pool, o->val, &m->feat, &Xv, &yv, &nv, &unseen)))
+        if ((rc = dataset_rows(ctx, pool, o->val, o->val_name, &m->feat, &Xv, &yv, &nv, &unseen)))
             goto out;
         if (unseen)
             km_warn(ctx, "%llu categorical values of the validation data unseen in training",
@@ -555,8 +556,8 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
         m->sel = 1;
         m->rfm_iters = o->rfm ? (uint32_t)o->rfm_iters : 0;
         m->best_iter = (uint32_t)res->best_iter;
-        m->rfm_diag = o->rfm_diag;
-        m->center_grads = o->center_grads;
+        m->rfm_diag = o->rfm && o->rfm_diag;
+        m->center_grads = o->rfm && o->center_grads;
         m->agop_samples = o->rfm ? (o->agop_samples < ntr ? o->agop_samples : ntr) : 0;
         m->train_rows = ntr;
         m->val_rows = nv;

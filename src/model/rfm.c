@@ -110,6 +110,10 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_train_opts *o, int classi
     /* held beside what km_krr_solve counts: the transformed rows, the best
      * coefficients, the validation scores */
     uint64_t extra = (T ? (uint64_t)n * d * 4 : 0) + (uint64_t)n * c * 4 + (uint64_t)nv * c * 4;
+    /* and the metrics: M_t, M_t+1, S, G, and the float64 work of the root
+     * and of S G S (three d x d) */
+    if (T)
+        extra += (uint64_t)ms * 20 + (uint64_t)d * d * 8 * 3;
     if (extra + SLACK >= mem) {
         rc = km_seterr(&ctx->err, KM_ENOMEM, "--mem is too small for the model search");
         goto out;
@@ -199,8 +203,13 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_train_opts *o, int classi
                     if (!rc)
                         rc = km_agop_metric(ctx, G, d, diag, metric == KM_METRIC_NONE ? NULL : S,
                                             metric, Mnext);
-                    if (rc)
+                    if (rc) { /* the step was solved and scored: show it */
+                        st.agop_seconds = km_now() - t1;
+                        report(ctx, &st, T);
+                        if (o->log)
+                            o->log(o->log_arg, &st);
                         break;
+                    }
                     float *tmp = Mcur;
                     Mcur = Mnext;
                     Mnext = tmp;

@@ -223,6 +223,6 @@ int main(int argc, char **argv)
 EOF
 
 # shellcheck disable=SC2046 # pkg-config output is meant to split
-gcc -std=gnu11 -O2 -pthread -I"$top/include" -I"$cfg" $(pkg-config --cflags openblas) -o "$W/bench" \
-    "$W/bench.c" "$top/src/kern/kernel.c" $(pkg-config --libs openblas) -lm
+gcc -std=gnu11 -O2 -pthread -I"$top/include" -I"$top/src" -I"$cfg" $(pkg-config --cflags openblas) -o "$W/bench" \
+    "$W/bench.c" "$top/src/kern/kernel.c" "$top/src/core/error.c" $(pkg-config --libs openblas) -llapacke -lm
 "$W/bench" "${TILE784:-256}" "${TILE32:-64}"

@@ -212,9 +212,9 @@ Test(kernel, tile_matches_direct)
 {
     km_rng r;
     km_rng_seed(&r, 11);
-    size_t ds[] = {1, 3, 32, 100, 784};
-    size_t na = 37, nb = 53, ldk = 61;
-    float *K = malloc(na * ldk * sizeof *K), an[37], bn[53];
+    size_t ds[] = {1, 3, 32, 64, 65, 100, 784};
+    size_t na = 37, nb = 301, ldk = 309;
+    float *K = malloc(na * ldk * sizeof *K), an[37], bn[301];
     cr_assert(K);
     for (size_t t = 0; t < sizeof ds / sizeof ds[0]; t++) {
         size_t d = ds[t];

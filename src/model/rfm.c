@@ -17,6 +17,7 @@
 #include "kmill/progress.h"
 #include "kmill/rfm.h"
 #include "kmill/rng.h"
+#include "kmill/size.h"
 
 /* what the allocator and BLAS hold beside our arrays (as krr.c) */
 #define SLACK ((uint64_t)128 << 20)
@@ -115,7 +116,11 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_train_opts *o, int classi
     if (T)
         extra += (uint64_t)ms * 20 + (uint64_t)d * d * 8 * 3;
     if (extra + SLACK >= mem) {
-        rc = km_seterr(&ctx->err, KM_ENOMEM, "--mem is too small for the model search");
+        char b1[32], b2[32];
+        rc = km_seterr(&ctx->err, KM_ENOMEM,
+                       "--mem %s is too small: the model search holds %s beside the solver",
+                       km_format_size(mem, b1, sizeof b1),
+                       km_format_size(extra + SLACK, b2, sizeof b2));
         goto out;
     }
 

@@ -17,14 +17,12 @@
 typedef struct km_rfm_best {
     double bandwidth, reg;
     int iter;
-    double val_metric, train_metric;
+    double val_metric;
     int metric;              /* KM_METRIC_*; M malloc'd, or NULL */
     float *M;
     float *A;                /* n x c coefficients of the best step, malloc'd */
-    int solver, iters, steps;
-    double residual;
-    size_t rank;
-    km_tiles_stats tiles;
+    km_train_result solve;   /* that step's solve, with its train_metric */
+    int steps;
     double solve_seconds, agop_seconds; /* summed over every step */
 } km_rfm_best;
 

@@ -526,12 +526,12 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
         } else {
             A = best.A;
             best.A = NULL;
-            res->solver = best.solver;
-            res->iters = best.iters;
-            res->rel_residual = best.residual;
-            res->rank = best.rank;
-            res->tiles = best.tiles;
-            res->train_metric = best.train_metric;
+            res->solver = best.solve.solver;
+            res->iters = best.solve.iters;
+            res->rel_residual = best.solve.rel_residual;
+            res->rank = best.solve.rank;
+            res->tiles = best.solve.tiles;
+            res->train_metric = best.solve.train_metric;
         }
     }
     m->kernel = fo.kernel;

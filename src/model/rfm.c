@@ -91,7 +91,7 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_train_opts *o, int classi
     if (m > n)
         m = n;
     uint64_t mem = ctx->mem_budget;
-    float *Xm = NULL, *A = malloc(n * c * sizeof *A), *F = malloc(n * c * sizeof *F);
+    float *Xm = NULL, *Vm = NULL, *A = malloc(n * c * sizeof *A), *F = malloc(n * c * sizeof *F);
     float *Mcur = NULL, *Mnext = NULL, *S = NULL, *sv = malloc((nv ? nv : 1) * c * sizeof *sv);
     double *G = NULL;
     uint64_t *idx = NULL;
@@ -100,17 +100,19 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_train_opts *o, int classi
         goto oom;
     if (T) {
         Xm = malloc(n * d * sizeof *Xm);
+        Vm = malloc(nv * d * sizeof *Vm + 1);
         Mcur = malloc(ms * sizeof *Mcur);
         Mnext = malloc(ms * sizeof *Mnext);
         S = malloc(ms * sizeof *S);
         G = malloc(ms * sizeof *G);
         idx = malloc(m * sizeof *idx);
-        if (!Xm || !Mcur || !Mnext || !S || !G || !idx || km_sample_indices(n, m, o->seed, idx))
+        if (!Xm || !Vm || !Mcur || !Mnext || !S || !G || !idx || km_sample_indices(n, m, o->seed, idx))
             goto oom;
     }
-    /* held beside what km_krr_solve counts: the transformed rows, the best
-     * coefficients, the validation scores */
-    uint64_t extra = (T ? (uint64_t)n * d * 4 : 0) + (uint64_t)n * c * 4 + (uint64_t)nv * c * 4;
+    /* held beside what km_krr_solve counts: the transformed rows (training
+     * and validation), the best coefficients, the validation scores */
+    uint64_t extra = (T ? (uint64_t)(n + nv) * d * 4 : 0) + (uint64_t)n * c * 4 +
+                     (uint64_t)nv * c * 4;
     /* and the metrics: M_t, M_t+1, S, G, and the float64 work of the root
      * and of S G S (three d x d) */
     if (T)
@@ -153,17 +155,23 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_train_opts *o, int classi
                 if (!classify)
                     st.train_metric = sqrt(st.train_metric);
                 if (nv) {
+                    /* the centres as the solve saw them; the validation
+                     * rows through the same S */
+                    const float *Vs = Xv;
+                    if (metric != KM_METRIC_NONE) {
+                        km_metric_rows(Xv, nv, d, S, metric, Vm);
+                        Vs = Vm;
+                    }
                     km_model view;
                     memset(&view, 0, sizeof view);
                     view.kernel = so.kernel;
-                    view.metric = metric;
-                    view.M = Mcur;
+                    view.metric = KM_METRIC_NONE;
                     view.n = n;
                     view.d = (uint32_t)d;
                     view.c = (uint32_t)c;
-                    view.centres = (float *)X;
+                    view.centres = (float *)Xs;
                     view.alpha = A;
-                    if ((rc = km_model_scores(ctx, pool, &view, Xv, nv, (mem - extra) / 4, sv)))
+                    if ((rc = km_model_scores(ctx, pool, &view, Vs, nv, (mem - extra) / 4, sv)))
                         break;
                     st.val_metric = km_score_metric(classify, sv, yv, nv, c);
                 }
@@ -185,12 +193,8 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_train_opts *o, int classi
                     best->reg = rgs[ri];
                     best->iter = t;
                     best->val_metric = st.val_metric;
-                    best->train_metric = st.train_metric;
-                    best->solver = sr.solver;
-                    best->iters = sr.iters;
-                    best->residual = sr.rel_residual;
-                    best->rank = sr.rank;
-                    best->tiles = sr.tiles;
+                    best->solve = sr;
+                    best->solve.train_metric = st.train_metric;
                 }
                 if (t < T) {
                     double t1 = km_now();
@@ -233,6 +237,7 @@ oom:
 out:
     ctx->mem_budget = mem;
     free(Xm);
+    free(Vm);
     free(A);
     free(F);
     free(Mcur);

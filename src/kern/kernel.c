@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kmill/kernel.h"
+#include "kern/gram.h"
 
 /* The clones: AVX-512 and AVX2 as x86-64-v4 and -v3, because those
  * levels include FMA (-mavx2 does not imply -mfma) and AVX512VL (without
@@ -228,34 +229,6 @@ static void fix_row(const float *a, const float *B, size_t d, float *row, size_t
     }
 }
 
-void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *an,
-                    const float *B, size_t nb, const float *bn, size_t d, float *K, size_t ldk)
-{
-    if (na == 0 || nb == 0)
-        return;
-    int gaussian = k->type == KM_KERNEL_GAUSSIAN;
-    double L = k->bandwidth;
-    /* the exponent is -D2 / (2 L^2) or -D / L: one multiply in the pass */
-    float scale = (float)(gaussian ? -1.0 / (2.0 * L * L) : -1.0 / L);
-    if (d == 0) {
-        /* no features: every distance is 0 (and BLAS rejects lda = 0) */
-        for (size_t i = 0; i < na; i++)
-            for (size_t j = 0; j < nb; j++)
-                K[i * ldk + j] = 1.0f;
-        return;
-    }
-    /* alpha = -2 is exact, so K holds -2 G with G's own rounding only */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, -2.0f, A,
-                (int)d, B, (int)d, 0.0f, K, (int)ldk);
-    for (size_t i = 0; i < na; i++) {
-        float *row = K + i * ldk;
-        if (gaussian)
-            gaussian_row(an[i], bn, row, nb, scale);
-        else if (laplace_row(an[i], bn, row, nb, scale))
-            fix_row(A + i * d, B, d, row, nb, L);
-    }
-}
-
 /* ---- gradient weights (the AGOP, MATH.md §4) --------------------------
  * The gradient of a Laplace kernel in its first argument is
  * -(k / (L ||a-b||)) (a - b): the weight k / D, with D from the same
@@ -283,6 +256,146 @@ KM_HOT static unsigned laplace_grad_row(float a, const float *restrict bn, float
         any |= near;
     }
     return any;
+}
+
+/* ---- the Laplace rows, AVX-512 -----------------------------------------
+ * At small d the Laplace pass cost twice the Gaussian's, and half of it
+ * was sqrt_pos's dozen operations. AVX-512 has an estimate of 1/sqrt good
+ * to 2^-14 (vrsqrt14ps) that GCC will not emit from portable code without
+ * -ffast-math, so on CPUs that have it these two rows are written with
+ * intrinsics and chosen at run time: the estimate y, s = x y, one Newton
+ * step s (1 + e/2) with e = 1 - x y^2 (relative error about 1.5 2^-28
+ * before rounding, the same float rounding as sqrt_pos), and for the
+ * gradient 1/s = y (1 + e/2) from the same e instead of a division. d2 is
+ * clamped at FLT_MIN instead of 0 (the estimate of 1/sqrt(0) is inf): its
+ * kernel value is 1 either way, and such pairs are near and recomputed.
+ * The flag for near pairs is a mask register; the exponential is exp_neg
+ * step for step. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#include <immintrin.h>
+#define ROWS512 1
+#define AVX512 __attribute__((target("avx512f")))
+
+static inline __attribute__((always_inline)) AVX512 __m512 exp_neg16(__m512 x)
+{
+    __m512 m = _mm512_fmadd_ps(x, _mm512_set1_ps(LOG2E), _mm512_set1_ps(ROUND_MAGIC));
+    __m512 kf = _mm512_sub_ps(m, _mm512_set1_ps(ROUND_MAGIC));
+    __m512 r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(LN2_HI), x);
+    r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(LN2_LO), r);
+    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(P6), r, _mm512_set1_ps(P5));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(P4));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(P3));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(P2));
+    __m512 p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(r, r), q, r));
+    /* p 2^k in one instruction, which needs no clamp of x: vscalefps
+     * underflows to 0 (or a subnormal) by itself; below EXP_MIN the
+     * result is flushed to 0 as exp_neg does, so no subnormal reaches
+     * the products. A NaN x gives NaN (not below EXP_MIN). */
+    __m512 y = _mm512_scalef_ps(p, kf);
+    return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_MIN), _CMP_LT_OQ),
+                              _mm512_setzero_ps());
+}
+
+static inline __attribute__((always_inline)) AVX512 __mmask16 tail_mask(size_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+/* grad is a constant in each caller: the kernel value (near pairs
+ * negated) or the gradient weight k / D (near pairs -1) */
+static inline __attribute__((always_inline)) AVX512 unsigned
+laplace512(float a, const float *bn, float *row, size_t nb, float scale, int grad)
+{
+    __m512 va = _mm512_set1_ps(a), vs = _mm512_set1_ps(scale), tau = _mm512_set1_ps(NEAR_TAU);
+    __m512 tiny = _mm512_set1_ps(FLT_MIN), one = _mm512_set1_ps(1.0f);
+    __m512 half = _mm512_set1_ps(0.5f), hvs = _mm512_set1_ps(0.5f * scale);
+    __mmask16 any = 0;
+    for (size_t j = 0; j < nb; j += 16) {
+        __mmask16 m = tail_mask(nb - j);
+        __m512 nsum = _mm512_add_ps(va, _mm512_maskz_loadu_ps(m, bn + j));
+        __m512 d2 = _mm512_add_ps(nsum, _mm512_maskz_loadu_ps(m, row + j));
+        /* < for the kernel, <= for the weights (as laplace_row and
+         * laplace_grad_row flag them) */
+        __mmask16 near = _mm512_mask_cmp_ps_mask(m, d2, _mm512_mul_ps(tau, nsum),
+                                                 grad ? _CMP_LE_OQ : _CMP_LT_OQ);
+        d2 = _mm512_max_ps(tiny, d2);
+        __m512 y = _mm512_rsqrt14_ps(d2);
+        __m512 s = _mm512_mul_ps(d2, y);
+        __m512 e = _mm512_fnmadd_ps(s, y, one);
+        __m512 v;
+        if (grad) {
+            __m512 he = _mm512_mul_ps(half, e);
+            __m512 rs = _mm512_fmadd_ps(y, he, y); /* 1/s */
+            s = _mm512_fmadd_ps(s, he, s);
+            v = _mm512_mul_ps(exp_neg16(_mm512_mul_ps(s, vs)), rs);
+            v = _mm512_mask_mov_ps(v, near, _mm512_set1_ps(-1.0f));
+        } else {
+            /* scale s (1 + e/2) = s (scale + e scale/2): the Newton step
+             * and the multiply by -1/L in two operations */
+            v = exp_neg16(_mm512_mul_ps(s, _mm512_fmadd_ps(e, hvs, vs)));
+            v = _mm512_mask_sub_ps(v, near, _mm512_setzero_ps(), v);
+        }
+        _mm512_mask_storeu_ps(row + j, m, v);
+        any |= near;
+    }
+    return any != 0;
+}
+
+static AVX512 unsigned laplace_row512(float a, const float *bn, float *row, size_t nb, float scale)
+{
+    return laplace512(a, bn, row, nb, scale, 0);
+}
+
+static AVX512 unsigned laplace_grad_row512(float a, const float *bn, float *row, size_t nb,
+                                           float scale)
+{
+    return laplace512(a, bn, row, nb, scale, 1);
+}
+#endif
+
+/* the pass for one row of a Laplace tile (1) or of its gradient weights */
+static unsigned laplace_pass(int grad, float a, const float *bn, float *row, size_t nb,
+                             float scale)
+{
+#ifdef ROWS512
+    if (__builtin_cpu_supports("avx512f"))
+        return grad ? laplace_grad_row512(a, bn, row, nb, scale)
+                    : laplace_row512(a, bn, row, nb, scale);
+#endif
+    return grad ? laplace_grad_row(a, bn, row, nb, scale) : laplace_row(a, bn, row, nb, scale);
+}
+
+void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *an,
+                    const float *B, size_t nb, const float *bn, size_t d, float *K, size_t ldk)
+{
+    if (na == 0 || nb == 0)
+        return;
+    int gaussian = k->type == KM_KERNEL_GAUSSIAN;
+    double L = k->bandwidth;
+    /* the exponent is -D2 / (2 L^2) or -D / L: one multiply in the pass */
+    float scale = (float)(gaussian ? -1.0 / (2.0 * L * L) : -1.0 / L);
+    if (d == 0) {
+        /* no features: every distance is 0 (and BLAS rejects lda = 0) */
+        for (size_t i = 0; i < na; i++)
+            for (size_t j = 0; j < nb; j++)
+                K[i * ldk + j] = 1.0f;
+        return;
+    }
+    /* K = -2 G, chunk by chunk of columns where gram.c does the product
+     * (the pass then finds its chunk in cache) */
+    size_t cw = km_gram_cols(d, nb);
+    for (size_t c0 = 0; c0 < nb; c0 += cw) {
+        size_t cn = nb - c0 < cw ? nb - c0 : cw;
+        const float *Bc = B + c0 * d;
+        km_gram(A, na, Bc, cn, d, K + c0, ldk);
+        for (size_t i = 0; i < na; i++) {
+            float *row = K + i * ldk + c0;
+            if (gaussian)
+                gaussian_row(an[i], bn + c0, row, cn, scale);
+            else if (laplace_pass(0, an[i], bn + c0, row, cn, scale))
+                fix_row(A + i * d, Bc, d, row, cn, L);
+        }
+    }
 }
 
 static void fix_grad_row(const float *a, double an, const float *B, const float *bn, size_t d,
@@ -319,12 +432,16 @@ void km_kernel_grad_tile(const km_kernel *k, const float *A, size_t na, const fl
         return;
     }
     double L = k->bandwidth;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, -2.0f, A,
-                (int)d, B, (int)d, 0.0f, W, (int)ldw);
-    for (size_t i = 0; i < na; i++) {
-        float *row = W + i * ldw;
-        if (laplace_grad_row(an[i], bn, row, nb, (float)(-1.0 / L)))
-            fix_grad_row(A + i * d, an[i], B, bn, d, row, nb, L);
+    size_t cw = km_gram_cols(d, nb);
+    for (size_t c0 = 0; c0 < nb; c0 += cw) {
+        size_t cn = nb - c0 < cw ? nb - c0 : cw;
+        const float *Bc = B + c0 * d;
+        km_gram(A, na, Bc, cn, d, W + c0, ldw);
+        for (size_t i = 0; i < na; i++) {
+            float *row = W + i * ldw + c0;
+            if (laplace_pass(1, an[i], bn + c0, row, cn, (float)(-1.0 / L)))
+                fix_grad_row(A + i * d, an[i], Bc, bn + c0, d, row, cn, L);
+        }
     }
 }
 

@@ -18,7 +18,7 @@
 # time, which leave out the time other processes hold the cores (not the
 # slowdown from sharing a core's caches or hyperthreads): "on 2 free
 # cores" is 2 x the rate per thread-CPU-second. Takes about 10-20 s.
-# TILE784 and TILE32 (rows per tile, default 256 and 64) change the tiling.
+# TILE784 and TILE32 (rows per tile, default 256 and 256, as the tile store cuts them) change the tiling.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 W=${1:-${TMPDIR:-/tmp}/kmill-bench-kernel}
@@ -145,7 +145,7 @@ static struct timing run(struct job *j, int reps)
 int main(int argc, char **argv)
 {
     size_t tr784 = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
-    size_t tr32 = argc > 2 ? strtoul(argv[2], NULL, 10) : 64;
+    size_t tr32 = argc > 2 ? strtoul(argv[2], NULL, 10) : 256;
     __builtin_cpu_init();
     printf("cpu: avx512f %s, avx2 %s; %d threads; tiles %zu x %d (d=784), %zu x %d (d=32)\n",
            __builtin_cpu_supports("avx512f") ? "yes" : "no",
@@ -224,5 +224,5 @@ EOF
 
 # shellcheck disable=SC2046 # pkg-config output is meant to split
 gcc -std=gnu11 -O2 -pthread -I"$top/include" -I"$top/src" -I"$cfg" $(pkg-config --cflags openblas) -o "$W/bench" \
-    "$W/bench.c" "$top/src/kern/kernel.c" "$top/src/core/error.c" $(pkg-config --libs openblas) -llapacke -lm
-"$W/bench" "${TILE784:-256}" "${TILE32:-64}"
+    "$W/bench.c" "$top/src/kern/kernel.c" "$top/src/kern/gram.c" "$top/src/core/error.c" $(pkg-config --libs openblas) -llapacke -lm
+"$W/bench" "${TILE784:-256}" "${TILE32:-256}"

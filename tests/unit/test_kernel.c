@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/gram.h"
 #include "kmill/kernel.h"
 #include "kmill/rng.h"
 
@@ -265,6 +266,51 @@ Test(kernel, tile_matches_direct)
     free(K);
 }
 
+/* The product itself (gram.c's register blocks on AVX-512 CPUs, sgemm
+ * elsewhere) against float64 dot products, over the shapes its blocks cut
+ * differently: d across the 16-wide transposes and past KM_GRAM_MAX_D,
+ * row counts around the 8-row block, column counts around the 16- and
+ * 32-wide blocks and the full chunk; padding past nb must stay
+ * untouched. The bound is float32 accumulation over d terms. */
+Test(kernel, gram_matches_double)
+{
+    km_rng r;
+    km_rng_seed(&r, 17);
+    size_t ds[] = {1, 2, 15, 16, 17, 31, 33, 48, 63, 64, 65};
+    size_t nas[] = {1, 7, 8, 9, 23};
+    size_t nbs[] = {1, 15, 16, 17, 31, 32, 33, 200, KM_GRAM_COLS};
+    for (size_t a = 0; a < sizeof ds / sizeof ds[0]; a++)
+        for (size_t b = 0; b < sizeof nas / sizeof nas[0]; b++)
+            for (size_t c = 0; c < sizeof nbs / sizeof nbs[0]; c++) {
+                size_t d = ds[a], na = nas[b], nb = nbs[c], ldk = nb + 3;
+                if (km_gram_cols(d, nb) < nb)
+                    continue;
+                float *A = random_rows(&r, na, d), *B = random_rows(&r, nb, d);
+                float *K = malloc(na * ldk * sizeof *K);
+                cr_assert(K);
+                for (size_t i = 0; i < na * ldk; i++)
+                    K[i] = SENTINEL;
+                km_gram(A, na, B, nb, d, K, ldk);
+                for (size_t i = 0; i < na; i++) {
+                    for (size_t j = 0; j < nb; j++) {
+                        double dot = 0, mag = 0;
+                        for (size_t k = 0; k < d; k++) {
+                            dot += (double)A[i * d + k] * B[j * d + k];
+                            mag += fabs((double)A[i * d + k] * B[j * d + k]);
+                        }
+                        cr_assert_leq(fabs(K[i * ldk + j] + 2 * dot), 2 * mag * d * FLT_EPSILON,
+                                      "d %zu na %zu nb %zu (%zu, %zu): %g vs %g", d, na, nb, i, j,
+                                      K[i * ldk + j], -2 * dot);
+                    }
+                    for (size_t j = nb; j < ldk; j++)
+                        cr_assert_eq(K[i * ldk + j], SENTINEL, "padding written, row %zu", i);
+                }
+                free(A);
+                free(B);
+                free(K);
+            }
+}
+
 /* A against itself: the diagonal is 1 up to the expansion's rounding
  * noise (see kernel.h; exactly 1 for Laplace, whose near pairs are
  * recomputed), the tile symmetric up to the same. */
@@ -348,4 +394,44 @@ Test(kernel, edge_cases)
             cr_assert_leq(fabs(K[i * 2 + 1] - ref), 1e-6, "row %d: %g vs %g", i, K[i * 2 + 1], ref);
         }
     }
+}
+
+/* The pass's exponential and square root over the whole range, both
+ * kernels: at d = 1 with a = 0 the squared distance is b^2 as the norms
+ * hold it, so the reference exp(-sqrt(bn)/L) (or exp(-bn/2L^2)) in
+ * float64 leaves only the pass's own error: relative error within a few
+ * ulps times (1 + |x|) (x is the exponent, rounded once to float), and
+ * exactly 0 past the flush at x = -87.5. */
+Test(kernel, pass_accuracy_whole_range)
+{
+    size_t nb = 4000;
+    float A[1] = {0}, an[1] = {0}, *B = malloc(nb * sizeof *B), *bn = malloc(nb * sizeof *bn);
+    float *K = malloc(nb * sizeof *K);
+    cr_assert(B && bn && K);
+    for (int type = 0; type < 2; type++) {
+        double L = 0.7;
+        for (size_t j = 0; j < nb; j++) /* exponents 0 .. -95 */
+            B[j] = (float)(type ? L * sqrt(2.0 * 95.0 * j / nb) : 95.0 * L * j / nb) + 1e-3f;
+        km_row_sqnorms(B, nb, 1, bn);
+        km_kernel k = {type, L};
+        km_kernel_tile(&k, A, 1, an, B, nb, bn, 1, K, nb);
+        double worst = 0;
+        for (size_t j = 0; j < nb; j++) {
+            double x = type ? -(double)bn[j] / (2 * L * L) : -sqrt((double)bn[j]) / L;
+            double ref = exp(x);
+            if (x < -87.6) {
+                cr_assert_eq(K[j], 0.0f, "x = %g: %g, not flushed", x, K[j]);
+                continue;
+            }
+            if (x < -87.4)
+                continue; /* the flush point itself moves with x's rounding */
+            double e = fabs(K[j] - ref) / ref / (1 + fabs(x));
+            worst = e > worst ? e : worst;
+        }
+        cr_log_info("pass type %d: worst relative error / (1 + |x|) %.3g", type, worst);
+        cr_assert_leq(worst, 4 * FLT_EPSILON, "type %d: %g", type, worst);
+    }
+    free(B);
+    free(bn);
+    free(K);
 }

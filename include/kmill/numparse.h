@@ -69,6 +69,20 @@ void km_numparse_free(km_numparse *np);
  * field. */
 int km_parse_f32(const km_numparse *np, const char *s, size_t len, float *out);
 
+/* A parser for the commonest field, a plain decimal: [-] digits ["."
+ * digits] or [-] "." digits, nothing else (no blanks, "+" or exponent).
+ * It returns 1 with the float in *out when the text is of that form with
+ * at most 16 digits, at most 10 after the point and an integer value w of
+ * the digits <= 2^24 (path (a) above, so *out is what km_parse_f32 gives),
+ * and 0 for anything else: then ask km_parse_f32, which decides. Unlike
+ * km_parse_f32 it may read up to 32 bytes from s whatever len is: the
+ * caller guarantees they are readable (the CSV importer's blocks end in
+ * padding). km_numparse_plain returns the fastest version for this CPU
+ * (SSE4.1 shuffles and multiply-adds where available, chosen once when
+ * the context is made), to be called directly per field. */
+typedef int (*km_plain_fn)(const char *s, size_t len, float *out);
+km_plain_fn km_numparse_plain(const km_numparse *np);
+
 /* Bytes a km_format_f32 buffer must hold (outputs are at most 15 bytes,
  * e.g. "-0.000123456789", plus the NUL). */
 #define KM_F32_BUFSZ 32

@@ -405,30 +405,6 @@ static int block_row_room(struct block *b, uint32_t ncols)
     return 0;
 }
 
-/* Up to 8 leading decimal digits of s: their count into *n, their value
- * returned. SWAR: the 8 bytes are tested and combined as one 64-bit word
- * (little-endian), so a digit count costs no branch mispredictions. s must
- * have 8 readable bytes. */
-static inline uint32_t digits8(const char *s, unsigned *n)
-{
-    uint64_t x;
-    memcpy(&x, s, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    uint64_t d = x ^ 0x3030303030303030ull; /* a digit byte becomes 0..9 */
-    uint64_t bad = (d | ((d & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull)) & 0x8080808080808080ull;
-    unsigned len = bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
-    *n = len;
-    if (!len)
-        return 0;
-    d <<= 8 * (8 - len); /* drop what follows; zeros in front are leading zeros */
-    d = d * 10 + (d >> 8);
-    d = (((d & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
-         (((d >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
-    return (uint32_t)d;
-}
-
 /* The separators (delimiter, CR, LF, and NUL, which ends the text) among
  * the 64 bytes at p, as a bit mask: bit i for p[i]. */
 static inline uint64_t separators(const char *p, char delim)
@@ -452,44 +428,6 @@ static inline uint64_t separators(const char *p, char delim)
 #endif
 }
 
-/* The value of the field s[0..len) when it is a plain decimal ("12",
- * "-0.5", "3.25"), else NaN (which no decimal parses to). Exact for the reason of
- * km_parse_f32's first fast path: w <= 2^24 and 10^k (k <= 10) are exact
- * floats, so w / 10^k is one correctly rounded division. */
-static inline float plain_decimal(const char *s, size_t len)
-{
-    static const float pow10f[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
-                                     1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
-    static const uint64_t pow10u[11] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
-                                        100000000, 1000000000, 10000000000};
-    const char *e = s + len;
-    int neg = *s == '-';
-    s += neg;
-    unsigned ni, nf = 0;
-    uint64_t w = digits8(s, &ni);
-    s += ni;
-    if (s < e && *s == '.') {
-        const char *z = ++s;
-        while (s < e && *s == '0') /* zeros after the point cost no significant digits */
-            s++;
-        unsigned nz = (unsigned)(s - z);
-        uint32_t f = digits8(s, &nf);
-        s += nf;
-        nf += nz;
-        if (ni + nf == 0 || ni + nf > 18 || nf > 10) /* "." is no number */
-            return NAN;
-        w = w * pow10u[nf] + f;
-    } else if (ni == 0) {
-        return NAN;
-    }
-    if (s != e || w > (1u << 24))
-        return NAN;
-    float x = (float)w;
-    if (nf)
-        x /= pow10f[nf];
-    return neg ? -x : x;
-}
-
 /* Any other number, through km_parse_f32; NaN if the field is none. Kept
  * out of line so the fast loop's values stay in registers. */
 static __attribute__((noinline)) float other_number(const km_numparse *np, const char *s,
@@ -509,8 +447,8 @@ static __attribute__((noinline)) float other_number(const km_numparse *np, const
  * integers in one 8-byte SWAR step. dst[j] is field j's output column, -1
  * to drop it, -2 to leave the record to the general path. The text is
  * followed by 64 zero bytes, so loads past its end are safe. */
-static size_t fast_record(const km_numparse *np, const int32_t *dst, uint32_t nin, char delim,
-                          const char *p, float *out)
+static size_t fast_record(const km_numparse *np, km_plain_fn plain, const int32_t *dst,
+                          uint32_t nin, char delim, const char *p, float *out)
 {
     const char *s = p, *base = p, *e;
     uint64_t m = separators(base, delim);
@@ -531,7 +469,7 @@ static size_t fast_record(const km_numparse *np, const int32_t *dst, uint32_t ni
         uint64_t d = x ^ 0x3030303030303030ull;
         uint64_t bad = (d | ((d & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull)) & 0x8080808080808080ull;
         if (len - 1 < 8 && !(bad & (~0ull >> (64 - 8 * len)))) {
-            /* 1 to 8 digits: the SWAR sum of digits8, with the length known */
+            /* 1 to 8 digits: the SWAR sum of numparse.c's digits8, length known */
             d <<= 8 * (8 - len);
             d = d * 10 + (d >> 8);
             d = (((d & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
@@ -542,8 +480,7 @@ static size_t fast_record(const km_numparse *np, const int32_t *dst, uint32_t ni
         } else {
             if (len == 0 || *s == '"')
                 return 0;
-            v = plain_decimal(s, len);
-            if (isnan(v))
+            if (!plain(s, len, &v))
                 v = other_number(np, s, len);
             if (isnan(v))
                 return 0; /* text or NA: the general path decides */
@@ -577,6 +514,7 @@ static void parse_block(void *arg, size_t item, int worker)
     int rc;
     /* numeric-looking NA tokens (e.g. -999) must be seen before numbers */
     int fast = !c->na.numeric;
+    km_plain_fn plain = km_numparse_plain(c->np);
 
     b->nrows = 0;
     b->ncells = 0;
@@ -591,8 +529,9 @@ static void parse_block(void *arg, size_t item, int worker)
         if (fast) {
             size_t avail;
             const char *rest = km_csv_rest(b->csv, &avail);
-            size_t n = avail ? fast_record(c->np, c->fast_dst, nin, c->delim, rest,
-                                           b->rows + (size_t)b->nrows * ncols) : 0;
+            size_t n = avail ? fast_record(c->np, plain, c->fast_dst, nin, c->delim, rest,
+                                           b->rows + (size_t)b->nrows * ncols)
+                             : 0;
             if (n) {
                 b->lines[b->nrows++] = km_csv_skip_record(b->csv, n);
                 continue;

@@ -482,6 +482,79 @@ Test(numparse, random_vs_strtof_2) { check_random(2, 500000); }
 Test(numparse, random_vs_strtof_3) { check_random(3, 500000); }
 Test(numparse, random_vs_strtof_4) { check_random(4, 500000); }
 
+/* km_numparse_plain: whatever it accepts reads exactly as strtof reads
+ * it, and it accepts every plain decimal of up to 7 digits (w < 2^24)
+ * with at most 10 after the point, whatever follows the field in the
+ * buffer (here more digits, a point, the delimiter or zeros: the reader
+ * hands it the 32 bytes after). Everything else is left to km_parse_f32:
+ * the generator's exponents, blanks and long digit strings, and the
+ * rejects above. */
+static size_t gen_plain(char *out)
+{
+    char *o = out;
+    if (below(2))
+        *o++ = '-';
+    int ni = below(8), nf = below(8);
+    if (ni + nf > 7)
+        nf = 7 - ni;
+    if (ni + nf == 0)
+        ni = 1;
+    int zeros = ni == 0 ? below(4) : 0; /* leading zeros after the point: up to 10 places */
+    for (int j = 0; j < ni; j++)
+        *o++ = (char)('0' + below(10));
+    if (nf + zeros > 0 || below(8) == 0) {
+        *o++ = '.';
+        for (int j = 0; j < zeros; j++)
+            *o++ = '0';
+        for (int j = 0; j < nf; j++)
+            *o++ = (char)('0' + below(10));
+    }
+    return (size_t)(o - out);
+}
+
+Test(numparse, plain_vs_strtof)
+{
+    km_plain_fn plain = km_numparse_plain(np);
+    static const char tails[] = "9.,\0";
+    char buf[700]; /* gen_number writes up to 600 bytes */
+    long accepted = 0;
+    rnd_state = 77;
+    for (long it = 0; it < 1000000; it++) {
+        memset(buf, 0, sizeof buf);
+        int kind = below(3);
+        size_t len = kind ? gen_plain(buf) : gen_number(buf);
+        if (len > 60)
+            continue;
+        char t = tails[below(4)];
+        memset(buf + len, t, 8);
+        char save = buf[len];
+        buf[len] = 0;
+        float ref = strtof(buf, NULL);
+        buf[len] = save;
+        float got = -12345.0f;
+        int ok = plain(buf, len, &got);
+        if (ok) {
+            accepted++;
+            cr_assert_eq(f2u(got), f2u(ref), "'%.*s': %a, strtof %a", (int)len, buf, (double)got,
+                         (double)ref);
+        } else {
+            cr_assert(kind == 0, "plain decimal '%.*s' refused", (int)len, buf);
+            cr_assert_eq(got, -12345.0f, "output written for refused '%.*s'", (int)len, buf);
+        }
+    }
+    cr_assert_gt(accepted, 600000, "only %ld accepted", accepted);
+    static const char *const bad[] = {"", ".", "-", "-.", "+1", " 1", "1 ", "1e5", "1.2.3",
+                                      "1,5", "--1", "12345678901234567", "0.00000000001",
+                                      "16777217", "99999999", "nan", "inf", "1-"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(buf, 0, sizeof buf);
+        memcpy(buf, bad[i], strlen(bad[i]));
+        float v = 12345.0f;
+        cr_assert_eq(plain(buf, strlen(bad[i]), &v), 0, "accepted '%s'", bad[i]);
+        cr_assert_eq(v, 12345.0f);
+    }
+}
+
 /* ---- formatting ---------------------------------------------------------- */
 
 Test(numparse, format_examples)

@@ -14,9 +14,10 @@
  * a d x 256 panel on the stack (64 KiB at most; B^T rows are what the
  * register block loads as vectors), then blocks of 8 rows x 32 columns
  * are accumulated in 16 registers, k by k, each A element broadcast once
- * and used twice. The caller (km_kernel_tile) runs its pass on each chunk
- * while it is still in L2. Other CPUs and larger d take sgemm with the
- * whole width at once.
+ * and used twice. km_kernel_tile keeps one panel for all its rows
+ * (km_gram_panel, km_gram_rows) and runs its pass on 32 rows at a time
+ * while they are in L1. Other CPUs and larger d take sgemm with the whole
+ * width at once.
  *
  * The sum over k is sequential in float32 with fused multiply-adds, so an
  * entry's rounding differs from sgemm's blocked order by a few ulps of the
@@ -132,14 +133,18 @@ static AVX512 void transpose16(const float *B, size_t nrows, size_t d, size_t k0
     }
 }
 
-static AVX512 void gram_avx512(const float *A, size_t na, const float *B, size_t nb, size_t d,
-                               float *K, size_t ldk)
+static AVX512 void panel_avx512(const float *B, size_t nb, size_t d, float *Bt)
 {
-    float Bt[KM_GRAM_MAX_D * KM_GRAM_COLS] __attribute__((aligned(64)));
-    size_t ldb = (nb + 31) & ~(size_t)31;
+    size_t ldb = km_gram_ld(nb);
     for (size_t j = 0; j < ldb; j += 16)
         for (size_t k0 = 0; k0 < d; k0 += 16)
             transpose16(B + j * d, j < nb ? nb - j : 0, d, k0, Bt + k0 * ldb + j, ldb);
+}
+
+static AVX512 void rows_avx512(const float *A, size_t na, const float *Bt, size_t nb, size_t d,
+                               float *K, size_t ldk)
+{
+    size_t ldb = km_gram_ld(nb);
     for (size_t i = 0; i < na; i += 8) {
         size_t R = na - i < 8 ? na - i : 8;
         for (size_t j = 0; j < nb; j += 32)
@@ -148,25 +153,43 @@ static AVX512 void gram_avx512(const float *A, size_t na, const float *B, size_t
 }
 #endif
 
-size_t km_gram_cols(size_t d, size_t nb)
+int km_gram_fast(size_t d)
 {
 #ifdef GRAM_X86
-    if (d > 0 && d <= KM_GRAM_MAX_D && __builtin_cpu_supports("avx512f"))
-        return nb < KM_GRAM_COLS ? nb : KM_GRAM_COLS;
+    return d > 0 && d <= KM_GRAM_MAX_D && __builtin_cpu_supports("avx512f");
 #else
     (void)d;
+    return 0;
 #endif
-    return nb;
+}
+
+void km_gram_panel(const float *B, size_t nb, size_t d, float *Bt)
+{
+#ifdef GRAM_X86
+    panel_avx512(B, nb, d, Bt);
+#else
+    (void)B, (void)nb, (void)d, (void)Bt;
+#endif
+}
+
+void km_gram_rows(const float *A, size_t na, const float *Bt, size_t nb, size_t d, float *K,
+                  size_t ldk)
+{
+#ifdef GRAM_X86
+    rows_avx512(A, na, Bt, nb, d, K, ldk);
+#else
+    (void)A, (void)na, (void)Bt, (void)nb, (void)d, (void)K, (void)ldk;
+#endif
 }
 
 void km_gram(const float *A, size_t na, const float *B, size_t nb, size_t d, float *K, size_t ldk)
 {
-#ifdef GRAM_X86
-    if (d > 0 && d <= KM_GRAM_MAX_D && nb <= KM_GRAM_COLS && __builtin_cpu_supports("avx512f")) {
-        gram_avx512(A, na, B, nb, d, K, ldk);
+    if (km_gram_fast(d) && nb <= KM_GRAM_COLS) {
+        float Bt[KM_GRAM_MAX_D * KM_GRAM_COLS] __attribute__((aligned(64)));
+        km_gram_panel(B, nb, d, Bt);
+        km_gram_rows(A, na, Bt, nb, d, K, ldk);
         return;
     }
-#endif
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, -2.0f, A,
                 (int)d, B, (int)d, 0.0f, K, (int)ldk);
 }

@@ -8,14 +8,27 @@
 #define KM_GRAM_MAX_D 64 /* the own product serves d up to this */
 #define KM_GRAM_COLS 256 /* columns of B per call it takes */
 
-/* How many columns of B to pass km_gram at a time for rows of d features
- * (at most nb): the whole width when sgemm will do the product. */
-size_t km_gram_cols(size_t d, size_t nb);
+/* Whether the own product serves rows of d features on this CPU
+ * (AVX-512, 0 < d <= KM_GRAM_MAX_D); km_gram_panel and km_gram_rows may
+ * only be called when it does. */
+int km_gram_fast(size_t d);
 
 /* K (na x nb, row stride ldk) = -2 A B^T; A is na x d, B is nb x d, both
- * row-major. nb must not exceed km_gram_cols(d, nb) to take the fast
- * path. */
+ * row-major: the own product when km_gram_fast(d) and nb <=
+ * KM_GRAM_COLS, else sgemm. */
 void km_gram(const float *A, size_t na, const float *B, size_t nb, size_t d, float *K,
              size_t ldk);
+
+/* The same in two steps, so that one chunk of B (nb <= KM_GRAM_COLS rows)
+ * serves many calls: km_gram_panel writes it transposed into Bt (d rows of
+ * km_gram_ld(nb) floats, 64-byte aligned), km_gram_rows multiplies rows of
+ * A by it. */
+static inline size_t km_gram_ld(size_t nb)
+{
+    return (nb + 31) & ~(size_t)31;
+}
+void km_gram_panel(const float *B, size_t nb, size_t d, float *Bt);
+void km_gram_rows(const float *A, size_t na, const float *Bt, size_t nb, size_t d, float *K,
+                  size_t ldk);
 
 #endif

@@ -6,7 +6,10 @@
  * pass as much again, so the pass is written to vectorise: a branch-free
  * exponential and square root of our own (libm's are a call per element,
  * see sqrt_pos for why not even sqrtf), built for AVX-512, AVX2 and the
- * baseline, chosen at run time like the .kmx writer's hot loops. */
+ * baseline, chosen at run time like the .kmx writer's hot loops. On
+ * AVX-512 CPUs the Laplace rows use the hardware's 1/sqrt estimate
+ * (intrinsics, chosen at run time), and at d <= 64 the product comes from
+ * gram.c and the tile is made in pieces that stay in cache (tile_small). */
 #include "config.h"
 #include <cblas.h>
 #include <lapacke.h>
@@ -258,6 +261,26 @@ KM_HOT static unsigned laplace_grad_row(float a, const float *restrict bn, float
     return any;
 }
 
+static void fix_grad_row(const float *a, double an, const float *B, const float *bn, size_t d,
+                         float *row, size_t nb, double L)
+{
+    for (size_t j = 0; j < nb; j++) {
+        if (row[j] != -1.0f)
+            continue;
+        const float *b = B + j * d;
+        double s = 0;
+        for (size_t k = 0; k < d; k++)
+            s += ((double)a[k] - b[k]) * ((double)a[k] - b[k]);
+        if (s <= GRAD_TAU2 * (an + bn[j])) {
+            row[j] = 0.0f;
+            continue;
+        }
+        s = sqrt(s);
+        double v = exp(-s / L);
+        row[j] = v < FLT_MIN ? 0.0f : (float)(v / s);
+    }
+}
+
 /* ---- the Laplace rows, AVX-512 -----------------------------------------
  * At small d the Laplace pass cost twice the Gaussian's, and half of it
  * was sqrt_pos's dozen operations. AVX-512 has an estimate of 1/sqrt good
@@ -301,66 +324,131 @@ static inline __attribute__((always_inline)) AVX512 __mmask16 tail_mask(size_t l
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
-/* grad is a constant in each caller: the kernel value (near pairs
- * negated) or the gradient weight k / D (near pairs -1) */
+enum { PASS_LAPLACE, PASS_GRAD, PASS_GAUSSIAN };
+
+/* One row of the pass from src (-2 a.b, as the product left it) to dst;
+ * kind is a constant in each caller. The Laplace kernel value flags near
+ * pairs by negating them, the gradient weight k / D by -1 (as laplace_row
+ * and laplace_grad_row do). stream: whole aligned vectors go out with
+ * non-temporal stores, for a tile that will not be read soon: it then
+ * costs memory one write, without the read-for-ownership of each line. */
 static inline __attribute__((always_inline)) AVX512 unsigned
-laplace512(float a, const float *bn, float *row, size_t nb, float scale, int grad)
+pass512(int kind, float a, const float *bn, const float *src, float *dst, size_t nb, float scale,
+        int stream)
 {
     __m512 va = _mm512_set1_ps(a), vs = _mm512_set1_ps(scale), tau = _mm512_set1_ps(NEAR_TAU);
-    __m512 tiny = _mm512_set1_ps(FLT_MIN), one = _mm512_set1_ps(1.0f);
+    __m512 tiny = _mm512_set1_ps(FLT_MIN), one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
     __m512 half = _mm512_set1_ps(0.5f), hvs = _mm512_set1_ps(0.5f * scale);
     __mmask16 any = 0;
+    stream = stream && ((uintptr_t)dst & 63) == 0;
     for (size_t j = 0; j < nb; j += 16) {
         __mmask16 m = tail_mask(nb - j);
         __m512 nsum = _mm512_add_ps(va, _mm512_maskz_loadu_ps(m, bn + j));
-        __m512 d2 = _mm512_add_ps(nsum, _mm512_maskz_loadu_ps(m, row + j));
-        /* < for the kernel, <= for the weights (as laplace_row and
-         * laplace_grad_row flag them) */
-        __mmask16 near = _mm512_mask_cmp_ps_mask(m, d2, _mm512_mul_ps(tau, nsum),
-                                                 grad ? _CMP_LE_OQ : _CMP_LT_OQ);
-        d2 = _mm512_max_ps(tiny, d2);
-        __m512 y = _mm512_rsqrt14_ps(d2);
-        __m512 s = _mm512_mul_ps(d2, y);
-        __m512 e = _mm512_fnmadd_ps(s, y, one);
+        __m512 d2 = _mm512_add_ps(nsum, _mm512_maskz_loadu_ps(m, src + j));
         __m512 v;
-        if (grad) {
-            __m512 he = _mm512_mul_ps(half, e);
-            __m512 rs = _mm512_fmadd_ps(y, he, y); /* 1/s */
-            s = _mm512_fmadd_ps(s, he, s);
-            v = _mm512_mul_ps(exp_neg16(_mm512_mul_ps(s, vs)), rs);
-            v = _mm512_mask_mov_ps(v, near, _mm512_set1_ps(-1.0f));
+        if (kind == PASS_GAUSSIAN) {
+            /* max(0, d2) keeps a NaN d2 */
+            v = exp_neg16(_mm512_mul_ps(_mm512_max_ps(zero, d2), vs));
         } else {
-            /* scale s (1 + e/2) = s (scale + e scale/2): the Newton step
-             * and the multiply by -1/L in two operations */
-            v = exp_neg16(_mm512_mul_ps(s, _mm512_fmadd_ps(e, hvs, vs)));
-            v = _mm512_mask_sub_ps(v, near, _mm512_setzero_ps(), v);
+            /* < for the kernel, <= for the weights */
+            __mmask16 near = _mm512_mask_cmp_ps_mask(m, d2, _mm512_mul_ps(tau, nsum),
+                                                     kind == PASS_GRAD ? _CMP_LE_OQ : _CMP_LT_OQ);
+            d2 = _mm512_max_ps(tiny, d2);
+            __m512 y = _mm512_rsqrt14_ps(d2);
+            __m512 s = _mm512_mul_ps(d2, y);
+            __m512 e = _mm512_fnmadd_ps(s, y, one);
+            if (kind == PASS_GRAD) {
+                __m512 he = _mm512_mul_ps(half, e);
+                __m512 rs = _mm512_fmadd_ps(y, he, y); /* 1/s */
+                s = _mm512_fmadd_ps(s, he, s);
+                v = _mm512_mul_ps(exp_neg16(_mm512_mul_ps(s, vs)), rs);
+                v = _mm512_mask_mov_ps(v, near, _mm512_set1_ps(-1.0f));
+            } else {
+                /* scale s (1 + e/2) = s (scale + e scale/2): the Newton
+                 * step and the multiply by -1/L in two operations */
+                v = exp_neg16(_mm512_mul_ps(s, _mm512_fmadd_ps(e, hvs, vs)));
+                v = _mm512_mask_sub_ps(v, near, zero, v);
+            }
+            any |= near;
         }
-        _mm512_mask_storeu_ps(row + j, m, v);
-        any |= near;
+        if (stream && m == 0xffff)
+            _mm512_stream_ps(dst + j, v);
+        else
+            _mm512_mask_storeu_ps(dst + j, m, v);
     }
     return any != 0;
 }
 
-static AVX512 unsigned laplace_row512(float a, const float *bn, float *row, size_t nb, float scale)
+static AVX512 unsigned laplace_row512(float a, const float *bn, const float *src, float *dst,
+                                      size_t nb, float scale, int stream)
 {
-    return laplace512(a, bn, row, nb, scale, 0);
+    return pass512(PASS_LAPLACE, a, bn, src, dst, nb, scale, stream);
 }
 
-static AVX512 unsigned laplace_grad_row512(float a, const float *bn, float *row, size_t nb,
-                                           float scale)
+static AVX512 unsigned laplace_grad_row512(float a, const float *bn, const float *src, float *dst,
+                                           size_t nb, float scale, int stream)
 {
-    return laplace512(a, bn, row, nb, scale, 1);
+    return pass512(PASS_GRAD, a, bn, src, dst, nb, scale, stream);
+}
+
+static AVX512 unsigned gaussian_row512(float a, const float *bn, const float *src, float *dst,
+                                       size_t nb, float scale, int stream)
+{
+    return pass512(PASS_GAUSSIAN, a, bn, src, dst, nb, scale, stream);
+}
+
+/* A tile at d <= KM_GRAM_MAX_D on AVX-512 (km_gram_fast). At such d a
+ * kernel entry costs a few cycles, and two threads writing whole tiles
+ * through the caches were found to slow each other down by 1.7x (the L3
+ * and memory are shared, with other tenants too). So the tile is made in
+ * pieces that stay in L1 and L2: per chunk of 256 columns of B, its panel
+ * once (gram.c), then 32 rows at a time the product into a 32 KiB
+ * scratch, and the pass from the scratch straight into K, with streaming
+ * stores when stream is set. Near pairs are fixed in K afterwards, as in
+ * the plain path. */
+#define SMALL_ROWS 32
+
+static AVX512 void tile_small(int kind, const float *A, size_t na, const float *an,
+                              const float *B, size_t nb, const float *bn, size_t d, float *K,
+                              size_t ldk, double L, float scale, int stream)
+{
+    float Bt[KM_GRAM_MAX_D * KM_GRAM_COLS] __attribute__((aligned(64)));
+    float S[SMALL_ROWS * KM_GRAM_COLS] __attribute__((aligned(64)));
+    for (size_t c0 = 0; c0 < nb; c0 += KM_GRAM_COLS) {
+        size_t cn = nb - c0 < KM_GRAM_COLS ? nb - c0 : KM_GRAM_COLS;
+        const float *Bc = B + c0 * d;
+        km_gram_panel(Bc, cn, d, Bt);
+        for (size_t r0 = 0; r0 < na; r0 += SMALL_ROWS) {
+            size_t rn = na - r0 < SMALL_ROWS ? na - r0 : SMALL_ROWS;
+            km_gram_rows(A + r0 * d, rn, Bt, cn, d, S, KM_GRAM_COLS);
+            for (size_t i = r0; i < r0 + rn; i++) {
+                const float *src = S + (i - r0) * KM_GRAM_COLS;
+                float *dst = K + i * ldk + c0;
+                if (kind == PASS_GAUSSIAN)
+                    gaussian_row512(an[i], bn + c0, src, dst, cn, scale, stream);
+                else if (kind == PASS_LAPLACE) {
+                    if (laplace_row512(an[i], bn + c0, src, dst, cn, scale, stream))
+                        fix_row(A + i * d, Bc, d, dst, cn, L);
+                } else if (laplace_grad_row512(an[i], bn + c0, src, dst, cn, scale, stream)) {
+                    fix_grad_row(A + i * d, an[i], Bc, bn + c0, d, dst, cn, L);
+                }
+            }
+        }
+    }
+    if (stream)
+        _mm_sfence(); /* the streamed tile in memory before others read it */
 }
 #endif
 
-/* the pass for one row of a Laplace tile (1) or of its gradient weights */
+/* the pass for one row of a Laplace tile (1) or of its gradient weights,
+ * in place after sgemm */
 static unsigned laplace_pass(int grad, float a, const float *bn, float *row, size_t nb,
                              float scale)
 {
 #ifdef ROWS512
     if (__builtin_cpu_supports("avx512f"))
-        return grad ? laplace_grad_row512(a, bn, row, nb, scale)
-                    : laplace_row512(a, bn, row, nb, scale);
+        return grad ? laplace_grad_row512(a, bn, row, row, nb, scale, 0)
+                    : laplace_row512(a, bn, row, row, nb, scale, 0);
 #endif
     return grad ? laplace_grad_row(a, bn, row, nb, scale) : laplace_row(a, bn, row, nb, scale);
 }
@@ -381,40 +469,21 @@ void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *
                 K[i * ldk + j] = 1.0f;
         return;
     }
-    /* K = -2 G, chunk by chunk of columns where gram.c does the product
-     * (the pass then finds its chunk in cache) */
-    size_t cw = km_gram_cols(d, nb);
-    for (size_t c0 = 0; c0 < nb; c0 += cw) {
-        size_t cn = nb - c0 < cw ? nb - c0 : cw;
-        const float *Bc = B + c0 * d;
-        km_gram(A, na, Bc, cn, d, K + c0, ldk);
-        for (size_t i = 0; i < na; i++) {
-            float *row = K + i * ldk + c0;
-            if (gaussian)
-                gaussian_row(an[i], bn + c0, row, cn, scale);
-            else if (laplace_pass(0, an[i], bn + c0, row, cn, scale))
-                fix_row(A + i * d, Bc, d, row, cn, L);
-        }
+#ifdef ROWS512
+    if (km_gram_fast(d)) {
+        tile_small(gaussian ? PASS_GAUSSIAN : PASS_LAPLACE, A, na, an, B, nb, bn, d, K, ldk, L,
+                   scale, 1);
+        return;
     }
-}
-
-static void fix_grad_row(const float *a, double an, const float *B, const float *bn, size_t d,
-                         float *row, size_t nb, double L)
-{
-    for (size_t j = 0; j < nb; j++) {
-        if (row[j] != -1.0f)
-            continue;
-        const float *b = B + j * d;
-        double s = 0;
-        for (size_t k = 0; k < d; k++)
-            s += ((double)a[k] - b[k]) * ((double)a[k] - b[k]);
-        if (s <= GRAD_TAU2 * (an + bn[j])) {
-            row[j] = 0.0f;
-            continue;
-        }
-        s = sqrt(s);
-        double v = exp(-s / L);
-        row[j] = v < FLT_MIN ? 0.0f : (float)(v / s);
+#endif
+    /* alpha = -2 is exact, so K holds -2 G with G's own rounding only */
+    km_gram(A, na, B, nb, d, K, ldk);
+    for (size_t i = 0; i < na; i++) {
+        float *row = K + i * ldk;
+        if (gaussian)
+            gaussian_row(an[i], bn, row, nb, scale);
+        else if (laplace_pass(0, an[i], bn, row, nb, scale))
+            fix_row(A + i * d, B, d, row, nb, L);
     }
 }
 
@@ -432,16 +501,18 @@ void km_kernel_grad_tile(const km_kernel *k, const float *A, size_t na, const fl
         return;
     }
     double L = k->bandwidth;
-    size_t cw = km_gram_cols(d, nb);
-    for (size_t c0 = 0; c0 < nb; c0 += cw) {
-        size_t cn = nb - c0 < cw ? nb - c0 : cw;
-        const float *Bc = B + c0 * d;
-        km_gram(A, na, Bc, cn, d, W + c0, ldw);
-        for (size_t i = 0; i < na; i++) {
-            float *row = W + i * ldw + c0;
-            if (laplace_pass(1, an[i], bn + c0, row, cn, (float)(-1.0 / L)))
-                fix_grad_row(A + i * d, an[i], Bc, bn + c0, d, row, cn, L);
-        }
+    float scale = (float)(-1.0 / L);
+#ifdef ROWS512
+    if (km_gram_fast(d)) {
+        tile_small(PASS_GRAD, A, na, an, B, nb, bn, d, W, ldw, L, scale, 1);
+        return;
+    }
+#endif
+    km_gram(A, na, B, nb, d, W, ldw);
+    for (size_t i = 0; i < na; i++) {
+        float *row = W + i * ldw;
+        if (laplace_pass(1, an[i], bn, row, nb, scale))
+            fix_grad_row(A + i * d, an[i], B, bn, d, row, nb, L);
     }
 }
 

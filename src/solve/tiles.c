@@ -215,10 +215,10 @@ int km_tiles_build(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t 
     t->T = o->tile ? o->tile : 2048;
     if (t->T > n)
         t->T = n;
-    /* where gram.c does the product the tile goes in column chunks that
-     * stay in L2 whatever the strip, and a tall strip spreads the chunk's
-     * transpose over more rows */
-    t->strip = d >= 256 || km_gram_cols(d, t->T) < t->T ? 256 : 64;
+    /* where gram.c does the product the tile is made in pieces that stay
+     * in cache whatever the strip (kernel.c), and a tall strip spreads each
+     * panel of B over more rows */
+    t->strip = d >= 256 || km_gram_fast(d) ? 256 : 64;
     t->nb = (n + t->T - 1) / t->T;
     t->ntiles = t->nb * (t->nb + 1) / 2;
     int rc = 0;
@@ -575,7 +575,7 @@ static void kernel_strips(km_pool *pool, const km_kernel *k, const float *A, siz
     /* strips whose output stays in L2 for the pass after the GEMM; but at
      * large d the GEMM dominates and wants tall strips */
     size_t strip = nb ? (512u * 1024u / 4u) / nb : 1;
-    size_t lo = d >= 256 || km_gram_cols(d, nb) < nb ? 128 : 16;
+    size_t lo = d >= 256 || km_gram_fast(d) ? 128 : 16;
     strip = strip < lo ? lo : strip > 256 ? 256 : strip;
     struct kmat_job j = {k, A, an, B, bn, na, nb, d, ldk, strip, K, grad};
     size_t ntask = (na + strip - 1) / strip;

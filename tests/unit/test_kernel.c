@@ -283,8 +283,6 @@ Test(kernel, gram_matches_double)
         for (size_t b = 0; b < sizeof nas / sizeof nas[0]; b++)
             for (size_t c = 0; c < sizeof nbs / sizeof nbs[0]; c++) {
                 size_t d = ds[a], na = nas[b], nb = nbs[c], ldk = nb + 3;
-                if (km_gram_cols(d, nb) < nb)
-                    continue;
                 float *A = random_rows(&r, na, d), *B = random_rows(&r, nb, d);
                 float *K = malloc(na * ldk * sizeof *K);
                 cr_assert(K);

@@ -14,7 +14,7 @@
 #include "kmill/numparse.h"
 #include "kmill/rng.h"
 
-#define NCOL 8
+#define MAXCOL 40
 
 /* any: every shape; otherwise only shapes of plain decimals, so that whole
  * records take the fast path */
@@ -60,20 +60,33 @@ static void random_number(km_rng *r, char *buf, int any)
     }
 }
 
-Test(convert, stored_values_equal_km_parse_f32, .timeout = 60)
+/* mostly unsigned integers of 1 to 4 digits (int_record512's records),
+ * sometimes a shape it must refuse so that fast_record takes the record */
+static void random_integer(km_rng *r, char *buf, int any)
+{
+    static const char *e[] = {"99999", "10000", "-3", "7.5", "+1", "1e2", "12345678"};
+    if (any && km_rng_below(r, 50) == 0)
+        strcpy(buf, e[km_rng_below(r, sizeof e / sizeof e[0])]);
+    else
+        sprintf(buf, "%u", (unsigned)km_rng_below(r, (uint64_t)10 << (3 * km_rng_below(r, 4))));
+}
+
+/* ncol columns, nrows rows from gen (every other row with any shape),
+ * converted; each stored value must equal km_parse_f32's */
+static void check_convert(int ncol, uint64_t nrows, void (*gen)(km_rng *, char *, int))
 {
     char in[] = "/tmp/kmill-conv-XXXXXX", out[64];
     int fd = mkstemp(in);
     FILE *f = fdopen(fd, "w");
     km_rng r;
     km_rng_seed(&r, 11);
-    uint64_t nrows = 40000;
-    char (*txt)[40] = malloc(nrows * NCOL * sizeof *txt);
-    fprintf(f, "a,b,c,d,e,f,g,h\n");
+    char (*txt)[40] = malloc(nrows * ncol * sizeof *txt);
+    for (int j = 0; j < ncol; j++)
+        fprintf(f, "c%d%c", j, j + 1 < ncol ? ',' : '\n');
     for (uint64_t i = 0; i < nrows; i++) {
-        for (int j = 0; j < NCOL; j++) {
-            random_number(&r, txt[i * NCOL + j], i % 2);
-            fprintf(f, "%s%c", txt[i * NCOL + j], j + 1 < NCOL ? ',' : '\n');
+        for (int j = 0; j < ncol; j++) {
+            gen(&r, txt[i * ncol + j], i % 2);
+            fprintf(f, "%s%c", txt[i * ncol + j], j + 1 < ncol ? ',' : '\n');
         }
         if (i % 1000 == 999) /* some CRLF records too */
             fseek(f, -1, SEEK_CUR), fprintf(f, "\r\n");
@@ -98,15 +111,15 @@ Test(convert, stored_values_equal_km_parse_f32, .timeout = 60)
     cr_assert_eq(km_kmx_open(&ctx, out, 0, &d), 0, "%s", ctx.err.msg);
     km_numparse *np;
     km_numparse_init(&np);
-    float *rows = malloc(km_kmx_rows_per_chunk(d) * NCOL * sizeof *rows);
+    float *rows = malloc(km_kmx_rows_per_chunk(d) * ncol * sizeof *rows);
     uint64_t bad = 0;
     for (uint64_t k = 0; k < km_kmx_nchunks(d); k++) {
         const km_kmx_chunk *e = km_kmx_chunk_info(d, k);
         cr_assert_eq(km_kmx_read_chunk(d, k, rows), 0);
         for (uint32_t i = 0; i < e->nrows; i++)
-            for (int j = 0; j < NCOL; j++) {
-                const char *t = txt[(e->first_row + i) * NCOL + j];
-                float want, got = rows[i * NCOL + j];
+            for (int j = 0; j < ncol; j++) {
+                const char *t = txt[(e->first_row + i) * ncol + j];
+                float want, got = rows[i * ncol + j];
                 cr_assert_eq(km_parse_f32(np, t, strlen(t), &want), 0, "'%s'", t);
                 if (memcmp(&want, &got, 4) != 0 && bad++ < 5)
                     cr_log_error("'%s': stored %.9g, want %.9g", t, (double)got, (double)want);
@@ -120,4 +133,18 @@ Test(convert, stored_values_equal_km_parse_f32, .timeout = 60)
     free(txt);
     unlink(in);
     unlink(out);
+}
+
+Test(convert, stored_values_equal_km_parse_f32, .timeout = 60)
+{
+    check_convert(8, 40000, random_number);
+}
+
+/* 1, 3 and 40 columns: records inside one 64-byte window and across
+ * several, for the integer records' window arithmetic */
+Test(convert, integer_records_equal_km_parse_f32, .timeout = 60)
+{
+    check_convert(1, 20000, random_integer);
+    check_convert(3, 20000, random_integer);
+    check_convert(MAXCOL, 20000, random_integer);
 }

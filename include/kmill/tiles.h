@@ -85,4 +85,11 @@ void km_kernel_grad_matrix(km_pool *pool, const km_kernel *k, const float *A, si
  * oversubscribed. */
 int km_blas_threads(int n);
 
+/* For a process that will not call BLAS: stop OpenBLAS's worker threads,
+ * which otherwise spin (sched_yield) for about 0.1 s after the library
+ * loads, on the cores the caller's own threads want. OpenBLAS starts them
+ * again if BLAS is called after all. A no-op where the library has no
+ * such call (detected by configure). */
+void km_blas_idle(void);
+
 #endif

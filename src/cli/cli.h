@@ -20,6 +20,7 @@ typedef struct cli_cmd {
     const char *summary;                 /* one line for `kmill --help` */
     const char *usage;                   /* full --help text */
     int (*run)(const struct cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+    int blas; /* uses BLAS; the others first stop its idle threads */
 } cli_cmd;
 
 /* Long-option values above any character, shared by every command. */

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "kmill/size.h"
+#include "kmill/tiles.h"
 
 /* The one piece of global state: what the signal handler can reach. The
  * library sees it only through ctx->interrupted. */
@@ -32,16 +33,16 @@ static const char help_usage[] =
     "terminal and man(1) finds it; otherwise print COMMAND's --help text.\n";
 
 const cli_cmd cli_commands[] = {
-    {"convert", "convert CSV into a kmill dataset (.kmx)", convert_usage, cmd_convert},
-    {"info", "describe a dataset: rows, columns, statistics; verify it", info_usage, cmd_info},
-    {"cat", "print a dataset (or rows, columns, a sample of it) as CSV", cat_usage, cmd_cat},
-    {"train", "train a kernel machine on a dataset", train_usage, cmd_train},
-    {"predict", "predict with a trained model, one line per row", predict_usage, cmd_predict},
-    {"eval", "evaluate a model on labelled data", eval_usage, cmd_eval},
+    {"convert", "convert CSV into a kmill dataset (.kmx)", convert_usage, cmd_convert, 0},
+    {"info", "describe a dataset: rows, columns, statistics; verify it", info_usage, cmd_info, 0},
+    {"cat", "print a dataset (or rows, columns, a sample of it) as CSV", cat_usage, cmd_cat, 0},
+    {"train", "train a kernel machine on a dataset", train_usage, cmd_train, 1},
+    {"predict", "predict with a trained model, one line per row", predict_usage, cmd_predict, 1},
+    {"eval", "evaluate a model on labelled data", eval_usage, cmd_eval, 1},
     {"features", "feature importance from a model's learned matrix M (RFM)", features_usage,
-     cmd_features},
-    {"help", "show help for a command", help_usage, cmd_help},
-    {NULL, NULL, NULL, NULL},
+     cmd_features, 1},
+    {"help", "show help for a command", help_usage, cmd_help, 0},
+    {NULL, NULL, NULL, NULL, 0},
 };
 
 static void main_usage(FILE *f)
@@ -171,6 +172,8 @@ int main(int argc, char **argv)
     char prog[64];
     snprintf(prog, sizeof prog, "kmill %s", cmd->name);
     ctx.prog = prog;
+    if (!cmd->blas)
+        km_blas_idle();
     int status = cmd->run(cmd, argc - 1, argv + 1, &ctx);
     return close_stdout(status);
 }

@@ -67,6 +67,16 @@ int km_blas_threads(int n)
 #endif
 }
 
+void km_blas_idle(void)
+{
+#ifdef HAVE_BLAS_THREAD_SHUTDOWN_
+    /* OpenBLAS's own fork handler; exec_blas restarts the threads when
+     * they are missing */
+    extern int blas_thread_shutdown_(void);
+    blas_thread_shutdown_();
+#endif
+}
+
 uint64_t km_tiles_worker_bytes(size_t n, size_t tile)
 {
     if (!tile)

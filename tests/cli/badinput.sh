@@ -47,6 +47,10 @@ awk 'BEGIN { printf "a,b,c,d\r\n"; for (i = 2; i <= 300000; i++) {
     else printf "%d,%d.5,%d,t\r\n", i, i, i } }' >lines.csv
 expect_status 1 "$KMILL" convert --numeric c --drop d lines.csv -o out.kmx
 expect_err_line 'kmill convert: lines.csv:250501:3: expected a number, got "x"'
+# and without quotes or CRs, where the blocks are split by one count of LFs
+awk 'BEGIN { print "a,b"; for (i = 2; i <= 300000; i++) print i "," (i == 250001 ? "abc" : i % 7) }' >lf.csv
+expect_status 1 "$KMILL" convert --numeric b lf.csv -o out.kmx
+expect_err_line 'kmill convert: lf.csv:250001:2: expected a number, got "abc"'
 
 # errors reading from a pipe are named <stdin>
 printf 'a,b\n1,2,3\n' | "$KMILL" convert - -o out.kmx 2>err; st=$?

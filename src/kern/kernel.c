@@ -281,19 +281,20 @@ static void fix_grad_row(const float *a, double an, const float *B, const float 
     }
 }
 
-/* ---- the Laplace rows, AVX-512 -----------------------------------------
+/* ---- the pass on AVX-512 ----------------------------------------------
  * At small d the Laplace pass cost twice the Gaussian's, and half of it
  * was sqrt_pos's dozen operations. AVX-512 has an estimate of 1/sqrt good
  * to 2^-14 (vrsqrt14ps) that GCC will not emit from portable code without
- * -ffast-math, so on CPUs that have it these two rows are written with
- * intrinsics and chosen at run time: the estimate y, s = x y, one Newton
+ * -ffast-math, so on CPUs that have it the pass (both kernels and the
+ * gradient weights) is written with intrinsics and chosen at run time,
+ * and serves tile_small below: the estimate y, s = x y, one Newton
  * step s (1 + e/2) with e = 1 - x y^2 (relative error about 1.5 2^-28
  * before rounding, the same float rounding as sqrt_pos), and for the
  * gradient 1/s = y (1 + e/2) from the same e instead of a division. d2 is
  * clamped at FLT_MIN instead of 0 (the estimate of 1/sqrt(0) is inf): its
  * kernel value is 1 either way, and such pairs are near and recomputed.
  * The flag for near pairs is a mask register; the exponential is exp_neg
- * step for step. */
+ * step for step but for 2^k, which vscalefps applies. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #include <immintrin.h>
 #define ROWS512 1

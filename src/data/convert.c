@@ -34,6 +34,7 @@
 #include "kmill/kmx.h"
 #include "kmill/log.h"
 #include "kmill/numparse.h"
+#include "data/plain.h"
 #include "kmill/progress.h"
 #include "kmill/schema.h"
 #include "kmill/size.h"
@@ -457,8 +458,9 @@ static __attribute__((noinline)) float other_number(const km_numparse *np, const
  * integers in one 8-byte SWAR step. dst[j] is field j's output column, -1
  * to drop it, -2 to leave the record to the general path. The text is
  * followed by 64 zero bytes, so loads past its end are safe. */
-static size_t fast_record(const km_numparse *np, km_plain_fn plain, const int32_t *dst,
-                          uint32_t nin, char delim, const char *p, float *out)
+static inline __attribute__((always_inline)) size_t
+fast_record_impl(const km_numparse *np, km_plain_fn plain, int sse, const int32_t *dst,
+                 uint32_t nin, char delim, const char *p, float *out)
 {
     const char *s = p, *base = p, *e;
     uint64_t m = separators(base, delim);
@@ -478,7 +480,18 @@ static size_t fast_record(const km_numparse *np, km_plain_fn plain, const int32_
 #endif
         uint64_t d = x ^ 0x3030303030303030ull;
         uint64_t bad = (d | ((d & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull)) & 0x8080808080808080ull;
-        if (len - 1 < 8 && !(bad & (~0ull >> (64 - 8 * len)))) {
+        if (sse) {
+#ifdef KM_PLAIN_SSE41
+            /* inlined: no call, and the value stays in a register */
+            if (!km_plain_sse41(s, len, &v)) {
+                if (len == 0 || *s == '"')
+                    return 0;
+                v = other_number(np, s, len);
+                if (isnan(v))
+                    return 0;
+            }
+#endif
+        } else if (len - 1 < 8 && !(bad & (~0ull >> (64 - 8 * len)))) {
             /* 1 to 8 digits: the SWAR sum of numparse.c's digits8, length known */
             d <<= 8 * (8 - len);
             d = d * 10 + (d >> 8);
@@ -512,6 +525,22 @@ static size_t fast_record(const km_numparse *np, km_plain_fn plain, const int32_
         return (size_t)(e + 2 - p);
     return 0;
 }
+
+static size_t fast_record(const km_numparse *np, km_plain_fn plain, const int32_t *dst,
+                          uint32_t nin, char delim, const char *p, float *out)
+{
+    return fast_record_impl(np, plain, 0, dst, nin, delim, p, out);
+}
+
+#ifdef KM_PLAIN_SSE41
+/* the same with the SSE4.1 parser inlined, for every field */
+static __attribute__((target("sse4.1"))) size_t
+fast_record_sse41(const km_numparse *np, const int32_t *dst, uint32_t nin, char delim,
+                  const char *p, float *out)
+{
+    return fast_record_impl(np, NULL, 1, dst, nin, delim, p, out);
+}
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #include <immintrin.h>
@@ -614,6 +643,9 @@ static void parse_block(void *arg, size_t item, int worker)
     /* numeric-looking NA tokens (e.g. -999) must be seen before numbers */
     int fast = !c->na.numeric;
     km_plain_fn plain = km_numparse_plain(c->np);
+#ifdef KM_PLAIN_SSE41
+    int sse = __builtin_cpu_supports("sse4.1");
+#endif
 #ifdef INT_RECORD512
     int ints = c->dense && __builtin_cpu_supports("avx512bw") ? 8 : 0;
 #endif
@@ -640,8 +672,14 @@ static void parse_block(void *arg, size_t item, int worker)
                 ints = n ? 8 : ints - 1;
             }
 #endif
-            if (!n && avail)
-                n = fast_record(c->np, plain, c->fast_dst, nin, c->delim, rest, row);
+            if (!n && avail) {
+#ifdef KM_PLAIN_SSE41
+                if (sse)
+                    n = fast_record_sse41(c->np, c->fast_dst, nin, c->delim, rest, row);
+                else
+#endif
+                    n = fast_record(c->np, plain, c->fast_dst, nin, c->delim, rest, row);
+            }
             if (n) {
                 b->lines[b->nrows++] = km_csv_skip_record(b->csv, n);
                 continue;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "kmill/numparse.h"
+#include "data/plain.h"
 
 struct km_numparse {
     locale_t c;        /* the "C" locale, for strtof_l on the slow path */
@@ -68,8 +69,6 @@ void km_numparse_free(km_numparse *np)
 
 /* Exact powers of ten: 10^n = 2^n * 5^n is exact in a binary format while
  * 5^n fits the significand (5^10 < 2^24, 5^22 < 2^53). */
-static const float pow10_f32[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
-                                    1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
 static const double pow10_f64[23] = {
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -85,7 +84,7 @@ static inline int fast_f32(uint64_t w, int64_t e10, float *f)
     if (w <= (1u << 24) && e10 >= -10 && e10 <= 10) {
         /* (a): exact operands, one rounding */
         float v = (float)(int64_t)w; /* signed converts faster */
-        *f = e10 < 0 ? v / pow10_f32[-e10] : v * pow10_f32[e10];
+        *f = e10 < 0 ? v / km_plain_pow10[-e10] : v * km_plain_pow10[e10];
         return 1;
     }
     if (w <= (1ull << 53) && e10 >= -22 && e10 <= 22) {
@@ -557,17 +556,6 @@ static inline uint32_t digits8(const char *s, unsigned *n)
 static const uint64_t pow10_u64[11] = {1,       10,       100,       1000,       10000,      100000,
                                        1000000, 10000000, 100000000, 1000000000, 10000000000};
 
-/* -x when neg, without a branch: the sign of random data would mispredict
- * half the time (measured: about a third of the SSE4.1 parser's cost) */
-static inline float with_sign(float x, int neg)
-{
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    u ^= (uint32_t)neg << 31;
-    memcpy(&x, &u, 4);
-    return x;
-}
-
 static int plain_swar(const char *s, size_t len, float *out)
 {
     if (!FAST_PATHS || len == 0)
@@ -596,67 +584,21 @@ static int plain_swar(const char *s, size_t len, float *out)
         return 0;
     float x = (float)w;
     if (nf)
-        x /= pow10_f32[nf];
-    *out = with_sign(x, neg);
+        x /= km_plain_pow10[nf];
+    *out = km_with_sign(x, neg);
     return 1;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-#include <immintrin.h>
-#define PLAIN_SSE41 1
-
-/* SSE4.1: the field's 16 bytes after the sign in one register. Masks
- * check the form (digits and at most one point within len); one byte
- * shuffle drops the point and right-aligns the digits with zeros in front;
- * three multiply-add steps make two 8-digit halves (maddubs: pairs, madd:
- * quads, packus + madd: octets). About 20 instructions, no loop and one
- * branch for the form: the SWAR version's digit counting and point
- * handling cost several dependent steps and branches per field. */
-__attribute__((target("sse4.1"))) static int plain_sse41(const char *s, size_t len, float *out)
+#ifdef KM_PLAIN_SSE41
+static int plain_sse41(const char *s, size_t len, float *out)
 {
-    int neg = *s == '-';
-    s += neg;
-    len -= (size_t)neg;
-    if (len - 1 >= 16) /* empty, or more than 16 bytes */
-        return 0;
-    const __m128i idx = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    __m128i x = _mm_loadu_si128((const __m128i *)s);
-    __m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
-    __m128i dig = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-    __m128i pt = _mm_cmpeq_epi8(x, _mm_set1_epi8('.'));
-    unsigned all = (1u << len) - 1;
-    unsigned md = (unsigned)_mm_movemask_epi8(dig) & all, mp = (unsigned)_mm_movemask_epi8(pt) & all;
-    if ((md | mp) != all || (mp & (mp - 1)) || !md)
-        return 0; /* another byte, two points, or no digit */
-    unsigned p = mp ? (unsigned)__builtin_ctz(mp) : (unsigned)len;
-    unsigned nf = mp ? (unsigned)len - 1 - p : 0, n = mp ? (unsigned)len - 1 : (unsigned)len;
-    if (nf > 10)
-        return 0;
-    /* byte i of the aligned digits is digit k = i - (16 - n), found at
-     * byte k before the point and k + 1 after it; k < 0 gives 0 */
-    __m128i k = _mm_sub_epi8(idx, _mm_set1_epi8((char)(16 - n)));
-    __m128i src = _mm_sub_epi8(k, _mm_cmpgt_epi8(k, _mm_set1_epi8((char)(p - 1))));
-    src = _mm_or_si128(src, _mm_cmplt_epi8(k, _mm_setzero_si128()));
-    __m128i t = _mm_shuffle_epi8(d, src);
-    t = _mm_maddubs_epi16(t, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
-    t = _mm_madd_epi16(t, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
-    t = _mm_packus_epi32(t, t);
-    t = _mm_madd_epi16(t, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
-    uint64_t w = (uint64_t)(uint32_t)_mm_cvtsi128_si32(t) * 100000000u +
-                 (uint32_t)_mm_extract_epi32(t, 1);
-    if (w > (1u << 24))
-        return 0;
-    float v = (float)w;
-    if (nf)
-        v /= pow10_f32[nf];
-    *out = with_sign(v, neg);
-    return 1;
+    return km_plain_sse41(s, len, out);
 }
 #endif
 
 static km_plain_fn pick_plain(void)
 {
-#ifdef PLAIN_SSE41
+#ifdef KM_PLAIN_SSE41
     if (FAST_PATHS && __builtin_cpu_supports("sse4.1"))
         return plain_sse41;
 #endif

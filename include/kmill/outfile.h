@@ -20,6 +20,7 @@ typedef struct km_outfile {
     char *path;    /* final name */
     char *tmp;     /* temporary name */
     uint64_t size; /* bytes written at the end (pos of the next write) */
+    uint64_t flushed; /* bytes whose write-back was started */
 } km_outfile;
 
 int km_outfile_open(km_ctx *ctx, km_outfile *of, const char *path);

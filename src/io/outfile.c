@@ -113,11 +113,25 @@ int km_outfile_pwrite(km_outfile *of, const void *buf, size_t len, uint64_t off)
     return e ? write_error(of, e) : 0;
 }
 
+/* Bytes between hints to start writing back (below). */
+#define WRITEBACK_STEP (8u << 20)
+
 int km_outfile_write(km_outfile *of, const void *buf, size_t len)
 {
     int rc = km_outfile_pwrite(of, buf, len, of->size);
     if (rc == 0)
         of->size += len;
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* Start the disk on what is written so far, without waiting: the
+     * fsync at commit then has only the tail left (it cost 15% of a
+     * conversion's time when it had all 50 MB). A hint; errors show at
+     * the fsync. */
+    if (rc == 0 && of->size - of->flushed >= WRITEBACK_STEP) {
+        sync_file_range(of->fd, (off_t)of->flushed, (off_t)(of->size - of->flushed),
+                        SYNC_FILE_RANGE_WRITE);
+        of->flushed = of->size;
+    }
+#endif
     return rc;
 }
 

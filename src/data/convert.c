@@ -455,8 +455,10 @@ static __attribute__((noinline)) float other_number(const km_numparse *np, const
  * (exponents, long digit strings) go through km_parse_f32 one by one.
  * Field ends come from separator bit masks 64 bytes at a time, so each
  * field is converted independently of the one before: the common short
- * integers in one 8-byte SWAR step. dst[j] is field j's output column, -1
- * to drop it, -2 to leave the record to the general path. The text is
+ * integers in one 8-byte SWAR step, other plain decimals through plain
+ * (km_numparse_plain); with sse set (fast_record_sse41), every field
+ * through the SSE4.1 parser inlined. dst[j] is field j's output column,
+ * -1 to drop it, -2 to leave the record to the general path. The text is
  * followed by 64 zero bytes, so loads past its end are safe. */
 static inline __attribute__((always_inline)) size_t
 fast_record_impl(const km_numparse *np, km_plain_fn plain, int sse, const int32_t *dst,

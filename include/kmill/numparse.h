@@ -70,14 +70,16 @@ void km_numparse_free(km_numparse *np);
 int km_parse_f32(const km_numparse *np, const char *s, size_t len, float *out);
 
 /* A parser for the commonest field, a plain decimal: [-] digits ["."
- * digits] or [-] "." digits, nothing else (no blanks, "+" or exponent).
+ * {digit}] or [-] "." digits, nothing else (no blanks, "+" or exponent).
  * It returns 1 with the float in *out when the text is of that form with
- * at most 16 digits, at most 10 after the point and an integer value w of
- * the digits <= 2^24 (path (a) above, so *out is what km_parse_f32 gives),
- * and 0 for anything else: then ask km_parse_f32, which decides. Unlike
- * km_parse_f32 it may read up to 32 bytes from s whatever len is: the
- * caller guarantees they are readable (the CSV importer's blocks end in
- * padding). km_numparse_plain returns the fastest version for this CPU
+ * at most 10 digits after the point and an integer value w of all its
+ * digits <= 2^24 (path (a) above, so *out is what km_parse_f32 gives), and
+ * 0 otherwise, *out untouched: then ask km_parse_f32, which decides. A
+ * version may also refuse some of these (the SSE4.1 one takes at most 16
+ * bytes after the sign). Unlike km_parse_f32 it may read up to 32 bytes
+ * past the field's end (s + len): the caller guarantees they are readable
+ * (the CSV importer's records are followed by 64 bytes of padding or more
+ * text). km_numparse_plain returns the fastest version for this CPU
  * (SSE4.1 shuffles and multiply-adds where available, chosen once when
  * the context is made), to be called directly per field. */
 typedef int (*km_plain_fn)(const char *s, size_t len, float *out);

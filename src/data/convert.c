@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -589,7 +590,10 @@ static AVX512BW size_t int_record512(uint32_t nin, char delim, const char *p, fl
         g[0] = _mm512_cmple_epu8_mask(dk[0], nine);
         for (int k = 1; k <= 5; k++) {
             __mmask64 in = first ? ~((1ull << k) - 1) : ~0ull;
-            dk[k] = _mm512_sub_epi8(_mm512_maskz_loadu_epi8(in, q - k), c0);
+            /* the address through uintptr_t: q - k may lie before the
+             * buffer, where the mask keeps the load from going */
+            const void *at = (const void *)((uintptr_t)q - (uintptr_t)k);
+            dk[k] = _mm512_sub_epi8(_mm512_maskz_loadu_epi8(in, at), c0);
             g[k] = _mm512_mask_cmple_epu8_mask(in, dk[k], nine);
         }
         uint64_t sd = _mm512_cmpeq_epi8_mask(v, vd);
@@ -1024,9 +1028,11 @@ static int grow_text(km_ctx *ctx, struct block *b, size_t need)
 #define MAP_SLACK 4096u
 
 static int map_block(struct conv *c, int fd, uint64_t pos, uint64_t size, size_t max_line,
-                     struct block *b, size_t *end, uint64_t *lines)
+                     uint64_t line, struct block *b, size_t *end, uint64_t *lines)
 {
     uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), base = pos - pos % pg;
+    if (km_check_interrupt(c->ctx))
+        return KM_EINTR;
     for (size_t want = c->block_text; pos + want + MAP_SLACK <= size; want *= 2) {
         size_t len = (size_t)(pos - base) + want + MAP_SLACK;
         void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)base);
@@ -1044,8 +1050,8 @@ static int map_block(struct conv *c, int fd, uint64_t pos, uint64_t size, size_t
         munmap(m, len);
         if (want >= max_line)
             return km_seterr(&c->ctx->err, KM_ELIMIT,
-                             "%s: record longer than %zu bytes (raise --max-line)", c->name,
-                             max_line);
+                             "%s:%llu: record longer than %zu bytes (raise --max-line)", c->name,
+                             (unsigned long long)line, max_line);
     }
     return 1;
 }
@@ -1203,7 +1209,8 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
             break;
         struct block *b = &c.blocks[(head + inflight) % c.nblocks];
         size_t end;
-        if (mapped && (rc = map_block(&c, fd, pos, src.size, max_line, b, &end, &lines)) <= 0) {
+        if (mapped &&
+            (rc = map_block(&c, fd, pos, src.size, max_line, next_line, b, &end, &lines)) <= 0) {
             if (rc < 0)
                 goto out;
             pos += end;

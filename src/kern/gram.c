@@ -138,7 +138,8 @@ static AVX512 void panel_avx512(const float *B, size_t nb, size_t d, float *Bt)
     size_t ldb = km_gram_ld(nb);
     for (size_t j = 0; j < ldb; j += 16)
         for (size_t k0 = 0; k0 < d; k0 += 16)
-            transpose16(B + j * d, j < nb ? nb - j : 0, d, k0, Bt + k0 * ldb + j, ldb);
+            transpose16(j < nb ? B + j * d : B, j < nb ? nb - j : 0, d, k0, Bt + k0 * ldb + j,
+                        ldb);
 }
 
 static AVX512 void rows_avx512(const float *A, size_t na, const float *Bt, size_t nb, size_t d,

@@ -368,7 +368,8 @@ pass512(int kind, float a, const float *bn, const float *src, float *dst, size_t
                 /* scale s (1 + e/2) = s (scale + e scale/2): the Newton
                  * step and the multiply by -1/L in two operations */
                 v = exp_neg16(_mm512_mul_ps(s, _mm512_fmadd_ps(e, hvs, vs)));
-                v = _mm512_mask_sub_ps(v, near, zero, v);
+                /* -0 - v: the flag survives v = 0 (0 - 0 would be +0) */
+                v = _mm512_mask_sub_ps(v, near, _mm512_set1_ps(-0.0f), v);
             }
             any |= near;
         }

@@ -585,8 +585,16 @@ static void kernel_strips(km_pool *pool, const km_kernel *k, const float *A, siz
     /* strips whose output stays in L2 for the pass after the GEMM; but at
      * large d the GEMM dominates and wants tall strips */
     size_t strip = nb ? (512u * 1024u / 4u) / nb : 1;
-    size_t lo = d >= 256 || km_gram_fast(d) ? 128 : 16;
+    size_t lo = d >= 256 ? 128 : 16;
     strip = strip < lo ? lo : strip > 256 ? 256 : strip;
+    /* where gram.c does the product the tile is made in cache-sized
+     * pieces whatever the strip, and taller strips spread each panel of B
+     * over more rows: up to 256, as long as every thread gets two */
+    if (km_gram_fast(d) && pool) {
+        size_t per = na / (2 * ((size_t)km_pool_workers(pool) + 1));
+        per = per > 256 ? 256 : per;
+        strip = per > strip ? per : strip;
+    }
     struct kmat_job j = {k, A, an, B, bn, na, nb, d, ldk, strip, K, grad};
     size_t ntask = (na + strip - 1) / strip;
     if (!pool) {

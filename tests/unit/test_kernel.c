@@ -433,3 +433,29 @@ Test(kernel, pass_accuracy_whole_range)
     free(bn);
     free(K);
 }
+
+/* Identical rows far from the origin with a small bandwidth: the
+ * expansion's rounding gives their distance as tens of L, so the pass's
+ * value underflows to 0 before the pair is recomputed. The near flag must
+ * survive a value of 0 (a negated +0 is still +0), or the pair keeps 0
+ * instead of 1. At d = 48 (the own product) and d = 100 (sgemm). */
+Test(kernel, near_pairs_fixed_when_the_value_underflows)
+{
+    km_rng r;
+    km_rng_seed(&r, 23);
+    size_t ds[] = {48, 100};
+    for (size_t t = 0; t < 2; t++) {
+        size_t d = ds[t], n = 16;
+        float *A = malloc(n * d * sizeof *A), *K = malloc(n * n * sizeof *K), nrm[16];
+        cr_assert(A && K);
+        for (size_t i = 0; i < n * d; i++)
+            A[i] = (float)(3000 + km_rng_uniform(&r));
+        km_row_sqnorms(A, n, d, nrm);
+        km_kernel k = {KM_KERNEL_LAPLACE, 0.025};
+        km_kernel_tile(&k, A, n, nrm, A, n, nrm, d, K, n);
+        for (size_t i = 0; i < n; i++)
+            cr_assert_eq(K[i * n + i], 1.0f, "d %zu: K(%zu, %zu) = %g", d, i, i, K[i * n + i]);
+        free(A);
+        free(K);
+    }
+}

@@ -16,15 +16,13 @@
  * are accumulated in 16 registers, k by k, each A element broadcast once
  * and used twice. km_kernel_tile keeps one panel for all its rows
  * (km_gram_panel, km_gram_rows) and runs its pass on 32 rows at a time
- * while they are in L1. Other CPUs and larger d take sgemm with the whole
- * width at once.
+ * while they are in L1. Other CPUs and larger d keep sgemm (kernel.c).
  *
  * The sum over k is sequential in float32 with fused multiply-adds, so an
  * entry's rounding differs from sgemm's blocked order by a few ulps of the
  * dot product; kernel.c's error analysis (c eps (|a|^2 + |b|^2)) covers
  * both. -2 is applied at the store: exact. */
 #include "config.h"
-#include <cblas.h>
 #include <stddef.h>
 
 #include "kern/gram.h"
@@ -181,16 +179,4 @@ void km_gram_rows(const float *A, size_t na, const float *Bt, size_t nb, size_t 
 #else
     (void)A, (void)na, (void)Bt, (void)nb, (void)d, (void)K, (void)ldk;
 #endif
-}
-
-void km_gram(const float *A, size_t na, const float *B, size_t nb, size_t d, float *K, size_t ldk)
-{
-    if (km_gram_fast(d) && nb <= KM_GRAM_COLS) {
-        float Bt[KM_GRAM_MAX_D * KM_GRAM_COLS] __attribute__((aligned(64)));
-        km_gram_panel(B, nb, d, Bt);
-        km_gram_rows(A, na, Bt, nb, d, K, ldk);
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, -2.0f, A,
-                (int)d, B, (int)d, 0.0f, K, (int)ldk);
 }

@@ -13,14 +13,9 @@
  * only be called when it does. */
 int km_gram_fast(size_t d);
 
-/* K (na x nb, row stride ldk) = -2 A B^T; A is na x d, B is nb x d, both
- * row-major: the own product when km_gram_fast(d) and nb <=
- * KM_GRAM_COLS, else sgemm. */
-void km_gram(const float *A, size_t na, const float *B, size_t nb, size_t d, float *K,
-             size_t ldk);
-
-/* The same in two steps, so that one chunk of B (nb <= KM_GRAM_COLS rows)
- * serves many calls: km_gram_panel writes it transposed into Bt (d rows of
+/* K (na x nb, row stride ldk) = -2 A B^T, A na x d and B nb x d row-major,
+ * in two steps so that one chunk of B (nb <= KM_GRAM_COLS rows) serves many
+ * calls: km_gram_panel writes it transposed into Bt (d rows of
  * km_gram_ld(nb) floats, 64-byte aligned), km_gram_rows multiplies rows of
  * A by it. */
 static inline size_t km_gram_ld(size_t nb)

@@ -406,13 +406,13 @@ static AVX512 unsigned gaussian_row512(float a, const float *bn, const float *sr
  * pieces that stay in L1 and L2: per chunk of 256 columns of B, its panel
  * once (gram.c), then 32 rows at a time the product into a 32 KiB
  * scratch, and the pass from the scratch straight into K, with streaming
- * stores when stream is set. Near pairs are fixed in K afterwards, as in
+ * stores. Near pairs are fixed in K afterwards, as in
  * the plain path. */
 #define SMALL_ROWS 32
 
 static AVX512 void tile_small(int kind, const float *A, size_t na, const float *an,
                               const float *B, size_t nb, const float *bn, size_t d, float *K,
-                              size_t ldk, double L, float scale, int stream)
+                              size_t ldk, double L, float scale)
 {
     float Bt[KM_GRAM_MAX_D * KM_GRAM_COLS] __attribute__((aligned(64)));
     float S[SMALL_ROWS * KM_GRAM_COLS] __attribute__((aligned(64)));
@@ -427,18 +427,17 @@ static AVX512 void tile_small(int kind, const float *A, size_t na, const float *
                 const float *src = S + (i - r0) * KM_GRAM_COLS;
                 float *dst = K + i * ldk + c0;
                 if (kind == PASS_GAUSSIAN)
-                    gaussian_row512(an[i], bn + c0, src, dst, cn, scale, stream);
+                    gaussian_row512(an[i], bn + c0, src, dst, cn, scale, 1);
                 else if (kind == PASS_LAPLACE) {
-                    if (laplace_row512(an[i], bn + c0, src, dst, cn, scale, stream))
+                    if (laplace_row512(an[i], bn + c0, src, dst, cn, scale, 1))
                         fix_row(A + i * d, Bc, d, dst, cn, L);
-                } else if (laplace_grad_row512(an[i], bn + c0, src, dst, cn, scale, stream)) {
+                } else if (laplace_grad_row512(an[i], bn + c0, src, dst, cn, scale, 1)) {
                     fix_grad_row(A + i * d, an[i], Bc, bn + c0, d, dst, cn, L);
                 }
             }
         }
     }
-    if (stream)
-        _mm_sfence(); /* the streamed tile in memory before others read it */
+    _mm_sfence(); /* the streamed tile in memory before others read it */
 }
 #endif
 
@@ -474,12 +473,13 @@ void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *
 #ifdef ROWS512
     if (km_gram_fast(d)) {
         tile_small(gaussian ? PASS_GAUSSIAN : PASS_LAPLACE, A, na, an, B, nb, bn, d, K, ldk, L,
-                   scale, 1);
+                   scale);
         return;
     }
 #endif
     /* alpha = -2 is exact, so K holds -2 G with G's own rounding only */
-    km_gram(A, na, B, nb, d, K, ldk);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, -2.0f, A,
+                (int)d, B, (int)d, 0.0f, K, (int)ldk);
     for (size_t i = 0; i < na; i++) {
         float *row = K + i * ldk;
         if (gaussian)
@@ -506,11 +506,12 @@ void km_kernel_grad_tile(const km_kernel *k, const float *A, size_t na, const fl
     float scale = (float)(-1.0 / L);
 #ifdef ROWS512
     if (km_gram_fast(d)) {
-        tile_small(PASS_GRAD, A, na, an, B, nb, bn, d, W, ldw, L, scale, 1);
+        tile_small(PASS_GRAD, A, na, an, B, nb, bn, d, W, ldw, L, scale);
         return;
     }
 #endif
-    km_gram(A, na, B, nb, d, W, ldw);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, -2.0f, A,
+                (int)d, B, (int)d, 0.0f, W, (int)ldw);
     for (size_t i = 0; i < na; i++) {
         float *row = W + i * ldw;
         if (laplace_pass(1, an[i], bn, row, nb, scale))

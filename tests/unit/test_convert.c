@@ -71,6 +71,36 @@ static void random_integer(km_rng *r, char *buf, int any)
         sprintf(buf, "%u", (unsigned)km_rng_below(r, (uint64_t)10 << (3 * km_rng_below(r, 4))));
 }
 
+/* mostly plain decimals of up to 15 bytes (dec_record512's records): a
+ * sign, 1 to 8 digits with leading zeros now and then, a point anywhere or
+ * none; sometimes a shape it must leave to fast_record (an exponent, more
+ * than 8 significant digits, 11 decimals, 16 bytes, a plus sign) */
+static void random_decimal(km_rng *r, char *buf, int any)
+{
+    static const char *e[] = {"1.5e-05", "-2E+3", "123456789", "0.12345678901", "+1.5",
+                              "-0.000000000000001", "16777217", "16777216", "-16777216.",
+                              "1677721.7", "0.0000000001", "-.5", "5.", "-0", ".0",
+                              "-1234567.0000000", "0.000000000012345", "0.00000000001",
+                              "-.000000000005"};
+    if (any && km_rng_below(r, 20) == 0) {
+        strcpy(buf, e[km_rng_below(r, sizeof e / sizeof e[0])]);
+        return;
+    }
+    int n = 0, k = 1 + (int)km_rng_below(r, 8), pt = (int)km_rng_below(r, (uint64_t)k + 2);
+    if (km_rng_below(r, 2))
+        buf[n++] = '-';
+    for (int z = km_rng_below(r, 4) ? 0 : (int)km_rng_below(r, 6); z > 0; z--)
+        buf[n++] = '0';
+    for (int i = 0; i < k; i++) {
+        if (i == pt)
+            buf[n++] = '.';
+        buf[n++] = (char)('0' + km_rng_below(r, 10));
+    }
+    if (pt == k)
+        buf[n++] = '.';
+    buf[n] = '\0';
+}
+
 /* ncol columns, nrows rows from gen (every other row with any shape),
  * converted; each stored value must equal km_parse_f32's */
 static void check_convert(int ncol, uint64_t nrows, void (*gen)(km_rng *, char *, int))
@@ -147,4 +177,58 @@ Test(convert, integer_records_equal_km_parse_f32, .timeout = 60)
     check_convert(1, 20000, random_integer);
     check_convert(3, 20000, random_integer);
     check_convert(MAXCOL, 20000, random_integer);
+}
+
+/* 1, 3, 5 and 40 columns: groups of four fields, a short last group, and
+ * records across several 64-byte windows */
+Test(convert, decimal_records_equal_km_parse_f32, .timeout = 60)
+{
+    check_convert(1, 20000, random_decimal);
+    check_convert(3, 20000, random_decimal);
+    check_convert(5, 20000, random_decimal);
+    check_convert(MAXCOL, 20000, random_decimal);
+}
+
+/* Text that looks almost like a plain decimal, in one cell of a file of
+ * decimals (4 columns: one group of dec_record512's, 9: a short last
+ * group): every fast path must refuse it, so its column turns categorical
+ * and the other columns stay numeric. */
+Test(convert, near_numbers_are_text, .timeout = 60)
+{
+    static const char *t[] = {"1.2.3", "1-2", "--1", "-+1", "1.5x", "-", ".", "-.", "1e",
+                              "1e+", "0x10", "1 2", "12,5"};
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    km_pool *pool;
+    cr_assert_eq(km_pool_create(&pool, 1, &ctx.err), 0);
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++)
+        for (int ncol = 4; ncol <= 9; ncol += 5) {
+            char in[] = "/tmp/kmill-near-XXXXXX", out[64];
+            int fd = mkstemp(in);
+            FILE *f = fdopen(fd, "w");
+            for (int j = 0; j < ncol; j++)
+                fprintf(f, "c%d%c", j, j + 1 < ncol ? ',' : '\n');
+            for (int i = 0; i < 300; i++)
+                for (int j = 0; j < ncol; j++) {
+                    if (i == 200 && j == 2)
+                        fprintf(f, strchr(t[k], ',') ? "\"%s\"" : "%s", t[k]);
+                    else
+                        fprintf(f, "%d.%d", i, j);
+                    fputc(j + 1 < ncol ? ',' : '\n', f);
+                }
+            fclose(f);
+            snprintf(out, sizeof out, "%s.kmx", in);
+            km_convert_opts o = {0};
+            o.input = in;
+            o.output = out;
+            o.level = 1;
+            o.pool = pool;
+            km_convert_result res;
+            cr_assert_eq(km_convert(&ctx, &o, &res), 0, "%s", ctx.err.msg);
+            cr_assert_eq(res.rows, 300);
+            cr_assert_eq(res.ncategorical, 1, "'%s' read as a number", t[k]);
+            unlink(in);
+            unlink(out);
+        }
+    km_pool_destroy(pool);
 }

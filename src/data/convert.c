@@ -698,7 +698,7 @@ static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char 
                  _mm512_cmpeq_epi8_mask(v, vr) | _mm512_testn_epi8_mask(v, v);
     for (uint32_t j = 0; j < nin; j += 4) {
         uint32_t cnt = nin - j < 4 ? nin - j : 4;
-        uint64_t R = 0, Lor = 0;
+        uint64_t R = 0, Lbad = 0;
         const char *gs = prev + 1, *e[4];
         for (uint32_t i = 0; i < 4; i++) {
             if (i < cnt) {
@@ -712,7 +712,7 @@ static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char 
                 m &= m - 1;
                 /* the field: bits 15 - L to 14 of its lane (L <= 15) */
                 uint64_t L = (uint64_t)(e[i] - prev - 1);
-                Lor |= L;
+                Lbad |= (uint64_t)(L > 15) << (16 * i);
                 R |= ((0x7FFF8000ull >> (L & 31)) & 0x7FFF) << (16 * i);
                 prev = e[i];
             } else {
@@ -736,8 +736,9 @@ static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char 
         uint64_t MI = _mm512_cmpeq_epi8_mask(w, cm) & R;
         uint64_t F1 = R & ~(R << 1); /* each field's first byte */
         uint64_t neg = MI & F1, DR = R & ~neg, Dg = DR & ~PT;
-        /* a minus elsewhere than first is in DR, and no digit or point */
-        uint64_t bad = (Lor > 15) | (DR & ~(D | PT)) | (dec_any(Dg) ^ act);
+        /* bad: a bit in the lane of each field refused; a minus elsewhere
+         * than first is in DR, and no digit or point */
+        uint64_t bad = Lbad | (DR & ~(D | PT)) | (dec_any(Dg) ^ act);
         /* from each lane's point to its end: for a lane with a point at q,
          * 2^16 - 2^q; a second point leaves a hole there */
         uint64_t tp = dec_any(PT), P = (tp << 1) - PT;
@@ -752,7 +753,7 @@ static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char 
         x = _mm512_madd_epi16(x, w2);
         x = _mm512_packus_epi32(x, x);
         x = _mm512_madd_epi16(x, w3);
-        bad |= _mm512_cmpgt_epu32_mask(x, lim);
+        bad |= _pdep_u64(_mm512_cmpgt_epu32_mask(x, lim), 0x000F000F000F000Full);
         __m128i lo = _mm512_castsi512_si128(_mm512_permutexvar_epi32(pick, x));
         /* decimals 14 - q = lzcnt(2^q) - 17; 15 (a factor 1) without a point */
         __m128i nf = _mm_sub_epi32(_mm_lzcnt_epi32(dec_lanes(PT)), _mm_set1_epi32(17));
@@ -763,20 +764,19 @@ static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char 
                                 _mm_set1_epi32((int)0x80000000u));
         _mm_mask_storeu_epi32(out + j, (__mmask8)((1u << cnt) - 1), fi);
         if (__builtin_expect(bad != 0, 0)) {
-            /* one of these is no plain decimal of up to 8 digits: each alone */
+            /* fields that are no plain decimal of up to 8 digits (an
+             * exponent, most often), each alone */
             const char *s = gs;
-            for (uint32_t i = 0; i < cnt; i++) {
+            for (uint32_t i = 0; i < cnt; s = e[i] + 1, i++) {
                 size_t len = (size_t)(e[i] - s);
-                float fv;
-                if (!km_plain_sse41(s, len, &fv)) {
-                    if (len == 0 || *s == '"')
-                        return 0;
-                    fv = other_number(np, s, len);
-                    if (isnan(fv))
-                        return 0; /* text or NA: the general path decides */
-                }
+                if (!(bad >> (16 * i) & 0xFFFF))
+                    continue;
+                if (len == 0 || *s == '"')
+                    return 0;
+                float fv = other_number(np, s, len);
+                if (isnan(fv))
+                    return 0; /* text or NA: the general path decides */
                 out[j + i] = fv;
-                s = e[i] + 1;
             }
         }
     }

@@ -671,10 +671,10 @@ static inline __attribute__((always_inline)) AVX512DEC __m128i dec_lanes(uint64_
  * least one digit), a blend drops the point and right-aligns the digits,
  * the same multiply-add steps as km_plain_sse41 make the integer, and one
  * division by an exact power of ten gives path (a)'s value, identical to
- * km_parse_f32's. A group of four holding anything else (an exponent,
- * more than 8 significant digits) is parsed field by field as
- * fast_record does; a record with quotes, NA or text, or the wrong field
- * count returns 0 for the general path. Reads up to 15 bytes before p
+ * km_parse_f32's. Each field refused (an exponent, more than 8
+ * significant digits, 16 bytes or more) is read again alone by
+ * km_parse_f32, as in fast_record; a record with quotes, NA or text, or
+ * the wrong field count returns 0 for the general path. Reads up to 15 bytes before p
  * (the caller checks they are the buffer's) and, as fast_record does,
  * past the text into its zero padding or the mapping's slack. */
 static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char delim,

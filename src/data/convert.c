@@ -660,6 +660,16 @@ static inline __attribute__((always_inline)) AVX512DEC __m128i dec_lanes(uint64_
     return _mm_cvtepu16_epi32(_mm_cvtsi64_si128((long long)m));
 }
 
+/* separators() for AVX-512: the delimiter, LF, CR and NUL among the 64
+ * bytes at p */
+static inline __attribute__((always_inline)) AVX512DEC uint64_t separators512(const char *p,
+                                                                             __m512i vd)
+{
+    __m512i v = _mm512_loadu_si512(p);
+    return _mm512_cmpeq_epi8_mask(v, vd) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n')) |
+           _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r')) | _mm512_testn_epi8_mask(v, v);
+}
+
 /* A record of plain decimals ([-]digits[.digits], up to 15 bytes) ending
  * in LF or CRLF, every field kept in its own order: fast_record's job on
  * float files, four fields at a time with AVX-512. fast_record_sse41
@@ -680,8 +690,7 @@ static inline __attribute__((always_inline)) AVX512DEC __m128i dec_lanes(uint64_
 static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char delim,
                                       const char *p, float *out)
 {
-    const __m512i vd = _mm512_set1_epi8(delim), vn = _mm512_set1_epi8('\n');
-    const __m512i vr = _mm512_set1_epi8('\r'), c0 = _mm512_set1_epi8('0');
+    const __m512i vd = _mm512_set1_epi8(delim), c0 = _mm512_set1_epi8('0');
     const __m512i c9 = _mm512_set1_epi8(9), cp = _mm512_set1_epi8('.');
     const __m512i cm = _mm512_set1_epi8('-');
     /* maddubs: 10 a + b over byte pairs; madd: 100 a + b, 10000 a + b */
@@ -693,9 +702,7 @@ static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char 
     const __m512i pick = _mm512_setr_epi32(1, 5, 9, 13, 1, 5, 9, 13, 1, 5, 9, 13, 1, 5, 9, 13);
     const __m512 p10 = _mm512_loadu_ps(dec_pow10);
     const char *base = p, *prev = p - 1;
-    __m512i v = _mm512_loadu_si512(base);
-    uint64_t m = _mm512_cmpeq_epi8_mask(v, vd) | _mm512_cmpeq_epi8_mask(v, vn) |
-                 _mm512_cmpeq_epi8_mask(v, vr) | _mm512_testn_epi8_mask(v, v);
+    uint64_t m = separators512(base, vd);
     for (uint32_t j = 0; j < nin; j += 4) {
         uint32_t cnt = nin - j < 4 ? nin - j : 4;
         uint64_t R = 0, Lbad = 0;
@@ -704,9 +711,7 @@ static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char 
             if (i < cnt) {
                 while (!m) {
                     base += 64;
-                    v = _mm512_loadu_si512(base);
-                    m = _mm512_cmpeq_epi8_mask(v, vd) | _mm512_cmpeq_epi8_mask(v, vn) |
-                        _mm512_cmpeq_epi8_mask(v, vr) | _mm512_testn_epi8_mask(v, v);
+                    m = separators512(base, vd);
                 }
                 e[i] = base + __builtin_ctzll(m);
                 m &= m - 1;

@@ -46,6 +46,7 @@
 #endif
 
 #define DEFAULT_MAX_LEVELS 1000u
+#define DEC_POS_SLACK 80  /* dec_record512's separator offsets past nin */
 
 struct na_set {
     char **tok;
@@ -74,6 +75,7 @@ struct block {
     float *rows;
     size_t rows_cap;      /* floats */
     uint64_t *lines;      /* line of each row, for messages */
+    int32_t *pos;         /* dec_record512's scratch: nin + DEC_POS_SLACK */
     size_t lines_cap;
     uint32_t nrows;
     struct cell *cells;
@@ -660,39 +662,80 @@ static inline __attribute__((always_inline)) AVX512DEC __m128i dec_lanes(uint64_
     return _mm_cvtepu16_epi32(_mm_cvtsi64_si128((long long)m));
 }
 
-/* separators() for AVX-512: the delimiter, LF, CR and NUL among the 64
- * bytes at p */
-static inline __attribute__((always_inline)) AVX512DEC uint64_t separators512(const char *p,
-                                                                             __m512i vd)
+/* Byte i of 128-bit lane l: l (dec_record512's field of each lane). */
+static inline __attribute__((always_inline)) AVX512DEC __m512i dec_lane_ids(void)
 {
-    __m512i v = _mm512_loadu_si512(p);
-    return _mm512_cmpeq_epi8_mask(v, vd) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n')) |
-           _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r')) | _mm512_testn_epi8_mask(v, v);
+    return _mm512_set_epi32(0x03030303, 0x03030303, 0x03030303, 0x03030303, 0x02020202,
+                            0x02020202, 0x02020202, 0x02020202, 0x01010101, 0x01010101,
+                            0x01010101, 0x01010101, 0, 0, 0, 0);
 }
 
 /* A record of plain decimals ([-]digits[.digits], up to 15 bytes) ending
  * in LF or CRLF, every field kept in its own order: fast_record's job on
  * float files, four fields at a time with AVX-512. fast_record_sse41
- * spends about 100 instructions on a field, one at a time; here the
- * fields' ends come from the separator masks as there, but the 16 bytes
- * ending at each field's separator go into one 128-bit lane of a zmm, and
- * the rest is done for four fields at once: compare masks check the form
- * (in a 64-bit register: sign only first, digits, at most one point, at
- * least one digit), a blend drops the point and right-aligns the digits,
- * the same multiply-add steps as km_plain_sse41 make the integer, and one
- * division by an exact power of ten gives path (a)'s value, identical to
- * km_parse_f32's. Each field refused (an exponent, more than 8
- * significant digits, 16 bytes or more) is read again alone by
+ * spends about 100 instructions on a field, one at a time.
+ *
+ * First the record's separators: per 64-byte window, the delimiters up to
+ * the first line end (LF, CR or the text's NUL), their offsets packed by
+ * vpcompressd into pos[1..nin] (pos[0] = -1, the byte before the record).
+ * A wrong count ends it there. Walking the separator bits one by one
+ * instead (tzcnt, and a refill per window that mispredicts) cost a third
+ * of the time.
+ *
+ * Then four fields at a time: the 16 bytes ending at each field's
+ * separator go into one 128-bit lane of a zmm, the fields' lengths, 16 at
+ * once from pos, give each lane's byte mask R, and compare masks check the
+ * form (in a 64-bit register: sign only first, digits, at most one point,
+ * at least one digit). A blend drops the point and right-aligns the
+ * digits, the same multiply-add steps as km_plain_sse41 make the integer,
+ * and one division by an exact power of ten gives path (a)'s value,
+ * identical to km_parse_f32's. Each field refused (an exponent, more than
+ * 8 significant digits, 16 bytes or more) is read again alone by
  * km_parse_f32, as in fast_record; a record with quotes, NA or text, or
- * the wrong field count returns 0 for the general path. Reads up to 15 bytes before p
- * (the caller checks they are the buffer's) and, as fast_record does,
- * past the text into its zero padding or the mapping's slack. */
+ * the wrong field count returns 0 for the general path. pos holds nin +
+ * DEC_POS_SLACK entries. Reads up to 15 bytes before p (the caller checks
+ * they are the buffer's) and, as fast_record does, past the text into its
+ * zero padding or the mapping's slack. */
 static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char delim,
-                                      const char *p, float *out)
+                                      const char *p, float *out, int32_t *pos)
 {
     const __m512i vd = _mm512_set1_epi8(delim), c0 = _mm512_set1_epi8('0');
     const __m512i c9 = _mm512_set1_epi8(9), cp = _mm512_set1_epi8('.');
     const __m512i cm = _mm512_set1_epi8('-');
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int32_t *P = pos + 1; /* P[k]: the offset of field k's separator */
+    uint32_t k = 0;
+    P[-1] = -1;
+    for (uint32_t off = 0;; off += 64) {
+        __m512i v = _mm512_loadu_si512(p + off);
+        uint64_t ml = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n')) |
+                      _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r')) |
+                      _mm512_testn_epi8_mask(v, v);
+        uint64_t m = _mm512_cmpeq_epi8_mask(v, vd) | ml;
+        if (ml)
+            m &= ml ^ (ml - 1); /* up to the line end, itself included */
+        __m512i at = _mm512_add_epi32(iota, _mm512_set1_epi32((int)off));
+        for (int h = 0; h < 4; h++) {
+            __mmask16 mh = (__mmask16)(m >> (16 * h));
+            __m512i x = _mm512_add_epi32(at, _mm512_set1_epi32(16 * h));
+            _mm512_storeu_si512(P + k, _mm512_maskz_compress_epi32(mh, x));
+            k += (uint32_t)__builtin_popcount(mh);
+        }
+        if (ml)
+            break;
+        if (k > nin)
+            return 0; /* (k <= nin before a window: P[nin + 63] at most) */
+    }
+    if (k != nin)
+        return 0;
+    const int32_t last = P[nin - 1];
+    const char *end = p + last;
+    if (!(*end == '\n' || (end[0] == '\r' && end[1] == '\n')))
+        return 0;
+    /* the lanes past the last field: length -1, no bytes */
+    for (int i = 0; i < 16; i++)
+        P[nin + i] = last;
+
     /* maddubs: 10 a + b over byte pairs; madd: 100 a + b, 10000 a + b */
     const __m512i w1 = _mm512_set1_epi16(0x010A), w2 = _mm512_set1_epi32(0x00010064);
     const __m512i w3 = _mm512_set1_epi32(0x00012710);
@@ -701,95 +744,79 @@ static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char 
     const __m512i lim = _mm512_set4_epi32(1 << 24, 0, 1 << 24, 0);
     const __m512i pick = _mm512_setr_epi32(1, 5, 9, 13, 1, 5, 9, 13, 1, 5, 9, 13, 1, 5, 9, 13);
     const __m512 p10 = _mm512_loadu_ps(dec_pow10);
-    const char *base = p, *prev = p - 1;
-    uint64_t m = separators512(base, vd);
-    for (uint32_t j = 0; j < nin; j += 4) {
-        uint32_t cnt = nin - j < 4 ? nin - j : 4;
-        uint64_t R = 0, Lbad = 0;
-        const char *gs = prev + 1, *e[4];
-        for (uint32_t i = 0; i < 4; i++) {
-            if (i < cnt) {
-                while (!m) {
-                    base += 64;
-                    m = separators512(base, vd);
+    const __m512i bytes = _mm512_set4_epi32(0x0F0E0D0C, 0x0B0A0908, 0x07060504, 0x03020100);
+    for (uint32_t j0 = 0; j0 < nin; j0 += 16) {
+        /* 16 fields' lengths; a lane's bytes are 15 - L to 14 */
+        __m512i L = _mm512_sub_epi32(_mm512_loadu_si512(P + j0), _mm512_loadu_si512(P + j0 - 1));
+        L = _mm512_sub_epi32(L, _mm512_set1_epi32(1));
+        uint32_t lbad = _mm512_cmpgt_epi32_mask(L, _mm512_set1_epi32(15));
+        __m512i first = _mm512_broadcast_i32x4(
+            _mm512_cvtepi32_epi8(_mm512_sub_epi32(_mm512_set1_epi32(15), L)));
+        for (uint32_t j = j0; j < nin && j < j0 + 16; j += 4) {
+            uint32_t cnt = nin - j < 4 ? nin - j : 4;
+            /* lane i: field j + i's first byte, broadcast */
+            __m512i f4 = _mm512_shuffle_epi8(
+                first, _mm512_add_epi8(_mm512_set1_epi8((char)(j - j0)), dec_lane_ids()));
+            uint64_t R = _mm512_mask_cmpge_epu8_mask(DEC_LOW15, bytes, f4);
+            __m512i w = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + P[j] - 15)));
+            w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(p + P[j + 1] - 15)), 1);
+            w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(p + P[j + 2] - 15)), 2);
+            w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(p + P[j + 3] - 15)), 3);
+            uint64_t act = DEC_TOPS >> (16 * (4 - cnt));
+            __m512i d = _mm512_sub_epi8(w, c0);
+            uint64_t D = _mm512_cmple_epu8_mask(d, c9);
+            uint64_t PT = _mm512_cmpeq_epi8_mask(w, cp) & R;
+            uint64_t MI = _mm512_cmpeq_epi8_mask(w, cm) & R;
+            uint64_t F1 = R & ~(R << 1); /* each field's first byte */
+            uint64_t neg = MI & F1, DR = R & ~neg, Dg = DR & ~PT;
+            /* bad: a bit in the lane of each field refused; a minus elsewhere
+             * than first is in DR, and no digit or point */
+            uint64_t bad = _pdep_u64(lbad >> (j - j0), DEC_TOPS) | (DR & ~(D | PT)) |
+                           (dec_any(Dg) ^ act);
+            /* from each lane's point to its end: for a lane with a point at q,
+             * 2^16 - 2^q; a second point leaves a hole there */
+            uint64_t tp = dec_any(PT), PP = (tp << 1) - PT;
+            bad |= (PT & ~PP) | (PT & 0x000F000F000F000Full); /* two points; > 10 decimals */
+            /* digits after the point move one byte up, those before it two
+             * (over the point and the separator); without a point, all one */
+            uint64_t nop = ~tp & DEC_TOPS;
+            uint64_t up1 = ((PP << 2) & 0xFFFCFFFCFFFCFFFCull) | ((nop << 1) - (nop >> 15));
+            __m512i dd = _mm512_maskz_mov_epi8(Dg, d);
+            __m512i x = _mm512_mask_blend_epi8(up1, _mm512_bslli_epi128(dd, 2),
+                                               _mm512_bslli_epi128(dd, 1));
+            x = _mm512_maddubs_epi16(x, w1);
+            x = _mm512_madd_epi16(x, w2);
+            x = _mm512_packus_epi32(x, x);
+            x = _mm512_madd_epi16(x, w3);
+            bad |= _pdep_u64(_mm512_cmpgt_epu32_mask(x, lim), 0x000F000F000F000Full);
+            __m128i lo = _mm512_castsi512_si128(_mm512_permutexvar_epi32(pick, x));
+            /* decimals 14 - q = lzcnt(2^q) - 17; 15 (a factor 1) without a point */
+            __m128i nf = _mm_sub_epi32(_mm_lzcnt_epi32(dec_lanes(PT)), _mm_set1_epi32(17));
+            __m128 div = _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_castsi128_si512(nf), p10));
+            __m128 f = _mm_div_ps(_mm_cvtepi32_ps(lo), div);
+            __m128i fi = _mm_castps_si128(f);
+            fi = _mm_mask_xor_epi32(fi, _mm_test_epi32_mask(dec_lanes(neg), dec_lanes(neg)), fi,
+                                    _mm_set1_epi32((int)0x80000000u));
+            _mm_mask_storeu_epi32(out + j, (__mmask8)((1u << cnt) - 1), fi);
+            if (__builtin_expect(bad != 0, 0)) {
+                /* fields that are no plain decimal of up to 8 digits (an
+                 * exponent, most often), each alone */
+                for (uint32_t i = 0; i < cnt; i++) {
+                    if (!(bad >> (16 * i) & 0xFFFF))
+                        continue;
+                    const char *s = p + P[(int32_t)(j + i) - 1] + 1;
+                    size_t len = (size_t)(P[j + i] - P[(int32_t)(j + i) - 1] - 1);
+                    if (len == 0 || *s == '"')
+                        return 0;
+                    float fv = other_number(np, s, len);
+                    if (isnan(fv))
+                        return 0; /* text or NA: the general path decides */
+                    out[j + i] = fv;
                 }
-                e[i] = base + __builtin_ctzll(m);
-                m &= m - 1;
-                /* the field: bits 15 - L to 14 of its lane (L <= 15) */
-                uint64_t L = (uint64_t)(e[i] - prev - 1);
-                Lbad |= (uint64_t)(L > 15) << (16 * i);
-                R |= ((0x7FFF8000ull >> (L & 31)) & 0x7FFF) << (16 * i);
-                prev = e[i];
-            } else {
-                e[i] = prev; /* an unused lane: R keeps it out */
-            }
-        }
-        __m512i w = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(e[0] - 15)));
-        w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(e[1] - 15)), 1);
-        w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(e[2] - 15)), 2);
-        w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(e[3] - 15)), 3);
-        /* byte 15 of each lane is the field's separator: the delimiter but
-         * after the record's last field; anything else (a record ending
-         * early, a CR, the text's end) is the general path's */
-        uint64_t act = DEC_TOPS >> (16 * (4 - cnt));
-        uint64_t want = j + 4 >= nin ? act & ~(0x8000ull << (16 * (cnt - 1))) : act;
-        if ((_mm512_cmpeq_epi8_mask(w, vd) & DEC_TOPS) != want)
-            return 0;
-        __m512i d = _mm512_sub_epi8(w, c0);
-        uint64_t D = _mm512_cmple_epu8_mask(d, c9);
-        uint64_t PT = _mm512_cmpeq_epi8_mask(w, cp) & R;
-        uint64_t MI = _mm512_cmpeq_epi8_mask(w, cm) & R;
-        uint64_t F1 = R & ~(R << 1); /* each field's first byte */
-        uint64_t neg = MI & F1, DR = R & ~neg, Dg = DR & ~PT;
-        /* bad: a bit in the lane of each field refused; a minus elsewhere
-         * than first is in DR, and no digit or point */
-        uint64_t bad = Lbad | (DR & ~(D | PT)) | (dec_any(Dg) ^ act);
-        /* from each lane's point to its end: for a lane with a point at q,
-         * 2^16 - 2^q; a second point leaves a hole there */
-        uint64_t tp = dec_any(PT), P = (tp << 1) - PT;
-        bad |= (PT & ~P) | (PT & 0x000F000F000F000Full); /* two points; > 10 decimals */
-        /* digits after the point move one byte up, those before it two
-         * (over the point and the separator); without a point, all one */
-        uint64_t nop = ~tp & DEC_TOPS;
-        uint64_t up1 = ((P << 2) & 0xFFFCFFFCFFFCFFFCull) | ((nop << 1) - (nop >> 15));
-        __m512i dd = _mm512_maskz_mov_epi8(Dg, d);
-        __m512i x = _mm512_mask_blend_epi8(up1, _mm512_bslli_epi128(dd, 2), _mm512_bslli_epi128(dd, 1));
-        x = _mm512_maddubs_epi16(x, w1);
-        x = _mm512_madd_epi16(x, w2);
-        x = _mm512_packus_epi32(x, x);
-        x = _mm512_madd_epi16(x, w3);
-        bad |= _pdep_u64(_mm512_cmpgt_epu32_mask(x, lim), 0x000F000F000F000Full);
-        __m128i lo = _mm512_castsi512_si128(_mm512_permutexvar_epi32(pick, x));
-        /* decimals 14 - q = lzcnt(2^q) - 17; 15 (a factor 1) without a point */
-        __m128i nf = _mm_sub_epi32(_mm_lzcnt_epi32(dec_lanes(PT)), _mm_set1_epi32(17));
-        __m128 div = _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_castsi128_si512(nf), p10));
-        __m128 f = _mm_div_ps(_mm_cvtepi32_ps(lo), div);
-        __m128i fi = _mm_castps_si128(f);
-        fi = _mm_mask_xor_epi32(fi, _mm_test_epi32_mask(dec_lanes(neg), dec_lanes(neg)), fi,
-                                _mm_set1_epi32((int)0x80000000u));
-        _mm_mask_storeu_epi32(out + j, (__mmask8)((1u << cnt) - 1), fi);
-        if (__builtin_expect(bad != 0, 0)) {
-            /* fields that are no plain decimal of up to 8 digits (an
-             * exponent, most often), each alone */
-            const char *s = gs;
-            for (uint32_t i = 0; i < cnt; s = e[i] + 1, i++) {
-                size_t len = (size_t)(e[i] - s);
-                if (!(bad >> (16 * i) & 0xFFFF))
-                    continue;
-                if (len == 0 || *s == '"')
-                    return 0;
-                float fv = other_number(np, s, len);
-                if (isnan(fv))
-                    return 0; /* text or NA: the general path decides */
-                out[j + i] = fv;
             }
         }
     }
-    if (*prev == '\n')
-        return (size_t)(prev + 1 - p);
-    if (prev[0] == '\r' && prev[1] == '\n')
-        return (size_t)(prev + 2 - p);
-    return 0;
+    return (size_t)(end + (*end == '\n' ? 1 : 2) - p);
 }
 #endif
 
@@ -812,6 +839,10 @@ static void parse_block(void *arg, size_t item, int worker)
     int ints = c->dense && __builtin_cpu_supports("avx512bw") ? 8 : 0;
     int decs = c->dense && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd")
                    ? 8 : 0;
+    if (decs && !b->pos && !(b->pos = malloc(((size_t)nin + DEC_POS_SLACK) * sizeof *b->pos))) {
+        block_fail(b, KM_ENOMEM, "out of memory");
+        return;
+    }
 #endif
 
     b->nrows = 0;
@@ -837,7 +868,7 @@ static void parse_block(void *arg, size_t item, int worker)
             }
             /* the same for decimals; it reads 15 bytes before the record */
             if (decs && !n && avail && rest - b->lo >= 15) {
-                n = dec_record512(c->np, nin, c->delim, rest, row);
+                n = dec_record512(c->np, nin, c->delim, rest, row, b->pos);
                 decs = n ? 8 : decs - 1;
             }
 #endif
@@ -1475,6 +1506,7 @@ out:
         free(b->buf);
         free(b->rows);
         free(b->lines);
+        free(b->pos);
         free(b->cells);
         for (uint32_t j = 0; b->ld && j < c.schema.ncols; j++)
             km_strtab_free(&b->ld[j]);

@@ -179,13 +179,16 @@ Test(convert, integer_records_equal_km_parse_f32, .timeout = 60)
     check_convert(MAXCOL, 20000, random_integer);
 }
 
-/* 1, 3, 5 and 40 columns: groups of four fields, a short last group, and
+/* 1, 3, 5, 16, 17 and 40 columns: groups of four fields, a short last
+ * group, the lengths' blocks of 16 fields (17: a block of one), and
  * records across several 64-byte windows */
 Test(convert, decimal_records_equal_km_parse_f32, .timeout = 60)
 {
     check_convert(1, 20000, random_decimal);
     check_convert(3, 20000, random_decimal);
     check_convert(5, 20000, random_decimal);
+    check_convert(16, 5000, random_decimal);
+    check_convert(17, 5000, random_decimal);
     check_convert(MAXCOL, 20000, random_decimal);
 }
 

@@ -43,6 +43,7 @@ void km_csv_reset_mem(km_csv *c, char *buf, size_t len, uint64_t first_line);
  * one line end) and returns its line number. */
 const char *km_csv_rest(const km_csv *c, size_t *len);
 uint64_t km_csv_skip_record(km_csv *c, size_t n);
+uint64_t km_csv_rest_line(const km_csv *c); /* line number at km_csv_rest */
 
 /* Length of the longest prefix of p[0..len) made of complete records (the
  * input is known to start at a record start), or with first_only of the

@@ -118,6 +118,7 @@ struct conv {
     uint32_t *field_of;   /* output column -> input field number (1-based) */
     int32_t *fast_dst;    /* input field -> what fast_record does with it */
     int dense;            /* fast_dst is the identity: int_record512 may run */
+    size_t max_line;      /* the longest record accepted */
     uint64_t *late_row;   /* per column: rows before this one hold numbers to
                            * turn into categories (UINT64_MAX: none) */
     int any_late;
@@ -452,22 +453,52 @@ static __attribute__((noinline)) float other_number(const km_numparse *np, const
     return km_parse_f32(np, s, len, &v) == 0 ? v : NAN;
 }
 
-/* One record made only of unquoted numbers and ending in LF or CRLF, parsed
- * in the pass that splits it: the bulk of numeric CSV. Returns the
- * record's length with the row in out, or 0 when any field needs the
- * general path (quotes, text, NA, a wrong field count). Other numbers
- * (exponents, long digit strings) go through km_parse_f32 one by one.
- * Field ends come from separator bit masks 64 bytes at a time, so each
- * field is converted independently of the one before: the common short
- * integers in one 8-byte SWAR step, other plain decimals through plain
- * (km_numparse_plain); with sse set (fast_record_sse41), every field
- * through the SSE4.1 parser inlined. dst[j] is field j's output column,
- * -1 to drop it, -2 to leave the record to the general path. The text is
- * followed by 128 zero bytes, so loads past its end are safe. */
+/* A field the fast paths did not read as a number, or any field of a column
+ * forced categorical (fast_dst -2): what the general path does with an
+ * unquoted field, for row b->nrows of the record at the csv's rest. The
+ * value goes to row[its column]: a number, NaN for NA, or NaN and a text
+ * cell. -1 leaves the record to the general path: a quote (to unescape,
+ * or to refuse), text in a column forced numeric (for its message), or no
+ * memory. The caller drops cells added for a record it then leaves. */
+static __attribute__((noinline)) int text_field(struct block *b, uint32_t j, const char *s,
+                                                size_t len, float *row)
+{
+    struct conv *c = b->c;
+    long oj = c->map[j];
+    if (memchr(s, '"', len))
+        return -1; /* also in a dropped column: a quoted line end is no record end */
+    if (oj < 0)
+        return 0;
+    float *v = &row[oj];
+    if (c->forced[oj] != 2 && km_parse_f32(c->np, s, len, v) == 0)
+        return 0;
+    *v = NAN;
+    km_csv_field f = {s, (uint32_t)len, 0};
+    if (is_na(&c->na, &f))
+        return 0;
+    if (c->forced[oj] == 1)
+        return -1;
+    return add_cell(b, b->nrows, (uint32_t)oj, &f, km_csv_rest_line(b->csv), j + 1) ? -1 : 0;
+}
+
+/* One record of unquoted fields ending in LF or CRLF, parsed in the pass
+ * that splits it: the bulk of CSV. Returns the record's length with the
+ * row in out, or 0 when it needs the general path (quotes, text in a
+ * column forced numeric, a wrong field count). Numbers other than plain
+ * decimals (exponents, long digit strings) go through km_parse_f32 one by
+ * one, NA and text through text_field. Field ends come from separator bit
+ * masks 64 bytes at a time, so each field is converted independently of
+ * the one before: the common short integers in one 8-byte SWAR step,
+ * other plain decimals through plain (km_numparse_plain); with sse set
+ * (fast_record_sse41), every field through the SSE4.1 parser inlined.
+ * dst[j] is field j's output column, -1 to drop it, -2 for a column forced
+ * categorical. The text is followed by 128 zero bytes, so loads past its
+ * end are safe. */
 static inline __attribute__((always_inline)) size_t
-fast_record_impl(const km_numparse *np, km_plain_fn plain, int sse, const int32_t *dst,
+fast_record_impl(struct block *b, km_plain_fn plain, int sse, const int32_t *dst,
                  uint32_t nin, char delim, const char *p, float *out)
 {
+    const km_numparse *np = b->c->np;
     const char *s = p, *base = p, *e;
     uint64_t m = separators(base, delim);
     for (uint32_t j = 0;; j++) {
@@ -489,13 +520,8 @@ fast_record_impl(const km_numparse *np, km_plain_fn plain, int sse, const int32_
         if (sse) {
 #ifdef KM_PLAIN_SSE41
             /* inlined: no call, and the value stays in a register */
-            if (!km_plain_sse41(s, len, &v)) {
-                if (len == 0 || *s == '"')
-                    return 0;
+            if (!km_plain_sse41(s, len, &v))
                 v = other_number(np, s, len);
-                if (isnan(v))
-                    return 0;
-            }
 #endif
         } else if (len - 1 < 8 && !(bad & (~0ull >> (64 - 8 * len)))) {
             /* 1 to 8 digits: the SWAR sum of numparse.c's digits8, length known */
@@ -503,22 +529,17 @@ fast_record_impl(const km_numparse *np, km_plain_fn plain, int sse, const int32_
             d = d * 10 + (d >> 8);
             d = (((d & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
                  (((d >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
-            if (d > (1u << 24))
-                return 0;
-            v = (float)d;
-        } else {
-            if (len == 0 || *s == '"')
-                return 0;
-            if (!plain(s, len, &v))
-                v = other_number(np, s, len);
-            if (isnan(v))
-                return 0; /* text or NA: the general path decides */
+            v = d > (1u << 24) ? other_number(np, s, len) : (float)d;
+        } else if (!plain(s, len, &v)) {
+            v = other_number(np, s, len);
         }
         int32_t oj = dst[j];
-        if (oj >= 0)
+        if (isnan(v) || oj == -2) { /* (NaN: not a number, or "nan") */
+            if (text_field(b, j, s, len, out))
+                return 0;
+        } else if (oj >= 0) {
             out[oj] = v;
-        else if (oj == -2)
-            return 0;
+        }
         if (j + 1 == nin)
             break;
         if (*e != delim)
@@ -532,19 +553,19 @@ fast_record_impl(const km_numparse *np, km_plain_fn plain, int sse, const int32_
     return 0;
 }
 
-static size_t fast_record(const km_numparse *np, km_plain_fn plain, const int32_t *dst,
+static size_t fast_record(struct block *b, km_plain_fn plain, const int32_t *dst,
                           uint32_t nin, char delim, const char *p, float *out)
 {
-    return fast_record_impl(np, plain, 0, dst, nin, delim, p, out);
+    return fast_record_impl(b, plain, 0, dst, nin, delim, p, out);
 }
 
 #ifdef KM_PLAIN_SSE41
 /* the same with the SSE4.1 parser inlined, for every field */
 static __attribute__((target("sse4.1"))) size_t
-fast_record_sse41(const km_numparse *np, const int32_t *dst, uint32_t nin, char delim,
+fast_record_sse41(struct block *b, const int32_t *dst, uint32_t nin, char delim,
                   const char *p, float *out)
 {
-    return fast_record_impl(np, NULL, 1, dst, nin, delim, p, out);
+    return fast_record_impl(b, NULL, 1, dst, nin, delim, p, out);
 }
 #endif
 
@@ -696,7 +717,7 @@ static inline __attribute__((always_inline)) AVX512DEC __m512i dec_lane_ids(void
  * DEC_POS_SLACK entries. Reads up to 15 bytes before p (the caller checks
  * they are the buffer's) and, as fast_record does, past the text into its
  * zero padding or the mapping's slack. */
-static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char delim,
+static AVX512DEC size_t dec_record512(struct block *b, uint32_t nin, char delim,
                                       const char *p, float *out, int32_t *pos)
 {
     const __m512i vd = _mm512_set1_epi8(delim), c0 = _mm512_set1_epi8('0');
@@ -806,12 +827,11 @@ static AVX512DEC size_t dec_record512(const km_numparse *np, uint32_t nin, char 
                         continue;
                     const char *s = p + P[(int32_t)(j + i) - 1] + 1;
                     size_t len = (size_t)(P[j + i] - P[(int32_t)(j + i) - 1] - 1);
-                    if (len == 0 || *s == '"')
+                    float fv = other_number(b->c->np, s, len);
+                    if (!isnan(fv))
+                        out[j + i] = fv;
+                    else if (text_field(b, j + i, s, len, out))
                         return 0;
-                    float fv = other_number(np, s, len);
-                    if (isnan(fv))
-                        return 0; /* text or NA: the general path decides */
-                    out[j + i] = fv;
                 }
             }
         }
@@ -859,6 +879,7 @@ static void parse_block(void *arg, size_t item, int worker)
             size_t avail, n = 0;
             const char *rest = km_csv_rest(b->csv, &avail);
             float *row = b->rows + (size_t)b->nrows * ncols;
+            size_t cells = b->ncells; /* a record left to the next path drops its cells */
 #ifdef INT_RECORD512
             /* after 8 records in a row it cannot take, leave the block to
              * fast_record: a float file would only pay for the tries */
@@ -868,22 +889,25 @@ static void parse_block(void *arg, size_t item, int worker)
             }
             /* the same for decimals; it reads 15 bytes before the record */
             if (decs && !n && avail && rest - b->lo >= 15) {
-                n = dec_record512(c->np, nin, c->delim, rest, row, b->pos);
+                n = dec_record512(b, nin, c->delim, rest, row, b->pos);
                 decs = n ? 8 : decs - 1;
+                if (!n)
+                    b->ncells = cells;
             }
 #endif
             if (!n && avail) {
 #ifdef KM_PLAIN_SSE41
                 if (sse)
-                    n = fast_record_sse41(c->np, c->fast_dst, nin, c->delim, rest, row);
+                    n = fast_record_sse41(b, c->fast_dst, nin, c->delim, rest, row);
                 else
 #endif
-                    n = fast_record(c->np, plain, c->fast_dst, nin, c->delim, rest, row);
+                    n = fast_record(b, plain, c->fast_dst, nin, c->delim, rest, row);
             }
-            if (n) {
+            if (n && n <= c->max_line) { /* (the general path words the error) */
                 b->lines[b->nrows++] = km_csv_skip_record(b->csv, n);
                 continue;
             }
+            b->ncells = cells;
         }
         if ((rc = km_csv_next(b->csv, &f, &nf)) != 1)
             break;
@@ -1269,6 +1293,7 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
     c.name = strcmp(o->input, "-") == 0 ? "<stdin>" : o->input;
     c.max_levels = o->max_levels ? o->max_levels : DEFAULT_MAX_LEVELS;
     size_t max_line = o->max_line ? o->max_line : ((size_t)64 << 20);
+    c.max_line = max_line;
     int fd = -1, rc, eof = 0;
     km_kmx_source src;
     km_progress prog;

@@ -127,6 +127,7 @@ void km_csv_close(km_csv *c)
 }
 
 uint64_t km_csv_line(const km_csv *c) { return c->rec_line; }
+uint64_t km_csv_rest_line(const km_csv *c) { return c->line; }
 uint64_t km_csv_bytes(const km_csv *c) { return c->consumed; }
 char km_csv_delim(const km_csv *c) { return c->o.delim; }
 

@@ -497,6 +497,67 @@ static uint64_t count_lf(const char *p, size_t n, int *other)
     return k;
 }
 
+#ifdef COUNT_LF512
+/* km_csv_split's work on a block with quotes or CRs, 64 bytes a step: the
+ * quote mask's prefix XOR (a carry-less multiply by all ones) marks the
+ * bytes inside quotes, as in simdjson, and the record ends are the LFs and
+ * lone CRs outside them. A doubled quote toggles twice, so it needs no
+ * care; what the prefix XOR cannot see is the state machine's rule that a
+ * quote opens a field only at its start: a quote that opens (by the
+ * parity) after anything but a delimiter, a line end, the start or a
+ * closing quote returns -1, and the caller walks the state machine. Else
+ * 0, with the length of the complete records in *last and their lines
+ * (LFs and lone CRs, in quotes too) in *lines. A CR that is the last byte
+ * ends a record only at_eof: an LF may follow in the next read. */
+static __attribute__((target("avx512f,avx512bw,pclmul,popcnt,lzcnt"))) int
+split512(const char *p, size_t len, char delim, int at_eof, size_t *last, uint64_t *lines)
+{
+    const __m512i vq = _mm512_set1_epi8('"'), vl = _mm512_set1_epi8('\n');
+    const __m512i vc = _mm512_set1_epi8('\r'), vd = _mm512_set1_epi8(delim);
+    uint64_t in_carry = 0, sep_carry = 1, q_carry = 0, odd = 0;
+    uint64_t breaks = 0, breaks_at_end = 0;
+    size_t end = 0;
+    for (size_t i = 0; i < len; i += 64) {
+        __mmask64 m = len - i >= 64 ? ~0ull : ~0ull >> (64 - (len - i));
+        __m512i v = _mm512_maskz_loadu_epi8(m, p + i);
+        uint64_t Q = _mm512_mask_cmpeq_epi8_mask(m, v, vq);
+        uint64_t L = _mm512_mask_cmpeq_epi8_mask(m, v, vl);
+        uint64_t C = _mm512_mask_cmpeq_epi8_mask(m, v, vc);
+        uint64_t D = _mm512_mask_cmpeq_epi8_mask(m, v, vd);
+        uint64_t in = (uint64_t)_mm_cvtsi128_si64(
+                          _mm_clmulepi64_si128(_mm_cvtsi64_si128((long long)Q), _mm_set1_epi8(-1), 0)) ^
+                      in_carry;
+        uint64_t seps = D | L | C;
+        odd |= Q & in & ~((seps << 1) | sep_carry) & ~((Q << 1) | q_carry);
+        in_carry = (uint64_t)((int64_t)in >> 63);
+        sep_carry = seps >> 63;
+        q_carry = Q >> 63;
+        /* a CR followed by an LF is no line end of its own */
+        uint64_t lf_next = (L >> 1) | (uint64_t)(i + 64 < len && p[i + 64] == '\n') << 63;
+        uint64_t lone = C & ~lf_next;
+        if (!at_eof && len - i <= 64)
+            lone &= ~(1ull << (len - i - 1)); /* the last byte: not known yet */
+        uint64_t B = L | lone, E = B & ~in;
+        if (E) {
+            unsigned hi = 63u - (unsigned)__builtin_clzll(E);
+            end = i + hi + 1;
+            breaks_at_end = breaks + (uint64_t)__builtin_popcountll(B & (~0ull >> (63 - hi)));
+        }
+        breaks += (uint64_t)__builtin_popcountll(B);
+    }
+    if (odd)
+        return -1;
+    if (at_eof) {
+        *last = len;
+        *lines = breaks;
+    } else {
+        *last = end;
+        *lines = breaks_at_end;
+    }
+    return 0;
+}
+#endif
+
 /* The splitter walks the quoting state machine of parse_record (a quote
  * opens a quoted field only at the start of a field; "" inside is an
  * escaped quote), so it finds the same record ends as the parser, also
@@ -517,6 +578,11 @@ size_t km_csv_split(const char *p, size_t len, char delim, int at_eof, int first
         *lines = nl;
         return last;
     }
+#ifdef COUNT_LF512
+    if (!first_only && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("pclmul") &&
+        split512(p, len, delim, at_eof, &last, lines) == 0)
+        return last;
+#endif
     if (!first_only && !memchr(p, '"', len)) {
         for (size_t i = len; i > 0; i--) {
             char ch = p[i - 1];

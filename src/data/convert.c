@@ -481,10 +481,11 @@ static __attribute__((noinline)) int text_field(struct block *b, uint32_t j, con
     return add_cell(b, b->nrows, (uint32_t)oj, &f, km_csv_rest_line(b->csv), j + 1) ? -1 : 0;
 }
 
-/* One record of unquoted fields ending in LF or CRLF, parsed in the pass
- * that splits it: the bulk of CSV. Returns the record's length with the
- * row in out, or 0 when it needs the general path (quotes, text in a
- * column forced numeric, a wrong field count). Numbers other than plain
+/* One record ending in LF or CRLF whose fields are unquoted or simply
+ * quoted ("..." with no quote inside, so no delimiter or line end either),
+ * parsed in the pass that splits it: the bulk of CSV. Returns the record's
+ * length with the row in out, or 0 when it needs the general path (other
+ * quotes, text in a column forced numeric, a wrong field count). Numbers other than plain
  * decimals (exponents, long digit strings) go through km_parse_f32 one by
  * one, NA and text through text_field. Field ends come from separator bit
  * masks 64 bytes at a time, so each field is converted independently of
@@ -508,10 +509,20 @@ fast_record_impl(struct block *b, km_plain_fn plain, int sse, const int32_t *dst
         }
         e = base + __builtin_ctzll(m);
         m &= m - 1;
+        const char *f = s; /* the field's text */
         size_t len = (size_t)(e - s);
+        if (*s == '"') {
+            /* a field's pieces between separators are fields only when
+             * each quoted one closes at its end: a delimiter or line end
+             * inside quotes leaves a piece with an unclosed quote */
+            if (len < 2 || s[len - 1] != '"' || memchr(s + 1, '"', len - 2))
+                return 0;
+            f = s + 1;
+            len -= 2;
+        }
         float v;
         uint64_t x;
-        memcpy(&x, s, 8);
+        memcpy(&x, f, 8);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
         x = __builtin_bswap64(x);
 #endif
@@ -520,8 +531,8 @@ fast_record_impl(struct block *b, km_plain_fn plain, int sse, const int32_t *dst
         if (sse) {
 #ifdef KM_PLAIN_SSE41
             /* inlined: no call, and the value stays in a register */
-            if (!km_plain_sse41(s, len, &v))
-                v = other_number(np, s, len);
+            if (!km_plain_sse41(f, len, &v))
+                v = other_number(np, f, len);
 #endif
         } else if (len - 1 < 8 && !(bad & (~0ull >> (64 - 8 * len)))) {
             /* 1 to 8 digits: the SWAR sum of numparse.c's digits8, length known */
@@ -529,13 +540,13 @@ fast_record_impl(struct block *b, km_plain_fn plain, int sse, const int32_t *dst
             d = d * 10 + (d >> 8);
             d = (((d & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
                  (((d >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
-            v = d > (1u << 24) ? other_number(np, s, len) : (float)d;
-        } else if (!plain(s, len, &v)) {
-            v = other_number(np, s, len);
+            v = d > (1u << 24) ? other_number(np, f, len) : (float)d;
+        } else if (!plain(f, len, &v)) {
+            v = other_number(np, f, len);
         }
         int32_t oj = dst[j];
         if (isnan(v) || oj == -2) { /* (NaN: not a number, or "nan") */
-            if (text_field(b, j, s, len, out))
+            if (text_field(b, j, f, len, out))
                 return 0;
         } else if (oj >= 0) {
             out[oj] = v;
@@ -712,11 +723,11 @@ static inline __attribute__((always_inline)) AVX512DEC __m512i dec_lane_ids(void
  * and one division by an exact power of ten gives path (a)'s value,
  * identical to km_parse_f32's. Each field refused (an exponent, more than
  * 8 significant digits, 16 bytes or more) is read again alone by
- * km_parse_f32, as in fast_record; a record with quotes, NA or text, or
- * the wrong field count returns 0 for the general path. pos holds nin +
- * DEC_POS_SLACK entries. Reads up to 15 bytes before p (the caller checks
- * they are the buffer's) and, as fast_record does, past the text into its
- * zero padding or the mapping's slack. */
+ * km_parse_f32, and NA or text goes to text_field, as in fast_record; a
+ * record with a quote (fast_record's) or the wrong field count returns 0.
+ * pos holds nin + DEC_POS_SLACK entries. Reads up to 15 bytes before p
+ * (the caller checks they are the buffer's) and, as fast_record does, past
+ * the text into its zero padding or the mapping's slack. */
 static AVX512DEC size_t dec_record512(struct block *b, uint32_t nin, char delim,
                                       const char *p, float *out, int32_t *pos)
 {
@@ -733,8 +744,13 @@ static AVX512DEC size_t dec_record512(struct block *b, uint32_t nin, char delim,
                       _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r')) |
                       _mm512_testn_epi8_mask(v, v);
         uint64_t m = _mm512_cmpeq_epi8_mask(v, vd) | ml;
-        if (ml)
+        uint64_t q = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"'));
+        if (ml) {
             m &= ml ^ (ml - 1); /* up to the line end, itself included */
+            q &= ml - 1;
+        }
+        if (q)
+            return 0; /* quoted fields: fast_record's */
         __m512i at = _mm512_add_epi32(iota, _mm512_set1_epi32((int)off));
         for (int h = 0; h < 4; h++) {
             __mmask16 mh = (__mmask16)(m >> (16 * h));

@@ -254,8 +254,9 @@ static km_kmx *convert_open(km_ctx *ctx, km_convert_opts o, const char *in, cons
  * floats bit for bit, the same column types, the same categories in the
  * same order. Column 0 holds ids, some of them numbers; column 3 turns
  * categorical late, after chunks of numbers; the others hold decimals with
- * empty cells, NA, nan and ?, and now and then a quoted field (a number,
- * or an id with a comma), which only the general path reads. With a column forced categorical and one
+ * empty cells, NA, nan and ?. Quoted fields: in the second half every
+ * value of column 1, and now and then a number, an id, or an id with a
+ * comma or a doubled quote (which only the general path reads). With a column forced categorical and one
  * dropped, records go through fast_record instead of dec_record512. */
 Test(convert, fast_paths_equal_general_path_on_text_and_na, .timeout = 60)
 {
@@ -276,7 +277,13 @@ Test(convert, fast_paths_equal_general_path_on_text_and_na, .timeout = 60)
                 char buf[40];
                 uint64_t u = km_rng_below(&r, 100);
                 if (j == 0)
-                    sprintf(buf, u < 10 ? "%u" : u < 12 ? "\"id,%u\"" : "id%u",
+                    sprintf(buf,
+                            u < 10   ? "%u"
+                            : u < 12 ? "\"id,%u\""
+                            : u < 13 ? "\"i\"\"d%u\""
+                            : u < 14 ? "\",id%u\""
+                            : u < 20 ? "\"id%u\""
+                                     : "id%u",
                             (unsigned)km_rng_below(&r, 300));
                 else if (j == 3 && i > 50000 && u < 5)
                     strcpy(buf, u < 3 ? "x" : "yes");
@@ -284,7 +291,9 @@ Test(convert, fast_paths_equal_general_path_on_text_and_na, .timeout = 60)
                     strcpy(buf, na[u]);
                 else
                     random_decimal(&r, buf, 1);
-                fprintf(f, "%s%c", buf, j + 1 < ncol ? ',' : '\n');
+                /* column 1 quoted in the second half: records with quotes */
+                fprintf(f, j == 1 && i >= 30000 && !strchr(buf, '"') ? "\"%s\"%c" : "%s%c", buf,
+                        j + 1 < ncol ? ',' : '\n');
             }
         fclose(f);
         for (int forced = 0; forced < 2; forced++) {

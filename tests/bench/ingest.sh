@@ -5,7 +5,9 @@
 # against reference runs made in the same invocation:
 #   1. convert, Fashion-MNIST integer pixels (the real data, from Debian's
 #      dataset-fashion-mnist): MB/s of CSV per core, --threads 1 and 2
-#   2. convert, random 7-significant-digit floats: the same
+#   2. convert, random 7-significant-digit floats: the same, and (2b) the
+#      same floats with CRLF line ends, every field quoted, or a text
+#      column in front, against the plain file
 #      (the previous output is removed before each timed run: replacing a
 #      46 MB file makes ext4 free its blocks inside the rename, 65 ms on
 #      this machine, a quarter of the float run; a conversion to a new
@@ -70,6 +72,22 @@ for f in fm fl; do
         eval "sec_${f}_$t=$best"
         echo "  $f.csv ($size bytes) --threads $t: $(mbps $size $best) MB/s total, $(mbps $((size / t)) $best) MB/s per core"
     done
+done
+
+echo "== 2b. the same floats in messier files, --threads 2: time against fl.csv's"
+# CRLF line ends; every field quoted; a text column in front (categorical)
+[ -s fl-crlf.csv ] || sed 's/$/\r/' fl.csv >fl-crlf.csv
+[ -s fl-quoted.csv ] || sed 's/[^,]*/"&"/g' fl.csv >fl-quoted.csv
+[ -s fl-text.csv ] || awk 'NR == 1 { print "id," $0; next } { print "c" NR % 7 "," $0 }' fl.csv >fl-text.csv
+for f in fl fl-crlf fl-quoted fl-text; do
+    best=999
+    for i in 1 2 3; do
+        rm -f $f.kmx
+        t0=$(now); "$K" convert -q --threads 2 $f.csv -o $f.kmx; t1=$(now)
+        best=$(awk -v a="$best" -v b="$(awk -v x=$t0 -v y=$t1 'BEGIN{print y-x}')" 'BEGIN { print (b < a ? b : a) }')
+    done
+    [ $f = fl ] && plain=$best
+    echo "  $f.csv: $(mbps $(stat -c %s $f.csv) $best) MB/s, $(ratio $best $plain) x the time of fl.csv"
 done
 
 echo "== 3. pandas.read_csv(dtype=float32) on the same files"

@@ -12,7 +12,8 @@
 #      46 MB file makes ext4 free its blocks inside the rename, 65 ms on
 #      this machine, a quarter of the float run; a conversion to a new
 #      name, the usual case, does not pay it)
-#   3. pandas.read_csv(dtype=float32) on both files, best of 3: kmill's speedup
+#   3. pandas.read_csv(dtype=float32) on both files, each run paired with
+#      kmill's best of 3 just before it: kmill's speedup, median of 3 pairs
 #   4. info --verify (file in page cache): GB/s of decoded float32 with 2
 #      threads, io_uring against pread
 #   5. compression ratio with and without byte shuffle
@@ -31,6 +32,7 @@ now() { date +%s.%N; }
 # mbps BYTES SECONDS
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+med() { echo $* | tr ' ' '\n' | sort -n | sed -n 2p; } # of three
 
 # ---- data ------------------------------------------------------------------
 if [ ! -s fm.csv ]; then
@@ -59,18 +61,23 @@ PY
 fi
 cat fm.csv fl.csv >/dev/null # page cache
 
+# best FILE THREADS: the best of 3 conversions of FILE.csv, in seconds
+best() {
+    b=999
+    for i in 1 2 3; do
+        rm -f $1.kmx
+        t0=$(now); "$K" convert -q --threads $2 $1.csv -o $1.kmx; t1=$(now)
+        b=$(awk -v a="$b" -v x=$t0 -v y=$t1 'BEGIN { print (y - x < a ? y - x : a) }')
+    done
+    echo $b
+}
+
 echo "== 1-2. convert throughput (MB/s of CSV per core), best of 3"
 for f in fm fl; do
     size=$(stat -c %s $f.csv)
     for t in 1 2; do
-        best=999
-        for i in 1 2 3; do
-            rm -f $f.kmx
-            t0=$(now); "$K" convert -q --threads $t $f.csv -o $f.kmx; t1=$(now)
-            best=$(awk -v a="$best" -v b="$(awk -v x=$t0 -v y=$t1 'BEGIN{print y-x}')" 'BEGIN { print (b < a ? b : a) }')
-        done
-        eval "sec_${f}_$t=$best"
-        echo "  $f.csv ($size bytes) --threads $t: $(mbps $size $best) MB/s total, $(mbps $((size / t)) $best) MB/s per core"
+        b=$(best $f $t)
+        echo "  $f.csv ($size bytes) --threads $t: $(mbps $size $b) MB/s total, $(mbps $((size / t)) $b) MB/s per core"
     done
 done
 
@@ -80,28 +87,29 @@ echo "== 2b. the same floats in messier files, --threads 2: time against fl.csv'
 [ -s fl-quoted.csv ] || sed 's/[^,]*/"&"/g' fl.csv >fl-quoted.csv
 [ -s fl-text.csv ] || awk 'NR == 1 { print "id," $0; next } { print "c" NR % 7 "," $0 }' fl.csv >fl-text.csv
 for f in fl fl-crlf fl-quoted fl-text; do
-    best=999
-    for i in 1 2 3; do
-        rm -f $f.kmx
-        t0=$(now); "$K" convert -q --threads 2 $f.csv -o $f.kmx; t1=$(now)
-        best=$(awk -v a="$best" -v b="$(awk -v x=$t0 -v y=$t1 'BEGIN{print y-x}')" 'BEGIN { print (b < a ? b : a) }')
-    done
-    [ $f = fl ] && plain=$best
-    echo "  $f.csv: $(mbps $(stat -c %s $f.csv) $best) MB/s, $(ratio $best $plain) x the time of fl.csv"
+    b=$(best $f 2)
+    [ $f = fl ] && plain=$b
+    echo "  $f.csv: $(mbps $(stat -c %s $f.csv) $b) MB/s, $(ratio $b $plain) x the time of fl.csv"
 done
 
 echo "== 3. pandas.read_csv(dtype=float32) on the same files"
+# The machine's speed drifts over tens of seconds, so each pandas run is
+# paired with kmill runs made just before it, and each pair gives a ratio:
+# three rounds, and their median
 for f in fm fl; do
-    # best of 3, as for kmill
-    ps=$(/usr/bin/python3 -c "
+    r1s=""; r2s=""
+    for round in 1 2 3; do
+        k1=$(best $f 1); k2=$(best $f 2)
+        ps=$(/usr/bin/python3 -c "
 import time, pandas
-best = 1e30
-for i in range(3):
-    t = time.time(); pandas.read_csv('$f.csv', dtype='float32'); best = min(best, time.time() - t)
-print(best)" 2>/dev/null || echo none)
-    if [ "$ps" = none ]; then echo "  pandas unavailable (apt-get install python3-pandas)"; break; fi
-    eval "k1=\$sec_${f}_1; k2=\$sec_${f}_2"
-    echo "  $f.csv: pandas ${ps}s; kmill is $(ratio $ps $k1)x faster with 1 thread, $(ratio $ps $k2)x with 2"
+t = time.time(); pandas.read_csv('$f.csv', dtype='float32'); print(time.time() - t)" 2>/dev/null ||
+            echo none)
+        if [ "$ps" = none ]; then echo "  pandas unavailable (apt-get install python3-pandas)"; break 2; fi
+        r1=$(ratio $ps $k1); r2=$(ratio $ps $k2)
+        r1s="$r1s $r1"; r2s="$r2s $r2"
+        echo "  $f.csv round $round: pandas $(printf %.2f $ps) s, kmill $(printf %.3f $k1) s (1 thread), $(printf %.3f $k2) s (2): ${r1}x, ${r2}x"
+    done
+    echo "  $f.csv: kmill is $(med $r1s)x faster with 1 thread, $(med $r2s)x with 2 (medians)"
 done
 
 echo "== 3b. acceptance: kmill cat of the converted Fashion-MNIST train CSV equals it"

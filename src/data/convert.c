@@ -856,6 +856,21 @@ static AVX512DEC size_t dec_record512(struct block *b, uint32_t nin, char delim,
 }
 #endif
 
+/* The general path's number: km_parse_f32's, with the SSE4.1 parser of
+ * plain decimals tried first (sse) as on the fast paths, where it is about
+ * five times faster; 1 for a number. The field lies in the block's text,
+ * so the 16-byte load stays within its padding. */
+static int general_number(const km_numparse *np, int sse, const char *s, size_t len, float *v)
+{
+#ifdef KM_PLAIN_SSE41
+    if (sse && km_plain_sse41(s, len, v))
+        return 1;
+#else
+    (void)sse;
+#endif
+    return km_parse_f32(np, s, len, v) == 0;
+}
+
 static void parse_block(void *arg, size_t item, int worker)
 {
     struct block *b = arg;
@@ -870,6 +885,8 @@ static void parse_block(void *arg, size_t item, int worker)
     km_plain_fn plain = km_numparse_plain(c->np);
 #ifdef KM_PLAIN_SSE41
     int sse = __builtin_cpu_supports("sse4.1");
+#else
+    int sse = 0;
 #endif
 #ifdef INT_RECORD512
     int ints = c->dense && __builtin_cpu_supports("avx512bw") ? 8 : 0;
@@ -957,7 +974,7 @@ static void parse_block(void *arg, size_t item, int worker)
             }
             const km_csv_field *fj = &f[j];
             if (c->forced[oj] != 2 && !(c->na.numeric && is_na(&c->na, fj)) &&
-                km_parse_f32(c->np, fj->p, fj->len, &out[oj]) == 0)
+                general_number(c->np, sse, fj->p, fj->len, &out[oj]))
                 continue;
             out[oj] = NAN;
             if (is_na(&c->na, fj))

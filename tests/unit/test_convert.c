@@ -102,7 +102,8 @@ static void random_decimal(km_rng *r, char *buf, int any)
 }
 
 /* ncol columns, nrows rows from gen (every other row with any shape),
- * converted; each stored value must equal km_parse_f32's */
+ * converted by the fast paths and by the general path alone; each stored
+ * value must equal km_parse_f32's */
 static void check_convert(int ncol, uint64_t nrows, void (*gen)(km_rng *, char *, int))
 {
     char in[] = "/tmp/kmill-conv-XXXXXX", out[64];
@@ -127,39 +128,46 @@ static void check_convert(int ncol, uint64_t nrows, void (*gen)(km_rng *, char *
     km_ctx_init(&ctx, "t");
     km_pool *pool;
     cr_assert_eq(km_pool_create(&pool, 1, &ctx.err), 0);
-    km_convert_opts o = {0};
-    o.input = in;
-    o.output = out;
-    o.level = 1;
-    o.shuffle = KMX_SHUFFLE_AUTO;
-    o.pool = pool;
-    km_convert_result res;
-    cr_assert_eq(km_convert(&ctx, &o, &res), 0, "%s", ctx.err.msg);
-    cr_assert_eq(res.rows, nrows);
-    cr_assert_eq(res.ncategorical, 0);
-    km_kmx *d;
-    cr_assert_eq(km_kmx_open(&ctx, out, 0, &d), 0, "%s", ctx.err.msg);
     km_numparse *np;
     km_numparse_init(&np);
-    float *rows = malloc(km_kmx_rows_per_chunk(d) * ncol * sizeof *rows);
-    uint64_t bad = 0;
-    for (uint64_t k = 0; k < km_kmx_nchunks(d); k++) {
-        const km_kmx_chunk *e = km_kmx_chunk_info(d, k);
-        cr_assert_eq(km_kmx_read_chunk(d, k, rows), 0);
-        for (uint32_t i = 0; i < e->nrows; i++)
-            for (int j = 0; j < ncol; j++) {
-                const char *t = txt[(e->first_row + i) * ncol + j];
-                float want, got = rows[i * ncol + j];
-                cr_assert_eq(km_parse_f32(np, t, strlen(t), &want), 0, "'%s'", t);
-                if (memcmp(&want, &got, 4) != 0 && bad++ < 5)
-                    cr_log_error("'%s': stored %.9g, want %.9g", t, (double)got, (double)want);
-            }
+    /* the fast paths, then the general path alone (a numeric NA token
+     * turns the fast ones off) */
+    for (int general = 0; general < 2; general++) {
+        km_convert_opts o = {0};
+        o.input = in;
+        o.output = out;
+        o.level = 1;
+        o.shuffle = KMX_SHUFFLE_AUTO;
+        o.pool = pool;
+        if (general)
+            o.na_values = KM_DEFAULT_NA ",-987654.5";
+        km_convert_result res;
+        cr_assert_eq(km_convert(&ctx, &o, &res), 0, "%s", ctx.err.msg);
+        cr_assert_eq(res.rows, nrows);
+        cr_assert_eq(res.ncategorical, 0);
+        km_kmx *d;
+        cr_assert_eq(km_kmx_open(&ctx, out, 0, &d), 0, "%s", ctx.err.msg);
+        float *rows = malloc(km_kmx_rows_per_chunk(d) * ncol * sizeof *rows);
+        uint64_t bad = 0;
+        for (uint64_t k = 0; k < km_kmx_nchunks(d); k++) {
+            const km_kmx_chunk *e = km_kmx_chunk_info(d, k);
+            cr_assert_eq(km_kmx_read_chunk(d, k, rows), 0);
+            for (uint32_t i = 0; i < e->nrows; i++)
+                for (int j = 0; j < ncol; j++) {
+                    const char *t = txt[(e->first_row + i) * ncol + j];
+                    float want, got = rows[i * ncol + j];
+                    cr_assert_eq(km_parse_f32(np, t, strlen(t), &want), 0, "'%s'", t);
+                    if (memcmp(&want, &got, 4) != 0 && bad++ < 5)
+                        cr_log_error("'%s': stored %.9g, want %.9g", t, (double)got, (double)want);
+                }
+        }
+        cr_assert_eq(bad, 0, "%llu values differ (%s path)", (unsigned long long)bad,
+                     general ? "general" : "fast");
+        km_kmx_close(d);
+        free(rows);
     }
-    cr_assert_eq(bad, 0, "%llu values differ", (unsigned long long)bad);
-    km_kmx_close(d);
     km_numparse_free(np);
     km_pool_destroy(pool);
-    free(rows);
     free(txt);
     unlink(in);
     unlink(out);

@@ -305,6 +305,21 @@ static size_t region_len(const km_kmx *d, const km_kmx_chunk *e)
 /* Check and decode one chunk's region (header, payload, stats) into out.
  * scratch holds raw_len bytes unless the chunk is stored unfiltered. Thread-safe given
  * its own dctx. Writes a message into err (not ctx) on failure. */
+/* Narrowed chunks back to floats. Unvectorised (GCC -O2 would not, for
+ * fear the two buffers overlap), the byte loop took 28% of an info
+ * --verify of Fashion-MNIST. */
+KMX_HOT static void widen_u8(const unsigned char *restrict s, size_t n, float *restrict out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)s[i];
+}
+
+KMX_HOT static void widen_i16(const unsigned char *restrict s, size_t n, float *restrict out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)(int16_t)(uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
+}
+
 static int decode_region(const km_kmx *d, uint64_t k, const unsigned char *reg, float *out,
                          unsigned char *scratch, ZSTD_DCtx *dctx, char *err, size_t errlen)
 {
@@ -334,11 +349,9 @@ static int decode_region(const km_kmx *d, uint64_t k, const unsigned char *reg, 
     if (e->filter == KMX_FILTER_SHUFFLE) {
         kmx_unshuffle((unsigned char *)out, scratch, n);
     } else if (e->filter == KMX_FILTER_U8) {
-        for (size_t i = 0; i < n; i++)
-            out[i] = (float)scratch[i];
+        widen_u8(scratch, n, out);
     } else if (e->filter == KMX_FILTER_I16) {
-        for (size_t i = 0; i < n; i++)
-            out[i] = (float)(int16_t)(uint16_t)(scratch[2 * i] | scratch[2 * i + 1] << 8);
+        widen_i16(scratch, n, out);
     }
     return 0;
 }

@@ -121,14 +121,8 @@ void kmx_unshuffle(unsigned char *dst, const unsigned char *src, size_t n)
             dst[4 * i + (size_t)b] = src[(size_t)b * n + i];
 }
 
-/* The hot loops over every value of a chunk are written branch-free, so the
- * compiler vectorises them across columns, and built for AVX-512, AVX2 and
- * the baseline, chosen at run time. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define KMX_HOT __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
-#else
-#define KMX_HOT
-#endif
+/* The hot loops over every value of a chunk (KMX_HOT) are written
+ * branch-free, so the compiler vectorises them across columns. */
 
 /* Two loops, because GCC vectorises each but not the two fused. */
 KMX_HOT static void stats_rows(const float *restrict x, uint32_t nrows, uint32_t ncols,

@@ -75,8 +75,8 @@ struct block {
     float *rows;
     size_t rows_cap;      /* floats */
     uint64_t *lines;      /* line of each row, for messages */
-    int32_t *pos;         /* dec_record512's scratch: nin + DEC_POS_SLACK */
     size_t lines_cap;
+    int32_t *pos;         /* dec_record512's scratch: nin + DEC_POS_SLACK */
     uint32_t nrows;
     struct cell *cells;
     size_t ncells, cells_cap;
@@ -857,9 +857,9 @@ static AVX512DEC size_t dec_record512(struct block *b, uint32_t nin, char delim,
 #endif
 
 /* The general path's number: km_parse_f32's, with the SSE4.1 parser of
- * plain decimals tried first (sse) as on the fast paths, where it is about
- * five times faster; 1 for a number. The field lies in the block's text,
- * so the 16-byte load stays within its padding. */
+ * plain decimals tried first (sse) as on the fast paths (on a file whose
+ * records all take this path, half the time); 1 for a number. The field
+ * lies in the block's text, so the 16-byte load stays within its padding. */
 static int general_number(const km_numparse *np, int sse, const char *s, size_t len, float *v)
 {
 #ifdef KM_PLAIN_SSE41

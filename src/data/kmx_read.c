@@ -302,9 +302,6 @@ static size_t region_len(const km_kmx *d, const km_kmx_chunk *e)
     return KMX_CHUNK_HEADER_SIZE + e->comp_len + (size_t)d->ncols * KMX_CHUNK_STAT_SIZE;
 }
 
-/* Check and decode one chunk's region (header, payload, stats) into out.
- * scratch holds raw_len bytes unless the chunk is stored unfiltered. Thread-safe given
- * its own dctx. Writes a message into err (not ctx) on failure. */
 /* Narrowed chunks back to floats. Unvectorised (GCC -O2 would not, for
  * fear the two buffers overlap), the byte loop took 28% of an info
  * --verify of Fashion-MNIST. */
@@ -320,6 +317,9 @@ KMX_HOT static void widen_i16(const unsigned char *restrict s, size_t n, float *
         out[i] = (float)(int16_t)(uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
 }
 
+/* Check and decode one chunk's region (header, payload, stats) into out.
+ * scratch holds raw_len bytes unless the chunk is stored unfiltered. Thread-safe given
+ * its own dctx. Writes a message into err (not ctx) on failure. */
 static int decode_region(const km_kmx *d, uint64_t k, const unsigned char *reg, float *out,
                          unsigned char *scratch, ZSTD_DCtx *dctx, char *err, size_t errlen)
 {

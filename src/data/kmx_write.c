@@ -121,10 +121,9 @@ void kmx_unshuffle(unsigned char *dst, const unsigned char *src, size_t n)
             dst[4 * i + (size_t)b] = src[(size_t)b * n + i];
 }
 
-/* The hot loops over every value of a chunk (KMX_HOT) are written
- * branch-free, so the compiler vectorises them across columns. */
-
-/* Two loops, because GCC vectorises each but not the two fused. */
+/* The loops over every value of a chunk (KMX_HOT) are written branch-free,
+ * so the compiler vectorises them across columns. Two loops, because GCC
+ * vectorises each but not the two fused. */
 KMX_HOT static void stats_rows(const float *restrict x, uint32_t nrows, uint32_t ncols,
                                float *restrict mn, float *restrict mx, double *restrict sum,
                                double *restrict sq, uint32_t *restrict miss)

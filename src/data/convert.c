@@ -521,26 +521,17 @@ fast_record_impl(struct block *b, km_plain_fn plain, int sse, const int32_t *dst
             len -= 2;
         }
         float v;
-        uint64_t x;
-        memcpy(&x, f, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        x = __builtin_bswap64(x);
-#endif
-        uint64_t d = x ^ 0x3030303030303030ull;
-        uint64_t bad = (d | ((d & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull)) & 0x8080808080808080ull;
+        uint64_t d = km_swar_load(f);
         if (sse) {
 #ifdef KM_PLAIN_SSE41
             /* inlined: no call, and the value stays in a register */
             if (!km_plain_sse41(f, len, &v))
                 v = other_number(np, f, len);
 #endif
-        } else if (len - 1 < 8 && !(bad & (~0ull >> (64 - 8 * len)))) {
-            /* 1 to 8 digits: the SWAR sum of numparse.c's digits8, length known */
-            d <<= 8 * (8 - len);
-            d = d * 10 + (d >> 8);
-            d = (((d & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
-                 (((d >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
-            v = d > (1u << 24) ? other_number(np, f, len) : (float)d;
+        } else if (len - 1 < 8 && !(km_swar_nondigits(d) & (~0ull >> (64 - 8 * len)))) {
+            /* 1 to 8 digits: numparse.c's digits8, length known */
+            uint32_t w = km_swar_value(d, (unsigned)len);
+            v = w > (1u << 24) ? other_number(np, f, len) : (float)w;
         } else if (!plain(f, len, &v)) {
             v = other_number(np, f, len);
         }

@@ -552,22 +552,10 @@ int km_format_f32(float v, char *buf)
  * The portable one: SWAR, 8 digits as one 64-bit word (digits8). */
 static inline uint32_t digits8(const char *s, unsigned *n)
 {
-    uint64_t x;
-    memcpy(&x, s, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    uint64_t d = x ^ 0x3030303030303030ull; /* a digit byte becomes 0..9 */
-    uint64_t bad = (d | ((d & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull)) & 0x8080808080808080ull;
+    uint64_t d = km_swar_load(s), bad = km_swar_nondigits(d);
     unsigned len = bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
     *n = len;
-    if (!len)
-        return 0;
-    d <<= 8 * (8 - len); /* drop what follows; zeros in front are leading zeros */
-    d = d * 10 + (d >> 8);
-    d = (((d & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
-         (((d >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
-    return (uint32_t)d;
+    return len ? km_swar_value(d, len) : 0;
 }
 
 static const uint64_t pow10_u64[11] = {1,       10,       100,       1000,       10000,      100000,

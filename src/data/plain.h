@@ -25,6 +25,37 @@ static inline float km_with_sign(float x, int neg)
     return x;
 }
 
+/* SWAR digits, shared by numparse.c's portable parser and convert.c's
+ * record loop: the 8 bytes at s, each less '0' (a digit becomes 0..9),
+ * byte i of s in byte i of the word. */
+static inline uint64_t km_swar_load(const char *s)
+{
+    uint64_t x;
+    memcpy(&x, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x ^ 0x3030303030303030ull;
+}
+
+/* Of km_swar_load's word: bit 7 of each byte that is no digit. */
+static inline uint64_t km_swar_nondigits(uint64_t d)
+{
+    return (d | ((d & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull)) & 0x8080808080808080ull;
+}
+
+/* The value of the first n (1..8) bytes of km_swar_load's word, digits
+ * all: shifted up so that zeros lead, then pairs, quads and the octet
+ * summed by multiplies. */
+static inline uint32_t km_swar_value(uint64_t d, unsigned n)
+{
+    d <<= 8 * (8 - n);
+    d = d * 10 + (d >> 8);
+    d = (((d & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+         (((d >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+    return (uint32_t)d;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #include <immintrin.h>
 #define KM_PLAIN_SSE41 1

@@ -550,10 +550,12 @@ int km_format_f32(float v, char *buf)
  * then return (float)w / 10^nf: path (a), exact for w <= 2^24, nf <= 10.
  *
  * The portable one: SWAR, 8 digits as one 64-bit word (digits8). */
-static inline uint32_t digits8(const char *s, unsigned *n)
+static inline uint32_t digits8(const char *s, size_t max, unsigned *n)
 {
     uint64_t d = km_swar_load(s), bad = km_swar_nondigits(d);
     unsigned len = bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
+    if (len > max) /* digits past the field's end are not its own */
+        len = (unsigned)max;
     *n = len;
     return len ? km_swar_value(d, len) : 0;
 }
@@ -569,14 +571,14 @@ static int plain_swar(const char *s, size_t len, float *out)
     int neg = *s == '-';
     s += neg;
     unsigned ni, nf = 0;
-    uint64_t w = digits8(s, &ni);
+    uint64_t w = digits8(s, (size_t)(e - s), &ni);
     s += ni;
     if (s < e && *s == '.') {
         const char *z = ++s;
         while (s < e && *s == '0') /* zeros after the point cost no significant digits */
             s++;
         unsigned nz = (unsigned)(s - z);
-        uint32_t f = digits8(s, &nf);
+        uint32_t f = digits8(s, (size_t)(e - s), &nf);
         s += nf;
         nf += nz;
         if (ni + nf == 0 || nf > 10) /* "." is no number */

@@ -281,6 +281,9 @@ static void fix_grad_row(const float *a, double an, const float *B, const float 
     }
 }
 
+/* what a tile's pass makes of -2 a.b: kernel values, or gradient weights */
+enum { PASS_LAPLACE, PASS_GRAD, PASS_GAUSSIAN };
+
 /* ---- the pass on AVX-512 ----------------------------------------------
  * At small d the Laplace pass cost twice the Gaussian's, and half of it
  * was sqrt_pos's dozen operations. AVX-512 has an estimate of 1/sqrt good
@@ -325,7 +328,6 @@ static inline __attribute__((always_inline)) AVX512 __mmask16 tail_mask(size_t l
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
-enum { PASS_LAPLACE, PASS_GRAD, PASS_GAUSSIAN };
 
 /* One row of the pass from src (-2 a.b, as the product left it) to dst;
  * kind is a constant in each caller. The Laplace kernel value flags near
@@ -454,26 +456,15 @@ static unsigned laplace_pass(int grad, float a, const float *bn, float *row, siz
     return grad ? laplace_grad_row(a, bn, row, nb, scale) : laplace_row(a, bn, row, nb, scale);
 }
 
-void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *an,
-                    const float *B, size_t nb, const float *bn, size_t d, float *K, size_t ldk)
+/* The product, then the pass, for a tile of kind (d > 0, na, nb > 0):
+ * gram.c's product and tile_small where they serve, else sgemm and the
+ * pass row by row in place. */
+static void tile(int kind, const float *A, size_t na, const float *an, const float *B, size_t nb,
+                 const float *bn, size_t d, float *K, size_t ldk, double L, float scale)
 {
-    if (na == 0 || nb == 0)
-        return;
-    int gaussian = k->type == KM_KERNEL_GAUSSIAN;
-    double L = k->bandwidth;
-    /* the exponent is -D2 / (2 L^2) or -D / L: one multiply in the pass */
-    float scale = (float)(gaussian ? -1.0 / (2.0 * L * L) : -1.0 / L);
-    if (d == 0) {
-        /* no features: every distance is 0 (and BLAS rejects lda = 0) */
-        for (size_t i = 0; i < na; i++)
-            for (size_t j = 0; j < nb; j++)
-                K[i * ldk + j] = 1.0f;
-        return;
-    }
 #ifdef ROWS512
     if (km_gram_fast(d)) {
-        tile_small(gaussian ? PASS_GAUSSIAN : PASS_LAPLACE, A, na, an, B, nb, bn, d, K, ldk, L,
-                   scale);
+        tile_small(kind, A, na, an, B, nb, bn, d, K, ldk, L, scale);
         return;
     }
 #endif
@@ -482,11 +473,34 @@ void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *
                 (int)d, B, (int)d, 0.0f, K, (int)ldk);
     for (size_t i = 0; i < na; i++) {
         float *row = K + i * ldk;
-        if (gaussian)
+        if (kind == PASS_GAUSSIAN) {
             gaussian_row(an[i], bn, row, nb, scale);
-        else if (laplace_pass(0, an[i], bn, row, nb, scale))
-            fix_row(A + i * d, B, d, row, nb, L);
+        } else if (laplace_pass(kind == PASS_GRAD, an[i], bn, row, nb, scale)) {
+            if (kind == PASS_GRAD)
+                fix_grad_row(A + i * d, an[i], B, bn, d, row, nb, L);
+            else
+                fix_row(A + i * d, B, d, row, nb, L);
+        }
     }
+}
+
+void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *an,
+                    const float *B, size_t nb, const float *bn, size_t d, float *K, size_t ldk)
+{
+    if (na == 0 || nb == 0)
+        return;
+    int gaussian = k->type == KM_KERNEL_GAUSSIAN;
+    double L = k->bandwidth;
+    if (d == 0) {
+        /* no features: every distance is 0 (and BLAS rejects lda = 0) */
+        for (size_t i = 0; i < na; i++)
+            for (size_t j = 0; j < nb; j++)
+                K[i * ldk + j] = 1.0f;
+        return;
+    }
+    /* the exponent is -D2 / (2 L^2) or -D / L: one multiply in the pass */
+    tile(gaussian ? PASS_GAUSSIAN : PASS_LAPLACE, A, na, an, B, nb, bn, d, K, ldk, L,
+         (float)(gaussian ? -1.0 / (2.0 * L * L) : -1.0 / L));
 }
 
 void km_kernel_grad_tile(const km_kernel *k, const float *A, size_t na, const float *an,
@@ -502,21 +516,7 @@ void km_kernel_grad_tile(const km_kernel *k, const float *A, size_t na, const fl
             memset(W + i * ldw, 0, nb * sizeof *W);
         return;
     }
-    double L = k->bandwidth;
-    float scale = (float)(-1.0 / L);
-#ifdef ROWS512
-    if (km_gram_fast(d)) {
-        tile_small(PASS_GRAD, A, na, an, B, nb, bn, d, W, ldw, L, scale);
-        return;
-    }
-#endif
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, -2.0f, A,
-                (int)d, B, (int)d, 0.0f, W, (int)ldw);
-    for (size_t i = 0; i < na; i++) {
-        float *row = W + i * ldw;
-        if (laplace_pass(1, an[i], bn, row, nb, scale))
-            fix_grad_row(A + i * d, an[i], B, bn, d, row, nb, L);
-    }
+    tile(PASS_GRAD, A, na, an, B, nb, bn, d, W, ldw, k->bandwidth, (float)(-1.0 / k->bandwidth));
 }
 
 int km_metric_root(const float *M, size_t d, int metric, float *S, km_err *e)

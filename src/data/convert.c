@@ -47,6 +47,8 @@
 
 #define DEFAULT_MAX_LEVELS 1000u
 #define DEC_POS_SLACK 80  /* dec_record512's separator offsets past nin */
+#define TEXT_PAD 128      /* zero bytes after a read block's text, for the
+                           * fast paths' loads past it */
 
 struct na_set {
     char **tok;
@@ -493,7 +495,7 @@ static __attribute__((noinline)) int text_field(struct block *b, uint32_t j, con
  * other plain decimals through plain (km_numparse_plain); with sse set
  * (fast_record_sse41), every field through the SSE4.1 parser inlined.
  * dst[j] is field j's output column, -1 to drop it, -2 for a column forced
- * categorical. The text is followed by 128 zero bytes, so loads past its
+ * categorical. The text is followed by TEXT_PAD zero bytes, so loads past its
  * end are safe. */
 static inline __attribute__((always_inline)) size_t
 fast_record_impl(struct block *b, km_plain_fn plain, int sse, const int32_t *dst,
@@ -597,7 +599,7 @@ static inline __attribute__((always_inline)) AVX512BW __m512i half16(__m512i d, 
  * a point, an empty field, five digits, a quote, a wrong field count)
  * returns 0 and the record goes to fast_record, which is what tells them
  * apart. Writes up to 15 floats past the row (block_row_room keeps room);
- * reads as fast_record does: the text is followed by 128 zero bytes. */
+ * reads as fast_record does: the text is followed by TEXT_PAD zero bytes. */
 static AVX512BW size_t int_record512(uint32_t nin, char delim, const char *p, float *out)
 {
     const __m512i c0 = _mm512_set1_epi8('0'), nine = _mm512_set1_epi8(9);
@@ -1248,7 +1250,7 @@ static int grow_text(km_ctx *ctx, struct block *b, size_t need)
     size_t ncap = b->cap ? b->cap : need;
     while (ncap < need)
         ncap *= 2;
-    char *nt = realloc(b->buf, ncap + 128); /* + the padding of fast_record */
+    char *nt = realloc(b->buf, ncap + TEXT_PAD);
     if (!nt)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
     b->buf = nt;
@@ -1503,7 +1505,7 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res)
             }
             memcpy(carry, b->text + end, carry_len);
             b->len = end;
-            memset(b->text + end, 0, 128); /* the fast paths' padding */
+            memset(b->text + end, 0, TEXT_PAD);
         }
         b->first_line = next_line;
         next_line += lines;

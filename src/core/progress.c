@@ -62,7 +62,7 @@ static void render(km_progress *p, double now, char *line, size_t len)
         snprintf(pct, sizeof pct, "%5.1f%% ", 100.0 * (double)p->done / (double)p->total);
         if (p->done && p->done < p->total) {
             double left = el * (double)(p->total - p->done) / (double)p->done;
-            unsigned s = (unsigned)left;
+            unsigned s = (unsigned)(left + 0.5); /* t0 + 10 - t0 may be 9.99... */
             snprintf(eta, sizeof eta, ", eta %u:%02u:%02u", s / 3600, s / 60 % 60, s % 60);
         }
     }

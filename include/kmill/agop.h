@@ -29,6 +29,12 @@ typedef struct km_agop_opts {
     size_t tile;    /* centres per block; 0: 2048 */
 } km_agop_opts;
 
+/* Bytes of km_agop's blocks for n centres, d features, c outputs and
+ * batches of `rows` sample rows (kmill/plan.h): a block of centres and its
+ * products, plus per sample row its kernel weights, gradients and the
+ * row. km_agop takes the largest batch its mem allows. */
+uint64_t km_agop_estimate(size_t n, size_t d, size_t c, const km_agop_opts *o, size_t rows);
+
 /* G (d x d, row-major, or d for diag) for the m sample rows B; self[i] is
  * the index among the centres of the row B_i is (its pair is dropped:
  * the kernel's self-term has no gradient), or UINT64_MAX; self may be

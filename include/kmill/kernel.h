@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #include "kmill/error.h"
+#include "kmill/pool.h"
 
 enum { KM_KERNEL_LAPLACE = 0, KM_KERNEL_GAUSSIAN = 1 };
 
@@ -85,5 +86,15 @@ enum { KM_METRIC_NONE = 0, KM_METRIC_DIAG = 1, KM_METRIC_FULL = 2 };
 int km_metric_root(const float *M, size_t d, int metric, float *S, km_err *e);
 /* out (n x d) = X S; out may be X for the diagonal metric only. */
 void km_metric_rows(const float *X, size_t n, size_t d, const float *S, int metric, float *out);
+
+/* K = k(A, B) (na x nb, leading dimension ldk) computed in parallel over
+ * row strips of A; an, bn as for km_kernel_tile. pool may be NULL. */
+void km_kernel_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t na,
+                      const float *an, const float *B, size_t nb, const float *bn, size_t d,
+                      float *K, size_t ldk);
+/* The same for km_kernel_grad_tile's gradient weights (the AGOP). */
+void km_kernel_grad_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t na,
+                           const float *an, const float *B, size_t nb, const float *bn, size_t d,
+                           float *W, size_t ldw);
 
 #endif

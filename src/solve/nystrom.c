@@ -154,3 +154,8 @@ int km_nystrom_apply(void *arg, const float *in, float *out, size_t c)
                 p->T, (int)c, 1.0f, out, (int)c);
     return 0;
 }
+
+uint64_t km_nystrom_estimate(size_t n, size_t r)
+{
+    return (uint64_t)n * r * sizeof(float) * 2;
+}

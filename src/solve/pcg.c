@@ -157,3 +157,8 @@ out:
     free(Xbest);
     return rc;
 }
+
+uint64_t km_pcg_estimate(size_t n, size_t c)
+{
+    return (uint64_t)n * c * sizeof(float) * 6;
+}

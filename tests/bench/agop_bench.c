@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "kmill/agop.h"
-#include "kmill/tiles.h"
+#include "kmill/blas.h"
 
 static double now(void)
 {

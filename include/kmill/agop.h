@@ -1,5 +1,5 @@
 /* agop.h - the average gradient outer product of a kernel machine
- * (MATH.md §4), streamed in blocks of sample rows against blocks of
+ * (kmill-algorithms(7), AGOP AND THE RFM), streamed in blocks of sample rows against blocks of
  * centres, every block product a GEMM.
  *
  * The predictor is f(z) = sum_j alpha_j k(z, z_j) over centres z_j (n x d)

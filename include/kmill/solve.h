@@ -2,7 +2,7 @@
  *
  * Direct: Cholesky through LAPACKE, in float64, when the n x n matrix fits
  * the memory budget; the reference every iterative path is checked against.
- * Iterative: block preconditioned conjugate gradients (MATH.md §3); the c
+ * Iterative: block preconditioned conjugate gradients (kmill-algorithms(7), SOLVERS); the c
  * right-hand sides share each product with the matrix, which the caller
  * supplies as a callback (kernel tiles in RAM, spilled or recomputed), and
  * an optional preconditioner, e.g. the randomized Nyström one below.

@@ -11,7 +11,7 @@
  * from the rows on every product. Which of reading and recomputing a
  * spilled tile is cheaper is measured, not guessed: the build times the
  * computation of each tile, the first product times the reads, and later
- * products take the faster path (see DESIGN.md, "tile store").
+ * products take the faster path (kmill-algorithms(7), TILE STORE).
  *
  * Products are parallel over tiles, each worker adding into its own
  * accumulator; tiles are dealt to workers in a fixed order and the

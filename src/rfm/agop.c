@@ -1,4 +1,4 @@
-/* agop.c - the AGOP pass (kmill/agop.h, MATH.md §4): blocks of b sample
+/* agop.c - the AGOP pass (kmill/agop.h; kmill-algorithms(7), AGOP AND THE RFM): blocks of b sample
  * rows against tiles of t centres, so memory is bounded by b and t alone
  * whatever n and m are.
  *

@@ -1,5 +1,5 @@
 /* nystrom.c - the randomized Nyström preconditioner for K + mu I
- * (Frangella, Tropp, Udell 2021; see kmill/solve.h, MATH.md §3).
+ * (Frangella, Tropp, Udell 2021; see kmill/solve.h; kmill-algorithms(7), SOLVERS).
  *
  * From r landmark columns Cs = K[:,S] and W = K[S,S]: W + eps I = L L^T,
  * B = Cs L^-T, the eigenpairs of B^T B give the thin SVD B = U Sigma V^T,

@@ -1,6 +1,6 @@
 /* tiles.c - the tile store: the kernel matrix of a training set, kept in
  * RAM, spilled to disk or recomputed, and its products with blocks of
- * vectors (kmill/tiles.h; DESIGN.md "tile store"). The solvers see it only
+ * vectors (kmill/tiles.h; kmill-algorithms(7), TILE STORE). The solvers see it only
  * as a km_linop. */
 #define _GNU_SOURCE
 #include "config.h"

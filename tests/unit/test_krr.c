@@ -234,7 +234,7 @@ Test(krr, too_small_budget_states_the_minimum)
     km_ctx ctx;
     km_ctx_init(&ctx, "t");
     ctx.verbosity = KM_QUIET; /* the expected warnings (PCG at its float32 floor) */
-    ctx.mem_budget = 100u << 20;
+    ctx.mem_budget = 40u << 20;
     km_krr_opts o;
     km_krr_defaults(&o);
     o.solver = KM_SOLVER_PCG;

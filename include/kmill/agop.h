@@ -35,6 +35,9 @@ typedef struct km_agop_opts {
  * row. km_agop takes the largest batch its mem allows. */
 uint64_t km_agop_estimate(size_t n, size_t d, size_t c, const km_agop_opts *o, size_t rows);
 
+/* The batch of sample rows km_agop takes for m samples and o's memory. */
+size_t km_agop_batch(size_t n, size_t d, size_t c, const km_agop_opts *o, size_t m);
+
 /* G (d x d, row-major, or d for diag) for the m sample rows B; self[i] is
  * the index among the centres of the row B_i is (its pair is dropped:
  * the kernel's self-term has no gradient), or UINT64_MAX; self may be

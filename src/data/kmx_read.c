@@ -589,3 +589,19 @@ int km_kmx_probe(const char *path)
     close(fd);
     return yes;
 }
+
+uint64_t km_kmx_scan_estimate(const km_kmx *d, int tasks)
+{
+    /* two batches of 2 x tasks chunks (one in flight, one decoding), each
+     * holding its region as read, its rows and a filter's scratch, sized
+     * by the largest chunk; a decompression context per task (about 160
+     * KiB: zstd's own estimate is in its static-linking-only API) */
+    uint64_t big = 0;
+    for (uint64_t k = 0; k < d->nchunks; k++) {
+        const km_kmx_chunk *e = &d->index[k];
+        uint64_t b = region_len(d, e) + (uint64_t)e->raw_len * (e->filter ? 2 : 1);
+        big = b > big ? b : big;
+    }
+    uint64_t held = 4 * (uint64_t)tasks < d->nchunks ? 4 * (uint64_t)tasks : d->nchunks;
+    return held * big + (uint64_t)tasks * (160u << 10);
+}

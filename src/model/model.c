@@ -445,13 +445,33 @@ int km_model_scores(km_ctx *ctx, km_pool *pool, const km_model *m, const float *
     return 0;
 }
 
+void km_predict_estimate(const km_model *m, const km_kmx *data, int tasks, uint64_t mem,
+                         km_plan *p)
+{
+    uint64_t n = m->n, d = m->d, c = m->c, f = sizeof(float);
+    uint64_t ms = m->metric == KM_METRIC_FULL ? d * d : m->metric == KM_METRIC_DIAG ? d : 0;
+    km_plan_init(p);
+    km_plan_add(p, "model", (n * d + n * c + ms) * f);
+    km_plan_add(p, "kernel against the centres",
+                km_kscorer_estimate((size_t)n, (size_t)d, m->metric,
+                                    km_kscorer_block((size_t)n, mem / 4)));
+    km_plan_add(p, "dataset reader", km_kmx_scan_estimate(data, tasks));
+    km_plan_add(p, "a chunk's features and scores",
+                (uint64_t)km_kmx_rows_per_chunk(data) * (d + 1 + c) * f);
+}
+
 int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data, int need_label,
                     km_scores_fn fn, void *arg, uint64_t *unseen)
 {
     const km_schema *s = km_kmx_schema(data);
-    km_featbind b;
-    int rc = km_features_bind(ctx, &m->feat, s, need_label, &b);
+    km_plan plan;
+    km_predict_estimate(m, data, pool ? km_pool_workers(pool) + 1 : 1, ctx->mem_budget, &plan);
+    int rc = km_plan_check(ctx, &plan, "prediction");
     if (rc)
+        return rc;
+    km_plan_log(ctx, &plan, "prediction");
+    km_featbind b;
+    if ((rc = km_features_bind(ctx, &m->feat, s, need_label, &b)))
         return rc;
     km_kscorer p;
     /* a quarter of the budget for the kernel block; the rest is the model */

@@ -4,6 +4,7 @@
  * assembled from the choice. */
 #include "config.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,6 +270,15 @@ static int train_rows(job *j)
                        km_kmx_path(j->data), m->feat.label);
         goto out;
     }
+    km_plan p; /* the rows as read and as features, side by side */
+    km_plan_init(&p);
+    km_plan_add(&p, "rows as read", (uint64_t)N * s->ncols * sizeof *raw);
+    km_plan_add(&p, "features and labels", (uint64_t)N * (d + 1) * sizeof *raw);
+    char what[300];
+    snprintf(what, sizeof what, "the %zu rows of %s as features", N, km_kmx_path(j->data));
+    if ((rc = km_plan_check(ctx, &p, what)))
+        goto out;
+    km_plan_log(ctx, &p, "features");
     if (!(j->X = malloc(N * d * sizeof *j->X)))
         goto oom;
     km_features_apply(&m->feat, &b, raw, s->ncols, N, j->X, j->y, &j->res->unseen);

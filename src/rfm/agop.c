@@ -47,6 +47,16 @@ uint64_t km_agop_estimate(size_t n, size_t d, size_t c, const km_agop_opts *o, s
     return fixed + per_row * rows;
 }
 
+size_t km_agop_batch(size_t n, size_t d, size_t c, const km_agop_opts *o, size_t m)
+{
+    uint64_t mem = o->mem ? o->mem : DEFAULT_MEM;
+    uint64_t fixed = km_agop_estimate(n, d, c, o, 0);
+    uint64_t per_row = km_agop_estimate(n, d, c, o, 1) - fixed;
+    uint64_t b = o->batch ? o->batch : mem > fixed ? (mem - fixed) / per_row : 0;
+    b = b > MAX_BATCH ? MAX_BATCH : b;
+    return b > m ? m : (size_t)b;
+}
+
 int km_agop(km_ctx *ctx, km_pool *pool, const km_kernel *k, const float *Z, size_t n, size_t d,
             const float *alpha, size_t c, const float *B, const uint64_t *self, size_t m,
             const km_agop_opts *o, double *G)

@@ -139,6 +139,7 @@ static int search_init(search *s, const km_plan *held)
         return rc;
     km_krr_plan_args(&s->held, n, d, c);
     s->agop = s->held;
+    km_plan_add(&s->agop, "BLAS buffers", KM_MEM_BLAS);
     km_plan_add(&s->agop, "AGOP sample rows", (uint64_t)m * d * 4);
     km_plan_add(&s->agop, "validation rows", (uint64_t)nv * d * 4);
     s->A = malloc(n * c * sizeof *s->A);
@@ -228,6 +229,10 @@ static int agop_step(search *s, const km_kernel *k, int metric, const float *Xs)
     uint64_t mem = s->ctx->mem_budget;
     km_agop_opts ao = {s->diag, s->o->center_grads,
                        s->agop.total < mem ? mem - s->agop.total : 1, 0, 0};
+    km_plan p = s->agop;
+    km_plan_add(&p, "AGOP blocks",
+                km_agop_estimate(s->n, d, s->c, &ao, km_agop_batch(s->n, d, s->c, &ao, m)));
+    km_plan_log(s->ctx, &p, "AGOP");
     int rc = km_agop(s->ctx, s->pool, k, Xs, s->n, d, s->A, s->c, s->B, s->idx, m, &ao, s->G);
     free(s->B);
     s->B = NULL;

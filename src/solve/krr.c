@@ -48,6 +48,7 @@ int km_krr_plan_make(km_ctx *ctx, const km_plan *held, size_t n, size_t d, size_
         km_krr_plan_args(&base, n, d, c);
     }
     memset(out, 0, sizeof *out);
+    km_plan_add(&base, "BLAS buffers", KM_MEM_BLAS);
     km_plan direct = base;
     km_plan_add(&direct, "kernel for the direct solve", km_direct_estimate(n));
     int solver = o->solver;

@@ -203,7 +203,7 @@ Test(krr, pcg_agrees_with_direct)
         if (v == 2) { /* everything beyond the solver's own needs spilled */
             o.store = KM_STORE_SPILL;
             o.tmpdir = "/tmp";
-            ctx.mem_budget = KM_MEM_SLACK + 600000; /* a few tiles */
+            ctx.mem_budget = KM_MEM_SLACK + KM_MEM_BLAS + 600000; /* a few tiles */
         }
         cr_assert_eq(km_krr_solve(&ctx, pool, X, n, d, Y, c, &o, NULL, A, F, &r), 0, "%s", ctx.err.msg);
         if (v == 2)

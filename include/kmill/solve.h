@@ -62,8 +62,8 @@ int km_nystrom_build(km_ctx *ctx, const float *Cs, size_t n, size_t r, const flo
 int km_nystrom_apply(void *nystrom, const float *in, float *out, size_t c);
 size_t km_nystrom_rank(const km_nystrom *p);
 /* Bytes of a rank-r preconditioner for n rows while it is built: the
- * landmark columns Cs and the basis U, 2 n r floats (Cs is freed once
- * built, so n r of them stay). */
+ * landmark columns Cs, the scaled columns B and the basis U, 3 n r floats
+ * (U alone, n r, stays). */
 uint64_t km_nystrom_estimate(size_t n, size_t r); /* r, less the directions dropped as null */
 void km_nystrom_free(km_nystrom *p);
 

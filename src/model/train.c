@@ -172,7 +172,12 @@ static int solve_rows(km_ctx *ctx, km_pool *pool, const km_krr_opts *o, int metr
         Xs = Xm;
     }
     km_verbose(ctx, "training on %zu rows, %zu features, %zu outputs", n, d, c);
-    if ((rc = km_krr_solve(ctx, pool, Xs, n, d, Y, c, o, NULL, A, F, &res->solve)))
+    km_plan held; /* the rows before the metric beside the rows in it */
+    km_plan_init(&held);
+    if (Xm)
+        km_plan_add(&held, "rows before the metric", (uint64_t)n * d * sizeof *X);
+    km_krr_plan_args(&held, n, d, c);
+    if ((rc = km_krr_solve(ctx, pool, Xs, n, d, Y, c, o, &held, A, F, &res->solve)))
         goto out;
     res->train_metric = km_train_metric(classify, F, y, n, c);
     *Ao = A;

@@ -72,8 +72,9 @@ int km_krr_plan_make(km_ctx *ctx, const km_plan *held, size_t n, size_t d, size_
         r = r > n ? n : r;
     }
     out->rank = r;
-    /* the least PCG can run in: no tile kept, the preconditioner's landmark
-     * columns still held while its basis is built */
+    /* the least PCG can run in: no tile kept, and the preconditioner as
+     * its build holds it (counted beside the solver's vectors, which come
+     * later: a little over, and one check) */
     km_plan need = base;
     km_plan_add(&need, "solver vectors", km_pcg_estimate(n, c));
     km_plan_add(&need, "product accumulators and a kernel tile per thread",
@@ -87,10 +88,10 @@ int km_krr_plan_make(km_ctx *ctx, const km_plan *held, size_t n, size_t d, size_
     int rc = km_plan_check(ctx, &need, job);
     if (rc)
         return rc;
-    /* once built, the preconditioner keeps half of that; the tiles take
+    /* once built, the preconditioner keeps a third of that; the tiles take
      * the rest of the budget */
-    uint64_t kept = km_nystrom_estimate(n, r) / 2;
-    out->tiles_ram = mem - need.total + kept;
+    uint64_t kept = km_nystrom_estimate(n, r) / 3;
+    out->tiles_ram = mem - need.total + km_nystrom_estimate(n, r) - kept;
     uint64_t all = km_tiles_bytes(n, o->tile);
     km_plan_add(&out->plan, pre, kept);
     km_plan_add(&out->plan, "kernel tiles in RAM", all < out->tiles_ram ? all : out->tiles_ram);

@@ -157,5 +157,5 @@ int km_nystrom_apply(void *arg, const float *in, float *out, size_t c)
 
 uint64_t km_nystrom_estimate(size_t n, size_t r)
 {
-    return (uint64_t)n * r * sizeof(float) * 2;
+    return (uint64_t)n * r * sizeof(float) * 3;
 }

@@ -38,9 +38,9 @@
 #include "kmill/kmx.h"
 #include "kmill/log.h"
 #include "kmill/numparse.h"
+#include "kmill/plan.h"
 #include "kmill/progress.h"
 #include "kmill/schema.h"
-#include "kmill/size.h"
 #include "kmill/strtab.h"
 #include "data/convert_impl.h"
 
@@ -276,43 +276,75 @@ out:
     return rc;
 }
 
-/* Fit the pipeline into ctx->mem_budget: each block in flight holds its
- * text and at most twice as many bytes of floats (a 1-digit field and its
- * delimiter become 4 bytes), each chunk slot of the writer three chunk
- * buffers; dictionaries are bounded by --max-levels and small beside them.
- * Fewer blocks in flight first, then smaller blocks, then smaller chunks
+/* ---- the memory plan ---------------------------------------------------- */
+
+static int default_blocks(int workers)
+{
+    return 2 * workers + 2 > 32 ? 32 : 2 * workers + 2;
+}
+
+static uint64_t default_chunk_rows(uint64_t ncols)
+{
+    uint64_t row = 4 * ncols;
+    return CHUNK_BYTES / row ? CHUNK_BYTES / row : 1;
+}
+
+/* The plan's items: the text blocks in flight, the writer's chunk buffers,
+ * and KM_CONVERT_FIXED in place of km_plan_init's KM_MEM_SLACK (see
+ * convert.h). Their sum is km_convert_estimate. */
+static void convert_plan(km_plan *p, uint64_t ncols, int workers, int blocks, uint64_t text,
+                         uint64_t chunk_rows)
+{
+    uint64_t slots = (uint64_t)workers + 2, chunk = chunk_rows * 4 * ncols;
+    memset(p, 0, sizeof *p);
+    km_plan_add(p, "process and dictionaries", KM_CONVERT_FIXED);
+    km_plan_add(p, "text blocks", (uint64_t)blocks * 3 * text);
+    km_plan_add(p, "chunk buffers", slots * 3 * chunk);
+}
+
+uint64_t km_convert_estimate(uint32_t ncols, int workers, int blocks, size_t block_text,
+                             uint32_t rows_per_chunk)
+{
+    km_plan p;
+    convert_plan(&p, ncols, workers, blocks ? blocks : default_blocks(workers),
+                 block_text ? block_text : BLOCK_TEXT,
+                 rows_per_chunk ? rows_per_chunk : default_chunk_rows(ncols));
+    return p.total;
+}
+
+/* Fit the pipeline into ctx->mem_budget (km_convert_estimate's items):
+ * fewer blocks in flight first, then smaller blocks, then smaller chunks
  * (which cost compression ratio), then smaller blocks again. */
 static int plan_memory(struct conv *c, int workers, km_kmx_wopts *wo)
 {
-    uint64_t budget = c->ctx->mem_budget, ncols = c->schema.ncols;
-    uint64_t row = 4 * ncols, slots = (uint64_t)workers + 2;
-    uint64_t chunk = wo->rows_per_chunk ? wo->rows_per_chunk * row
-                                        : (CHUNK_BYTES / row ? CHUNK_BYTES / row : 1) * row;
-    uint64_t text = BLOCK_TEXT, fixed = 8u << 20; /* code, stacks, stdio, dictionaries */
+    uint64_t ncols = c->schema.ncols, row = 4 * ncols;
+    uint64_t rows = wo->rows_per_chunk ? wo->rows_per_chunk : default_chunk_rows(ncols);
+    uint64_t text = BLOCK_TEXT;
+    char job[64];
+    km_plan p;
     for (;;) {
-        uint64_t need = fixed + (uint64_t)c->nblocks * 3 * text + slots * 3 * chunk;
-        if (need <= budget)
+        convert_plan(&p, ncols, workers, c->nblocks, text, rows);
+        if (p.total <= c->ctx->mem_budget)
             break;
         if (c->nblocks > 2) {
             c->nblocks--;
         } else if (text > (256u << 10)) {
             text /= 2;
-        } else if (!wo->rows_per_chunk && chunk > row && chunk > (64u << 10)) {
-            chunk = chunk / 2 / row * row;
-            if (chunk < row)
-                chunk = row;
+        } else if (!wo->rows_per_chunk && rows > 1 && rows * row > (64u << 10)) {
+            rows /= 2; /* (whole rows, at least one) */
         } else if (text > (64u << 10)) {
             text /= 2;
         } else {
-            char b1[32], b2[32];
-            return km_seterr(&c->ctx->err, KM_ENOMEM,
-                             "--mem %s is too small to convert %llu columns; it needs at least %s",
-                             km_format_size(budget, b1, sizeof b1), (unsigned long long)ncols,
-                             km_format_size(need, b2, sizeof b2));
+            break;
         }
     }
+    snprintf(job, sizeof job, "converting %llu columns", (unsigned long long)ncols);
+    int rc = km_plan_check(c->ctx, &p, job);
+    if (rc)
+        return rc;
+    km_plan_log(c->ctx, &p, job);
     if (!wo->rows_per_chunk)
-        wo->rows_per_chunk = (uint32_t)(chunk / row);
+        wo->rows_per_chunk = (uint32_t)rows;
     c->block_text = (size_t)text;
     km_debug(c->ctx, "memory plan: %d blocks of %llu bytes, chunks of %u rows", c->nblocks,
              (unsigned long long)text, wo->rows_per_chunk);
@@ -328,7 +360,7 @@ static int pipeline_open(struct conv *c, km_kmx_wopts *wo)
     const km_convert_opts *o = c->o;
     *wo = (km_kmx_wopts){o->level, o->shuffle, o->chunk_rows, o->pool};
     int workers = km_pool_workers(o->pool), rc;
-    c->nblocks = 2 * workers + 2 > 32 ? 32 : 2 * workers + 2;
+    c->nblocks = default_blocks(workers);
     if ((rc = plan_memory(c, workers, wo)) ||
         (rc = km_kmx_create(c->ctx, o->output, c->schema.ncols, wo, &c->w)))
         return rc;

@@ -12,7 +12,19 @@
  * The structures below are the state the stages hand each other: struct
  * conv for the whole conversion (owned by km_convert), struct block for one
  * text block in flight (read by stage 1, parsed by a stage 2 job, merged
- * by stage 3). */
+ * by stage 3).
+ *
+ * Errors: functions return 0 or a negative KM_E* code with the message set
+ * in c->ctx where the error arises, except these, on purpose:
+ *   - parse_block, a pool job, returns nothing: a worker must not write the
+ *     caller's error record, so a block's failure goes into the block (rc,
+ *     err, through block_fail; add_cell, block_row_room and choose_paths
+ *     too) and merge_block sets it in ctx, in input order;
+ *   - the fast paths return the record's length, 0 meaning "not mine" (no
+ *     error: the next path takes the record); text_field returns 1 for
+ *     the same decision;
+ *   - is_na and general_number are predicates (1 or 0).
+ * kmx_format.h lists the .kmx reader's and writer's. */
 #ifndef KMILL_CONVERT_IMPL_H
 #define KMILL_CONVERT_IMPL_H
 

@@ -138,16 +138,18 @@ static int block_row_room(struct block *b, uint32_t ncols)
  * forced categorical (fast_dst -2): what the general path does with an
  * unquoted field, for row b->nrows of the record at the csv's rest. The
  * value goes to row[its column]: a number, NaN for NA, or NaN and a text
- * cell. -1 leaves the record to the general path: a quote (to unescape,
- * or to refuse), text in a column forced numeric (for its message), or no
- * memory. The caller drops cells added for a record it then leaves. */
+ * cell; 0. 1 (a decision, not an error: no message) leaves the record
+ * to the general path: a quote (to unescape, or to refuse), text in a
+ * column forced numeric (for its message), or no memory (which the general
+ * path meets again and reports). The caller drops cells added for a
+ * record it then leaves. */
 __attribute__((noinline)) int text_field(struct block *b, uint32_t j, const char *s, size_t len,
                                          float *row)
 {
     struct conv *c = b->c;
     long oj = c->map[j];
     if (memchr(s, '"', len))
-        return -1; /* also in a dropped column: a quoted line end is no record end */
+        return 1; /* also in a dropped column: a quoted line end is no record end */
     if (oj < 0)
         return 0;
     float *v = &row[oj];
@@ -158,8 +160,8 @@ __attribute__((noinline)) int text_field(struct block *b, uint32_t j, const char
     if (is_na(&c->na, &f))
         return 0;
     if (c->forced[oj] == 1)
-        return -1;
-    return add_cell(b, b->nrows, (uint32_t)oj, &f, km_csv_rest_line(b->csv), j + 1) ? -1 : 0;
+        return 1;
+    return add_cell(b, b->nrows, (uint32_t)oj, &f, km_csv_rest_line(b->csv), j + 1) ? 1 : 0;
 }
 
 /* The general path's number: km_parse_f32's, with the SSE4.1 parser of

@@ -1,6 +1,18 @@
 /* kmx_format.h - byte layout of the .kmx file shared by its writer and
  * reader (private to src/data). Multi-byte fields are little-endian; the
- * put/get helpers spell that out instead of relying on the host order. */
+ * put/get helpers spell that out instead of relying on the host order.
+ *
+ * Errors in kmx_write.c and kmx_read.c follow the library's convention (0
+ * or a negative KM_E* code, the message set in the ctx where the error
+ * arises) except, on purpose: the pool jobs compress_chunk and decode_job
+ * and their helper decode_region run on workers, so they keep a code and
+ * a message in their slot or buffer for the caller's thread to set in
+ * ctx; ensure returns KM_ENOMEM without a message for the same reason;
+ * zc (a size, with an error flag), narrow (the filter chosen) and
+ * narrow_u8 / narrow_i16 (whether a value does not fit) return results,
+ * not errors; km_kmx_scan_next returns 1 while rows come, like
+ * km_csv_next, km_kmx_version returns the major version and km_kmx_probe
+ * is a predicate. */
 #ifndef KMILL_KMX_FORMAT_H
 #define KMILL_KMX_FORMAT_H
 

@@ -414,13 +414,15 @@ struct km_kmx_scan {
     int ndctx;
 };
 
+/* *p holds need bytes: 0, or KM_ENOMEM with no message (a decode job, on
+ * a worker, calls it too): the caller words it. */
 static int ensure(void **p, size_t *cap, size_t need)
 {
     if (*cap >= need)
         return 0;
     void *np = realloc(*p, need);
     if (!np)
-        return -1;
+        return KM_ENOMEM;
     *p = np;
     *cap = need;
     return 0;

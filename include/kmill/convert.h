@@ -59,10 +59,10 @@ int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res);
 uint64_t km_convert_estimate(uint32_t ncols, int workers, int blocks, size_t block_text,
                              uint32_t rows_per_chunk);
 
-/* km_convert's own resident bytes beside its blocks and chunks. Smaller
- * than KM_MEM_SLACK (include/kmill/plan.h), which counts BLAS's buffers:
- * convert never calls BLAS, and under a small --mem a larger figure would
- * choose smaller chunks, so other files. */
+/* km_convert's own resident bytes beside its blocks and chunks, in place
+ * of KM_MEM_SLACK (include/kmill/plan.h): the figure convert has always
+ * planned with, kept because under a small --mem a larger one would choose
+ * smaller chunks, so other files than earlier versions wrote. */
 #define KM_CONVERT_FIXED ((uint64_t)8 << 20)
 
 #endif

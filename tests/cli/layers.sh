@@ -14,6 +14,10 @@
 # A folder's layer is its name (src/kern/x.c is kern); a public header's layer
 # is that of the objects defining the functions and data it declares.
 # Adding a folder: add it to RANKS below.
+# LAYERS_SRCDIR and LAYERS_BUILDDIR, when set, name another tree to look at
+# in place of $top_srcdir and $top_builddir (a Makefile listing the objects
+# as automake does, the objects, src/ and include/): layers-selftest.sh runs
+# this on small fake trees to see it fail on each kind of violation.
 . "$top_srcdir/tests/cli/lib.sh"
 
 RANKS="core=0 io=1 data=2 kern=3 solve=4 rfm=5 nn=5 model=6 cli=7"
@@ -27,6 +31,8 @@ if ! command -v "$NM" >/dev/null 2>&1; then
     exit 77
 fi
 : "${top_builddir:?}"
+src=${LAYERS_SRCDIR:-$top_srcdir}
+build=${LAYERS_BUILDDIR:-$top_builddir}
 
 # The objects of everything built from src/ (libkmill.a, the binary), as the
 # Makefile names them: stale objects of moved files are not looked at.
@@ -38,11 +44,11 @@ awk '/\\$/ { l = l substr($0, 1, length($0) - 1) " "; next }
          for (i = 1; i <= n; i++) if (w[i] ~ /^src\//) o[++no] = w[i] }
      { l = "" }
      END { for (i = 1; i <= no; i++) { sub(/\$\(OBJEXT\)$/, ext, o[i]); print o[i] } }' \
-    "$top_builddir/Makefile" >objs
-[ -s objs ] || { echo "no src/ objects in $top_builddir/Makefile"; exit 99; }
-missing=$(cd "$top_builddir" && for o in $(cat "$T/objs"); do [ -f "$o" ] || echo "$o"; done)
+    "$build/Makefile" >objs
+[ -s objs ] || { echo "no src/ objects in $build/Makefile"; exit 99; }
+missing=$(cd "$build" && for o in $(cat "$T/objs"); do [ -f "$o" ] || echo "$o"; done)
 [ -z "$missing" ] || { echo "not built (run make):" $missing; exit 99; }
-(cd "$top_builddir" && $NM -P -A $(cat "$T/objs")) >nm.out || { echo "$NM failed"; exit 99; }
+(cd "$build" && $NM -P -A $(cat "$T/objs")) >nm.out || { echo "$NM failed"; exit 99; }
 
 # Objects: upward uses and cycles. Input lines: "obj: name type value size".
 awk -v ranks="$RANKS" '
@@ -91,8 +97,8 @@ END {
 
 # Each public header: the layers of the objects defining what it declares
 # (identifiers outside comments, braces and preprocessor lines).
-(cd "$top_srcdir" && find src include -name '*.[ch]' | LC_ALL=C sort) >srcs
-(cd "$top_srcdir" && awk -v ranks="$RANKS" -v table="$HEADER_LAYERS" \
+(cd "$src" && find src include -name '*.[ch]' | LC_ALL=C sort) >srcs
+(cd "$src" && awk -v ranks="$RANKS" -v table="$HEADER_LAYERS" \
     -v nm="$T/nm.out" -v out="$T/hlayers" '
 function layer(p,  a) { split(p, a, "/"); return a[2] }
 function flush(  s, i, j, n, w, ls, L, names, msg, top, pp) {
@@ -133,7 +139,7 @@ END { flush(); close(out) }
 
 # Includes: a file may include headers of its own layer or below. "x.h" is
 # looked up beside the including file, then in include/ and src/.
-(cd "$top_srcdir" && awk -v ranks="$RANKS" -v hls="$T/hlayers" '
+(cd "$src" && awk -v ranks="$RANKS" -v hls="$T/hlayers" '
 function layer(p,  a) { if (p in hl) return hl[p]; split(p, a, "/"); return a[2] }
 function exists(p,  ok) { ok = (getline junk < p) >= 0; close(p); return ok }
 BEGIN { n = split(ranks, r, " ")
@@ -145,6 +151,9 @@ BEGIN { n = split(ranks, r, " ")
   if (substr($0, index($0, "include") + 7) ~ /^[ \t]*"/ && exists(dir name)) p = dir name
   else if (exists("include/" name)) p = "include/" name
   else if (exists("src/" name)) p = "src/" name
+  # "../rfm/r.h" from src/io/ is src/rfm/r.h, not a header of io.
+  while (sub(/\/\.\//, "/", p)) ;
+  while (sub(/[^\/]+\/\.\.\//, "", p)) ;
   if (p == "" || !(layer(p) in rank)) next
   a = layer(FILENAME); b = layer(p); if (!(a in rank)) next
   if (rank[b] > rank[a]) print "layers: " FILENAME " (" a ") includes " name " (" b ")" }

@@ -10,6 +10,7 @@
 
 #include "kmill/krr.h"
 #include "kmill/log.h"
+#include "kmill/metrics.h"
 #include "kmill/progress.h"
 #include "kmill/rfm.h"
 #include "kmill/rng.h"

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kmill/bytes.h"
+#include "kmill/csv.h"
 #include "kmill/model.h"
 #include "kmill/numparse.h"
 
@@ -86,22 +88,7 @@ static char *feature_name(const km_features *F, uint32_t f)
     return s;
 }
 
-static void csv_field(const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"')
-            putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
-static void put_f32(float v)
+static void print_f32(float v)
 {
     char b[KM_F32_BUFSZ];
     km_format_f32(v, b);
@@ -165,17 +152,25 @@ int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         }
     }
     if (s.matrix) {
+        km_buf h = {0};
         for (size_t j = 0; j < d; j++) {
             if (j)
-                putchar(',');
-            csv_field(names[j]);
+                km_buf_raw(&h, ",", 1);
+            km_csv_put_field(&h, names[j], strlen(names[j]));
         }
-        putchar('\n');
+        km_buf_raw(&h, "\n", 1);
+        if (h.oom) {
+            free(h.p);
+            rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+            goto out;
+        }
+        fwrite(h.p, 1, h.len, stdout);
+        free(h.p);
         for (size_t i = 0; i < d; i++) {
             for (size_t j = 0; j < d; j++) {
                 if (j)
                     putchar(',');
-                put_f32((float)M[i * d + j]);
+                print_f32((float)M[i * d + j]);
             }
             putchar('\n');
         }

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "kmill/bytes.h"
+#include "kmill/csv.h"
 #include "kmill/io.h"
 #include "kmill/log.h"
 #include "kmill/metrics.h"
@@ -79,22 +80,6 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     return -1;
 }
 
-/* A CSV field: quoted when it holds a delimiter, quote or line break. */
-static void put_field(km_buf *b, const char *s, size_t n)
-{
-    if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
-        km_buf_raw(b, s, n);
-        return;
-    }
-    km_buf_raw(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"')
-            km_buf_raw(b, "\"", 1);
-        km_buf_raw(b, s + i, 1);
-    }
-    km_buf_raw(b, "\"", 1);
-}
-
 static void put_float(km_buf *b, float v)
 {
     char t[48];
@@ -132,7 +117,7 @@ static int pred_block(void *arg, const float *sc, const float *y, size_t n)
         const float *s = sc + i * m->c;
         if (m->feat.task == KM_TASK_CLASSIFY) {
             uint32_t k = km_argmax(s, m->c);
-            put_field(&p->b, m->feat.classes[k], m->feat.class_len[k]);
+            km_csv_put_field(&p->b, m->feat.classes[k], m->feat.class_len[k]);
             for (uint32_t j = 0; p->scores && j < m->c; j++) {
                 km_buf_raw(&p->b, ",", 1);
                 put_float(&p->b, s[j]);
@@ -227,7 +212,7 @@ int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         memcpy(name, "score_", 6);
         memcpy(name + 6, m->feat.classes[j], len);
         km_buf_raw(&p.b, ",", 1);
-        put_field(&p.b, name, len + 6);
+        km_csv_put_field(&p.b, name, len + 6);
         free(name);
     }
     km_buf_raw(&p.b, "\n", 1);

@@ -1,5 +1,5 @@
 /* agop.h - the average gradient outer product of a kernel machine
- * (MATH.md §4), streamed in blocks of sample rows against blocks of
+ * (kmill-algorithms(7), AGOP AND THE RFM), streamed in blocks of sample rows against blocks of
  * centres, every block product a GEMM.
  *
  * The predictor is f(z) = sum_j alpha_j k(z, z_j) over centres z_j (n x d)
@@ -28,6 +28,15 @@ typedef struct km_agop_opts {
     size_t batch;   /* sample rows per block; 0: chosen from mem */
     size_t tile;    /* centres per block; 0: 2048 */
 } km_agop_opts;
+
+/* Bytes of km_agop's blocks for n centres, d features, c outputs and
+ * batches of `rows` sample rows (kmill/plan.h): a block of centres and its
+ * products, plus per sample row its kernel weights, gradients and the
+ * row. km_agop takes the largest batch its mem allows. */
+uint64_t km_agop_estimate(size_t n, size_t d, size_t c, const km_agop_opts *o, size_t rows);
+
+/* The batch of sample rows km_agop takes for m samples and o's memory. */
+size_t km_agop_batch(size_t n, size_t d, size_t c, const km_agop_opts *o, size_t m);
 
 /* G (d x d, row-major, or d for diag) for the m sample rows B; self[i] is
  * the index among the centres of the row B_i is (its pair is dropped:

@@ -46,4 +46,23 @@ typedef struct km_convert_result {
 
 int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res);
 
+/* The bytes km_convert holds at its peak, in the spirit of zstd's
+ * ZSTD_estimate*(): for ncols columns and a pool of workers threads, with
+ * blocks text blocks of block_text bytes in flight and chunks of
+ * rows_per_chunk rows. Each block holds its text and at most twice as
+ * many bytes of floats (a 1-digit field and its delimiter become 4
+ * bytes); each of the writer's workers + 2 chunk slots holds three chunk
+ * buffers; plus KM_CONVERT_FIXED for the code, stacks, stdio and the
+ * dictionaries (bounded by --max-levels). 0 for blocks, block_text or
+ * rows_per_chunk means km_convert's default before --mem shrinks it
+ * (2 workers + 2 blocks up to 32, 2 MiB, about 4 MiB of floats per chunk). */
+uint64_t km_convert_estimate(uint32_t ncols, int workers, int blocks, size_t block_text,
+                             uint32_t rows_per_chunk);
+
+/* km_convert's own resident bytes beside its blocks and chunks. Smaller
+ * than KM_MEM_SLACK (include/kmill/plan.h), which counts BLAS's buffers:
+ * convert never calls BLAS, and under a small --mem a larger figure would
+ * choose smaller chunks, so other files. */
+#define KM_CONVERT_FIXED ((uint64_t)8 << 20)
+
 #endif

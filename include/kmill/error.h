@@ -4,7 +4,29 @@
  * The function that detects a problem writes a one-line message into the
  * km_err it was handed (km_seterr); callers up the stack pass the code on
  * unchanged, so the message always describes the place the error arose.
- * Only the command-line layer turns codes into exit statuses. */
+ * Only the command-line layer turns codes into exit statuses.
+ *
+ * Exempt, each for a reason:
+ *  - functions that cannot fail return void or their value (km_crc32c,
+ *    km_kernel_tile, km_format_size, the estimates of kmill/plan.h);
+ *  - look-ups answer "not found" in their value (km_schema_find: -1);
+ *  - iterators return a count, 0 at the end, or a negative code
+ *    (km_kmx_scan_next);
+ *  - core helpers that run without a context (km_sample_indices,
+ *    km_numparse_init) return a code with no message, which their caller
+ *    words: they cannot know what the memory was for;
+ *  - km_parse_f32 returns -1 (KM_EINVAL) with no message for text that is
+ *    not a number: it runs once a field, and only the caller knows the
+ *    file, line and column the message must name;
+ *  - km_pwrite_full returns an errno value so that the spill file and the
+ *    atomic output file can each name their own file in the message;
+ *  - km_parse_size and km_pool_create fill a km_err rather than a context:
+ *    they run while the options that build the context are parsed;
+ *  - the byte buffer and cursor of kmill/bytes.h keep a sticky failure flag
+ *    the caller tests once after many fields, so a format's reader is not
+ *    buried in checks;
+ *  - static helpers inside one file may return -1 or 1 to their caller
+ *    where the caller sets the message (it knows the section and value). */
 #ifndef KMILL_ERROR_H
 #define KMILL_ERROR_H
 

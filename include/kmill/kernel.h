@@ -1,9 +1,10 @@
-/* kernel.h - kernel tiles for kernel ridge regression (MATH.md §1).
+/* kernel.h - kernel tiles for kernel ridge regression
+ * (kmill-algorithms(7), KERNELS).
  *
  * A tile is the block K[i][j] = k(A_i, B_j) of the kernel matrix between
  * rows A (na x d) and rows B (nb x d). The solvers (kmill/solve.h) take
  * K through a callback, so K is built, kept or recomputed tile by tile,
- * in parallel over tiles (the tile store, DESIGN.md). Each tile is one
+ * in parallel over tiles (the tile store, kmill-algorithms(7), TILE STORE). Each tile is one
  * GEMM through the expansion ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b, then
  * one vectorised pass for the distance and the exponential, written over
  * the GEMM's output in place.
@@ -18,13 +19,14 @@
  * sum) are recomputed from the rows in float64, and equal rows give
  * exactly 1. Data far from the origin compared with its spread loses
  * more: centre the columns first. Callers that need the exact self-pair
- * of a Gaussian tile drop it by index (MATH.md §1). */
+ * of a Gaussian tile drop it by index (kmill-algorithms(7), KERNELS). */
 #ifndef KMILL_KERNEL_H
 #define KMILL_KERNEL_H
 
 #include <stddef.h>
 
 #include "kmill/error.h"
+#include "kmill/pool.h"
 
 enum { KM_KERNEL_LAPLACE = 0, KM_KERNEL_GAUSSIAN = 1 };
 
@@ -55,7 +57,7 @@ void km_row_sqnorms(const float *X, size_t n, size_t d, float *out);
 void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *an,
                     const float *B, size_t nb, const float *bn, size_t d, float *K, size_t ldk);
 
-/* The weights of the kernel's gradient (MATH.md §4), same arguments as
+/* The weights of the kernel's gradient (kmill-algorithms(7), KERNELS), same arguments as
  * km_kernel_tile: grad_a k(a, b) = W (b - a) / L^q with
  * Laplace: W = k(a, b) / ||a - b|| (q = 1), 0 for pairs closer than
  * float32 resolves (about 2^-20 of the rows' norms), where k has no
@@ -71,7 +73,7 @@ void km_kernel_grad_tile(const km_kernel *k, const float *A, size_t na, const fl
  * be the same array. */
 void km_vexp(const float *x, float *y, size_t n);
 
-/* Mahalanobis kernels (the RFM's k_M, MATH.md §4): k evaluated at
+/* Mahalanobis kernels (the RFM's k_M, kmill-algorithms(7), KERNELS): k evaluated at
  * ||a - b||_M = sqrt((a-b)^T M (a-b)), M symmetric positive semi-definite.
  * They are the plain kernels on the rows x S with S = M^(1/2), so the tiles
  * above serve them unchanged once the rows are transformed: the root is
@@ -85,5 +87,15 @@ enum { KM_METRIC_NONE = 0, KM_METRIC_DIAG = 1, KM_METRIC_FULL = 2 };
 int km_metric_root(const float *M, size_t d, int metric, float *S, km_err *e);
 /* out (n x d) = X S; out may be X for the diagonal metric only. */
 void km_metric_rows(const float *X, size_t n, size_t d, const float *S, int metric, float *out);
+
+/* K = k(A, B) (na x nb, leading dimension ldk) computed in parallel over
+ * row strips of A; an, bn as for km_kernel_tile. pool may be NULL. */
+void km_kernel_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t na,
+                      const float *an, const float *B, size_t nb, const float *bn, size_t d,
+                      float *K, size_t ldk);
+/* The same for km_kernel_grad_tile's gradient weights (the AGOP). */
+void km_kernel_grad_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t na,
+                           const float *an, const float *B, size_t nb, const float *bn, size_t d,
+                           float *W, size_t ldw);
 
 #endif

@@ -102,6 +102,9 @@ int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n,
 /* 1 and a block of rows (valid until the next call), 0 at the end, or <0. */
 int km_kmx_scan_next(km_kmx_scan *s, const float **rows, uint32_t *nrows, uint64_t *first_row);
 void km_kmx_scan_close(km_kmx_scan *s);
+/* Bytes a scan of d holds with `tasks` decoding tasks (the pool's workers
+ * plus the caller), for the memory planner (kmill/plan.h). */
+uint64_t km_kmx_scan_estimate(const km_kmx *d, int tasks);
 
 /* n distinct row numbers drawn uniformly (seeded), sorted ascending. */
 int km_kmx_sample(km_kmx *d, uint64_t n, uint64_t seed, uint64_t *rows);

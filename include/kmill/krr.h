@@ -1,12 +1,13 @@
-/* krr.h - training a kernel machine (kernel ridge regression, MATH.md §1-3)
- * on a dataset: features, targets, the solver chosen for n, c and the
- * memory budget, and the model that results (kmill/model.h).
+/* krr.h - one kernel ridge regression solve, (K + reg I) A = Y, on rows
+ * held in RAM, by the solver the memory planner picks for n, c and the
+ * budget (kmill-algorithms(7), KERNEL RIDGE REGRESSION and SOLVERS).
  *
- * Classification regresses on one-hot class indicators (c = classes) and
- * predicts the largest score; regression has c = 1. Rows whose label is
- * missing are dropped and counted. The rows themselves are held in RAM as
- * float32 features (n x d); the n x n kernel is what may exceed it, held
- * by the tile store (kmill/tiles.h) for the iterative solver. */
+ * Direct: the n x n kernel built whole and factored in float64 (the
+ * reference every iterative path is checked against). PCG: block
+ * conjugate gradients over the tile store (kmill/tiles.h), preconditioned
+ * by randomized Nystrom from `rank` landmark rows; the tiles the budget
+ * leaves no room for are spilled or recomputed. The rows are taken as the
+ * kernel sees them: a Mahalanobis metric is applied by the caller. */
 #ifndef KMILL_KRR_H
 #define KMILL_KRR_H
 
@@ -14,9 +15,8 @@
 #include <stdint.h>
 
 #include "kmill/ctx.h"
-#include "kmill/features.h"
-#include "kmill/kmx.h"
-#include "kmill/model.h"
+#include "kmill/kernel.h"
+#include "kmill/plan.h"
 #include "kmill/pool.h"
 #include "kmill/tiles.h"
 
@@ -27,20 +27,7 @@ enum { KM_PRECOND_NYSTROM = 0, KM_PRECOND_NONE = 1 };
  * flops: about 10 s at this size on two cores); above it PCG wins. */
 #define KM_DIRECT_AUTO_MAX 6000
 
-/* One solve of the search: a (bandwidth, reg) pair at RFM iteration iter
- * (0: the plain kernel), its validation metric (accuracy, or MSE for
- * regression; NaN without validation rows) and its costs. */
-typedef struct km_select_step {
-    double bandwidth, reg;
-    int iter;
-    int classify;
-    double val_metric, train_metric; /* train: accuracy or RMSE */
-    double solve_seconds, agop_seconds;
-    int pcg_iters;
-} km_select_step;
-
-typedef struct km_train_opts {
-    km_feat_opts feat;
+typedef struct km_krr_opts {
     km_kernel kernel;
     double reg;
     int solver;           /* KM_SOLVER_* */
@@ -48,65 +35,51 @@ typedef struct km_train_opts {
     size_t rank;          /* Nystrom landmarks; 0: min(n, 1000) */
     double tol;           /* PCG relative residual per column */
     int max_iter;
-    uint64_t seed;
-    const char *tmpdir;
+    uint64_t seed;        /* landmarks */
+    const char *tmpdir;   /* tile spill directory */
     int store;            /* KM_STORE_* */
-    size_t tile;          /* 0: default */
-    int metric;           /* KM_METRIC_*, M given in features' order */
-    const float *M;
+    size_t tile;          /* tile rows; 0: 2048 */
+} km_krr_opts;
 
-    /* model selection and the RFM (kmill/rfm.h) */
-    const double *bandwidths;  /* grid; nbandwidths = 0: kernel.bandwidth alone */
-    size_t nbandwidths;
-    const double *regs;        /* grid; nregs = 0: reg alone */
-    size_t nregs;
-    int rfm;                   /* learn M by the RFM loop */
-    int rfm_iters;             /* T: AGOP updates after the plain kernel (default 5) */
-    int rfm_diag;              /* diagonal M */
-    int center_grads;          /* centre the gradients before their outer products */
-    size_t agop_samples;       /* rows the AGOP averages over (default 20,000) */
-    double val_frac;           /* held-out share; < 0: 0.1 when there is a choice to make */
-    km_kmx *val;               /* validation dataset instead of a split, or NULL */
-    const char *val_name;      /* its name in messages (NULL: its path) */
-    int refit;                 /* re-solve on train + validation with the choice */
-    void (*log)(void *arg, const struct km_select_step *s); /* each step, or NULL */
-    void *log_arg;
-} km_train_opts;
+/* Laplace, bandwidth 10, reg 1e-3, auto solver, Nystrom of automatic rank,
+ * tol 1e-4, 1000 iterations, seed 1, automatic store. */
+void km_krr_defaults(km_krr_opts *o);
 
-
-/* Defaults: Laplace, bandwidth 10, reg 1e-3, auto solver, Nystrom of rank
- * 0 (auto), tol 1e-4, 1000 iterations, seed 1; RFM off, 5 iterations,
- * 20,000 AGOP samples, automatic validation share. */
-void km_train_defaults(km_train_opts *o);
-
-typedef struct km_train_result {
-    uint64_t rows, dropped;   /* rows read, rows dropped for a missing label */
-    uint64_t unseen;
-    int solver;               /* the one used */
+typedef struct km_krr_result {
+    int solver;           /* the one used */
     int iters;
-    double rel_residual;
-    size_t rank;
+    double rel_residual;  /* largest over the columns */
+    size_t rank;          /* preconditioner rank kept (0: none) */
     km_tiles_stats tiles;
     double seconds;
-    double train_metric;      /* training accuracy, or RMSE */
-    /* model selection */
-    uint64_t train_rows, val_rows; /* the split (val_rows 0: none) */
-    double val_metric;        /* of the chosen model: accuracy or MSE; NaN without */
-    int best_iter;            /* RFM iteration chosen */
-    double solve_seconds, agop_seconds; /* summed over the search */
-    int steps;                /* solves in the search */
-} km_train_result;
+} km_krr_result;
 
-/* Read every row of data, fit the features, solve, fill m (provenance left
- * to the caller except data_checksum and the solver summary). */
-int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, km_model *m,
-             km_train_result *res);
+/* The planner's decision for a solve (kmill/plan.h). */
+typedef struct km_krr_plan {
+    int solver;           /* KM_SOLVER_DIRECT or KM_SOLVER_PCG */
+    size_t rank;          /* landmarks of the preconditioner */
+    uint64_t tiles_ram;   /* bytes of tiles the store may keep in RAM */
+    km_plan plan;         /* everything resident at the solve's peak */
+} km_krr_plan;
 
-/* The solve alone, on features X (n x d, already in the kernel's metric)
- * and targets Y (n x c): A (n x c) = (K + reg I)^-1 Y, by the solver named
- * in o (AUTO decided here). F, if not NULL, receives the fitted values
- * K A (n x c). Used by km_train and by the RFM. */
+/* What a solve's caller holds for n rows, d features and c outputs when it
+ * holds just the solve's arguments: the rows, and Y, A and F (n x c each). */
+void km_krr_plan_args(km_plan *p, size_t n, size_t d, size_t c);
+
+/* Choose the solver and the tiles' RAM for n x d rows and c outputs with
+ * `tasks` product tasks, beside what the caller holds (held: a plan of the
+ * caller's arrays; NULL: km_krr_plan_args). KM_ENOMEM, with the plan's
+ * items in the message, when even the smallest plan exceeds --mem or the
+ * direct solver was asked for and does not fit. */
+int km_krr_plan_make(km_ctx *ctx, const km_plan *held, size_t n, size_t d, size_t c, int tasks,
+                     const km_krr_opts *o, km_krr_plan *out);
+
+/* A (n x c) = (K + reg I)^-1 Y for rows X (n x d) and targets Y (n x c);
+ * F, if not NULL, receives the fitted values K A. held as for
+ * km_krr_plan_make. PCG that stops above tol warns and returns 0 (res says
+ * how far it got); KM_EINTR when interrupted. */
 int km_krr_solve(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t d, const float *Y,
-                 size_t c, const km_train_opts *o, float *A, float *F, km_train_result *res);
+                 size_t c, const km_krr_opts *o, const km_plan *held, float *A, float *F,
+                 km_krr_result *res);
 
 #endif

@@ -17,6 +17,7 @@
 #include "kmill/features.h"
 #include "kmill/kernel.h"
 #include "kmill/kmx.h"
+#include "kmill/plan.h"
 #include "kmill/pool.h"
 
 typedef struct km_model {
@@ -67,6 +68,12 @@ uint32_t km_kmx_checksum(const km_kmx *d);
  * the label is missing or the dataset has none) until fn returns non-zero
  * (that value is returned). *unseen counts categorical values unseen in
  * training. need_label: a dataset without the label column is an error. */
+/* What streaming data through m holds (kmill/plan.h): the model, the
+ * kernel block against its centres (a quarter of mem), the dataset
+ * reader with `tasks` decoding tasks, a chunk's features and scores. */
+void km_predict_estimate(const km_model *m, const km_kmx *data, int tasks, uint64_t mem,
+                         km_plan *p);
+
 typedef int (*km_scores_fn)(void *arg, const float *scores, const float *y, size_t n);
 int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data, int need_label,
                     km_scores_fn fn, void *arg, uint64_t *unseen);

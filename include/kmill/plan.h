@@ -12,7 +12,9 @@
  * each estimate's formula.
  *
  * A plan starts with KM_MEM_SLACK for what the process holds beside its
- * arrays (the binary, libc's and BLAS's own buffers, thread stacks). */
+ * arrays (the binary, libc, thread stacks); jobs that run large BLAS
+ * products add KM_MEM_BLAS. tests/cli/plan.sh holds the plans against the
+ * peak RSS of runs of a few hundred MiB. */
 #ifndef KMILL_PLAN_H
 #define KMILL_PLAN_H
 
@@ -21,15 +23,22 @@
 
 #include "kmill/ctx.h"
 
-/* Resident bytes of a kmill process before its data: measured as the peak
- * RSS of a train on a 2-row dataset (about 40 MiB with OpenBLAS's buffers
- * for two threads), rounded up. */
-#define KM_MEM_SLACK ((uint64_t)128 << 20)
+/* Resident bytes of a kmill process beside its arrays: a train or predict
+ * on a 50-row dataset peaks at 7-9 MiB (1 or 2 threads), a prediction
+ * with a 156 MiB kernel block 14 MiB beyond it. */
+#define KM_MEM_SLACK ((uint64_t)16 << 20)
+
+/* What large level-3 BLAS and LAPACK calls (the direct solve's Cholesky,
+ * kernel tiles, the AGOP's products) make OpenBLAS touch of its per-thread
+ * buffers: measured as the peak RSS beyond the arrays of a direct solve at
+ * n = 5,000 and of PCG at n = 20,000 (1 and 2 threads), 25-40 MiB beside
+ * KM_MEM_SLACK. The plans of those jobs add it as "BLAS buffers". */
+#define KM_MEM_BLAS ((uint64_t)32 << 20)
 
 #define KM_PLAN_ITEMS 16
 
 typedef struct km_plan_item {
-    const char *what; /* a phrase: "rows", "kernel tiles in RAM" */
+    char what[56]; /* a phrase: "rows", "kernel tiles in RAM" (copied) */
     uint64_t bytes;
 } km_plan_item;
 

@@ -60,7 +60,7 @@ static inline double km_rng_uniform(km_rng *r)
 
 /* n distinct integers drawn uniformly from [0, N), n <= N, sorted
  * ascending, into out. The same (N, n, seed) always gives the same set.
- * Returns 0, or -1 when out of memory. (src/core/rng.c) */
+ * Returns 0, or KM_ENOMEM (no message: the caller words it). (src/core/rng.c) */
 int km_sample_indices(uint64_t N, uint64_t n, uint64_t seed, uint64_t *out);
 
 #endif

@@ -11,7 +11,7 @@
  * from the rows on every product. Which of reading and recomputing a
  * spilled tile is cheaper is measured, not guessed: the build times the
  * computation of each tile, the first product times the reads, and later
- * products take the faster path (see DESIGN.md, "tile store").
+ * products take the faster path (kmill-algorithms(7), TILE STORE).
  *
  * Products are parallel over tiles, each worker adding into its own
  * accumulator; tiles are dealt to workers in a fixed order and the
@@ -53,9 +53,16 @@ typedef struct km_tiles_stats {
 
 typedef struct km_tiles km_tiles;
 
-/* Bytes one worker needs beside the stored tiles (a tile buffer), for a
- * caller checking that its budget allows at least that. */
-uint64_t km_tiles_worker_bytes(size_t n, size_t tile);
+/* The memory planner's figures (kmill/plan.h), for n rows, tiles of
+ * `tile` rows (0: 2048) and `tasks` product tasks (the pool's workers plus
+ * the caller):
+ * km_tiles_estimate: what the store holds beside its tiles, a recomputed
+ * tile's buffer per task and an n x c accumulator (c padded to 16) per task
+ * and one more for the sum;
+ * km_tiles_bytes: every tile of the upper triangle, the most the store
+ * ever keeps in RAM. */
+uint64_t km_tiles_estimate(size_t n, size_t c, size_t tile, int tasks);
+uint64_t km_tiles_bytes(size_t n, size_t tile);
 
 /* Build the tiles of k(X, X), X n x d row-major; X must outlive the store
  * (recomputed tiles read it). pool may be NULL (one thread). */
@@ -68,28 +75,5 @@ void km_tiles_set_reg(km_tiles *t, double reg);
 int km_tiles_linop(void *t, const float *in, float *out, size_t c);
 void km_tiles_get_stats(const km_tiles *t, km_tiles_stats *s);
 void km_tiles_free(km_tiles *t);
-
-/* K = k(A, B) (na x nb, leading dimension ldk) computed in parallel over
- * row strips of A; an, bn as for km_kernel_tile. pool may be NULL. */
-void km_kernel_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t na,
-                      const float *an, const float *B, size_t nb, const float *bn, size_t d,
-                      float *K, size_t ldk);
-/* The same for km_kernel_grad_tile's gradient weights (the AGOP). */
-void km_kernel_grad_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t na,
-                           const float *an, const float *B, size_t nb, const float *bn, size_t d,
-                           float *W, size_t ldw);
-
-/* Set the BLAS thread count, returning the previous one for the caller to
- * restore (OpenBLAS; with other BLAS a no-op returning 1). The pool's
- * workers run BLAS at one thread each, so that the cores are not
- * oversubscribed. */
-int km_blas_threads(int n);
-
-/* For a process that will not call BLAS: stop OpenBLAS's worker threads,
- * which otherwise spin (sched_yield) for about 0.1 s after the library
- * loads, on the cores the caller's own threads want. OpenBLAS starts them
- * again if BLAS is called after all. A no-op where the library has no
- * such call (detected by configure). */
-void km_blas_idle(void);
 
 #endif

@@ -16,7 +16,7 @@
 #include "kmill/model.h"
 #include "kmill/numparse.h"
 #include "kmill/outfile.h"
-#include "kmill/tiles.h"
+#include "kmill/blas.h"
 
 const char predict_usage[] =
     "Usage: kmill predict [OPTIONS] MODEL DATA\n"

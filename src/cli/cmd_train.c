@@ -9,7 +9,8 @@
 
 #include "cli.h"
 #include "kmill/io.h"
-#include "kmill/krr.h"
+#include "kmill/train.h"
+#include "kmill/blas.h"
 #include "kmill/log.h"
 #include "kmill/outfile.h"
 #include "kmill/size.h"
@@ -164,27 +165,27 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     case O_LABEL: s->o.feat.label = arg; break;
     case O_TASK: return choice(s, ctx, "--task", arg, tasks, &s->o.feat.task);
     case O_SCALE: return choice(s, ctx, "--scale", arg, scales, &s->o.feat.scale);
-    case O_KERNEL: return choice(s, ctx, "--kernel", arg, kernels, &s->o.kernel.type);
-    case O_SOLVER: return choice(s, ctx, "--solver", arg, solvers, &s->o.solver);
-    case O_PRECOND: return choice(s, ctx, "--precond", arg, preconds, &s->o.precond);
-    case O_STORE: return choice(s, ctx, "--store", arg, stores, &s->o.store);
+    case O_KERNEL: return choice(s, ctx, "--kernel", arg, kernels, &s->o.search.solve.kernel.type);
+    case O_SOLVER: return choice(s, ctx, "--solver", arg, solvers, &s->o.search.solve.solver);
+    case O_PRECOND: return choice(s, ctx, "--precond", arg, preconds, &s->o.search.solve.precond);
+    case O_STORE: return choice(s, ctx, "--store", arg, stores, &s->o.search.solve.store);
     case O_BANDWIDTH: {
-        int r = grid_arg(s, ctx, "--bandwidth", arg, 0, s->bw, &s->o.nbandwidths);
-        s->o.kernel.bandwidth = s->bw[0];
+        int r = grid_arg(s, ctx, "--bandwidth", arg, 0, s->bw, &s->o.search.nbandwidths);
+        s->o.search.solve.kernel.bandwidth = s->bw[0];
         return r;
     }
     case O_REG: {
-        int r = grid_arg(s, ctx, "--reg", arg, 1, s->reg, &s->o.nregs);
-        s->o.reg = s->reg[0];
+        int r = grid_arg(s, ctx, "--reg", arg, 1, s->reg, &s->o.search.nregs);
+        s->o.search.solve.reg = s->reg[0];
         return r;
     }
-    case O_RFM: s->o.rfm = 1; break;
+    case O_RFM: s->o.search.rfm = 1; break;
     case O_DIAG:
-        s->o.rfm_diag = 1;
+        s->o.search.rfm_diag = 1;
         s->rfm_only = 1;
         break;
     case O_CENTER:
-        s->o.center_grads = 1;
+        s->o.search.center_grads = 1;
         s->rfm_only = 1;
         break;
     case O_REFIT: s->o.refit = 1; break;
@@ -193,13 +194,13 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     case O_ITERS:
         if (cli_int_arg(s->cmd, ctx, "--iters", arg, 0, 10000, &v))
             return EXIT_USAGE;
-        s->o.rfm_iters = (int)v;
+        s->o.search.rfm_iters = (int)v;
         s->rfm_only = 1;
         break;
     case O_AGOP_SAMPLES:
         if (cli_int_arg(s->cmd, ctx, "--agop-samples", arg, 1, 2147483647, &v))
             return EXIT_USAGE;
-        s->o.agop_samples = (size_t)v;
+        s->o.search.agop_samples = (size_t)v;
         s->rfm_only = 1;
         break;
     case O_VAL_FRAC:
@@ -214,24 +215,24 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
             return EXIT_USAGE;
         if (!(x > 0 && x < 1))
             return cli_usage_error(s->cmd, ctx, "--tol must be between 0 and 1, not '%s'", arg);
-        s->o.tol = x;
+        s->o.search.solve.tol = x;
         break;
     case O_RANK:
         if (cli_int_arg(s->cmd, ctx, "--rank", arg, 1, 100000, &v))
             return EXIT_USAGE;
-        s->o.rank = (size_t)v;
+        s->o.search.solve.rank = (size_t)v;
         break;
     case O_MAXITER:
         if (cli_int_arg(s->cmd, ctx, "--max-iter", arg, 1, 1000000000, &v))
             return EXIT_USAGE;
-        s->o.max_iter = (int)v;
+        s->o.search.solve.max_iter = (int)v;
         break;
     case O_SEED:
         if (cli_int_arg(s->cmd, ctx, "--seed", arg, 0, 2147483647, &v))
             return EXIT_USAGE;
-        s->o.seed = (uint64_t)v;
+        s->o.search.solve.seed = (uint64_t)v;
         break;
-    case O_TMPDIR: s->o.tmpdir = arg; break;
+    case O_TMPDIR: s->o.search.solve.tmpdir = arg; break;
     case O_IO: return cli_io_arg(s->cmd, ctx, arg, &s->io) ? EXIT_USAGE : -1;
     }
     return -1;
@@ -302,19 +303,19 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         return cli_usage_error(cmd, ctx, "expected one DATA argument (a .kmx or CSV file, or -)");
     if (!s.output)
         return cli_usage_error(cmd, ctx, "no model file given (-o MODEL)");
-    if (s.o.nbandwidths)
-        s.o.bandwidths = s.bw;
-    if (s.o.nregs)
-        s.o.regs = s.reg;
+    if (s.o.search.nbandwidths)
+        s.o.search.bandwidths = s.bw;
+    if (s.o.search.nregs)
+        s.o.search.regs = s.reg;
     if (s.val && s.o.val_frac > 0)
         return cli_usage_error(cmd, ctx, "--val and --val-frac exclude each other");
     if (s.val && strcmp(s.val, "-") == 0 && strcmp(argv[first], "-") == 0)
         return cli_usage_error(cmd, ctx, "DATA and --val cannot both be standard input");
     /* options that would silently do nothing */
-    int grid = s.o.nbandwidths > 1 || s.o.nregs > 1;
-    if (!s.o.rfm && s.rfm_only)
+    int grid = s.o.search.nbandwidths > 1 || s.o.search.nregs > 1;
+    if (!s.o.search.rfm && s.rfm_only)
         km_warn(ctx, "--iters, --diag, --agop-samples and --center-grads apply only with --rfm");
-    if (!s.o.rfm && !grid && !s.val && !(s.o.val_frac > 0) && (s.o.refit || s.log))
+    if (!s.o.search.rfm && !grid && !s.val && !(s.o.val_frac > 0) && (s.o.refit || s.log))
         km_warn(ctx, "--refit and --log apply only when there is validation data (--rfm, a grid, "
                 "--val or --val-frac)");
     int rc;
@@ -322,10 +323,10 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         if ((rc = km_outfile_open(ctx, &s.logf, s.log)))
             return cli_fail(ctx, rc);
         s.log_open = 1;
-        s.o.log = log_step;
-        s.o.log_arg = &s;
+        s.o.search.log = log_step;
+        s.o.search.log_arg = &s;
     }
-    s.o.tmpdir = km_tmpdir(s.o.tmpdir);
+    s.o.search.solve.tmpdir = km_tmpdir(s.o.search.solve.tmpdir);
     km_blas_threads(ctx->threads);
     km_pool *pool = NULL;
     km_kmx *d = NULL;
@@ -335,9 +336,9 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     km_kmx *vd = NULL;
     if ((rc = km_pool_create(&pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err)))
         goto out;
-    if ((rc = cli_open_data(ctx, argv[first], s.io, s.o.tmpdir, pool, &d)))
+    if ((rc = cli_open_data(ctx, argv[first], s.io, s.o.search.solve.tmpdir, pool, &d)))
         goto out;
-    if (s.val && (rc = cli_open_data(ctx, s.val, s.io, s.o.tmpdir, pool, &vd)))
+    if (s.val && (rc = cli_open_data(ctx, s.val, s.io, s.o.search.solve.tmpdir, pool, &vd)))
         goto out;
     s.o.val = vd;
     s.o.val_name = s.val;
@@ -355,19 +356,19 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         km_info(ctx, "n=%llu d=%u classes=%u kernel=%s L=%g reg=%g solver=%s iters=%d "
                 "residual=%.2g time=%.1fs train-accuracy=%.4f",
                 (unsigned long long)m.n, m.d, m.c, kname, m.kernel.bandwidth, m.reg, m.solver,
-                r.iters, r.rel_residual, r.seconds, r.train_metric);
+                r.solve.iters, r.solve.rel_residual, r.seconds, r.train_metric);
     else
         km_info(ctx, "n=%llu d=%u kernel=%s L=%g reg=%g solver=%s iters=%d residual=%.2g "
                 "time=%.1fs train-rmse=%.6g",
-                (unsigned long long)m.n, m.d, kname, m.kernel.bandwidth, m.reg, m.solver, r.iters,
-                r.rel_residual, r.seconds, r.train_metric);
-    if (r.tiles.tiles)
+                (unsigned long long)m.n, m.d, kname, m.kernel.bandwidth, m.reg, m.solver, r.solve.iters,
+                r.solve.rel_residual, r.seconds, r.train_metric);
+    if (r.solve.tiles.tiles)
         km_verbose(ctx, "kernel tiles: %llu in RAM (%s), %llu spilled (%s)%s, built in %.1fs",
-                   (unsigned long long)r.tiles.in_ram,
-                   km_format_size(r.tiles.bytes_ram, b1, sizeof b1),
-                   (unsigned long long)r.tiles.spilled,
-                   km_format_size(r.tiles.bytes_spilled, b2, sizeof b2),
-                   r.tiles.recompute ? ", recomputed on use" : "", r.tiles.build_seconds);
+                   (unsigned long long)r.solve.tiles.in_ram,
+                   km_format_size(r.solve.tiles.bytes_ram, b1, sizeof b1),
+                   (unsigned long long)r.solve.tiles.spilled,
+                   km_format_size(r.solve.tiles.bytes_spilled, b2, sizeof b2),
+                   r.solve.tiles.recompute ? ", recomputed on use" : "", r.solve.tiles.build_seconds);
     if (m.sel) {
         char what[64];
         if (isnan(r.val_metric))
@@ -376,8 +377,8 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
             snprintf(what, sizeof what, "validation %s %.6g",
                      m.feat.task == KM_TASK_CLASSIFY ? "accuracy" : "MSE", r.val_metric);
         char it[32] = "";
-        if (s.o.rfm)
-            snprintf(it, sizeof it, " iteration=%d of %d", r.best_iter, s.o.rfm_iters);
+        if (s.o.search.rfm)
+            snprintf(it, sizeof it, " iteration=%d of %d", r.best_iter, s.o.search.rfm_iters);
         km_info(ctx, "chosen: L=%g reg=%g%s (%s; %llu training, %llu validation rows%s); "
                 "%d solves %.1fs, AGOP %.1fs",
                 m.kernel.bandwidth, m.reg, it, what, (unsigned long long)r.train_rows,

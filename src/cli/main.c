@@ -11,7 +11,7 @@
 
 #include "cli.h"
 #include "kmill/size.h"
-#include "kmill/tiles.h"
+#include "kmill/blas.h"
 
 /* The one piece of global state: what the signal handler can reach. The
  * library sees it only through ctx->interrupted. */

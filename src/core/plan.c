@@ -25,11 +25,11 @@ void km_plan_add(km_plan *p, const char *what, uint64_t bytes)
     p->total = sat_add(p->total, bytes);
     if (p->n == KM_PLAN_ITEMS) {
         km_plan_item *last = &p->item[KM_PLAN_ITEMS - 1];
-        last->what = "other";
+        snprintf(last->what, sizeof last->what, "other");
         last->bytes = sat_add(last->bytes, bytes);
         return;
     }
-    p->item[p->n].what = what;
+    snprintf(p->item[p->n].what, sizeof p->item[p->n].what, "%s", what);
     p->item[p->n].bytes = bytes;
     p->n++;
 }

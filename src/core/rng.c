@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kmill/error.h"
 #include "kmill/rng.h"
 
 static int cmp_u64(const void *a, const void *b)
@@ -31,7 +32,7 @@ int km_sample_indices(uint64_t N, uint64_t n, uint64_t seed, uint64_t *out)
         cap *= 2;
     uint64_t *set = malloc(cap * sizeof *set);
     if (!set)
-        return -1;
+        return KM_ENOMEM;
     memset(set, 0xff, cap * sizeof *set); /* UINT64_MAX marks empty */
     uint64_t got = 0;
     for (uint64_t j = N - n; j < N; j++) {

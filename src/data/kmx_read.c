@@ -120,14 +120,14 @@ static int parse_index(km_kmx *d, const unsigned char *ix)
     for (uint64_t k = 0; k < d->nchunks; k++) {
         const unsigned char *p = ix + k * KMX_INDEX_ENTRY_SIZE;
         km_kmx_chunk *e = &d->index[k];
-        e->offset = get_u64(p);
-        e->first_row = get_u64(p + 8);
-        e->nrows = get_u32(p + 16);
-        e->raw_len = get_u32(p + 20);
-        e->comp_len = get_u32(p + 24);
-        e->crc = get_u32(p + 28);
-        e->stats_crc = get_u32(p + 32);
-        e->filter = p[36];
+        e->offset = get_u64(p + KMX_IX_OFFSET);
+        e->first_row = get_u64(p + KMX_IX_FIRST_ROW);
+        e->nrows = get_u32(p + KMX_IX_NROWS);
+        e->raw_len = get_u32(p + KMX_IX_RAW_LEN);
+        e->comp_len = get_u32(p + KMX_IX_COMP_LEN);
+        e->crc = get_u32(p + KMX_IX_PAYLOAD_CRC);
+        e->stats_crc = get_u32(p + KMX_IX_STATS_CRC);
+        e->filter = p[KMX_IX_FILTER];
         uint64_t span = (uint64_t)KMX_CHUNK_HEADER_SIZE + e->comp_len + (uint64_t)d->ncols * KMX_CHUNK_STAT_SIZE;
         if (e->offset % KMX_ALIGN || e->offset < prev_end || e->offset + span > d->meta_off ||
             e->first_row != row || e->nrows == 0 || e->nrows > d->rpc ||
@@ -170,7 +170,7 @@ int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out)
     size_t hn = d->size < KMX_HEADER_SIZE ? (size_t)d->size : KMX_HEADER_SIZE;
     if ((rc = pread_full(d, h, hn, 0)))
         goto fail;
-    if (memcmp(h, KMX_SIGNATURE, 8) != 0) {
+    if (memcmp(h + KMX_HDR_SIGNATURE, KMX_SIGNATURE, KMX_MAGIC_LEN) != 0) {
         rc = km_seterr(&ctx->err, KM_EFORMAT, "%s: not a kmill dataset (bad signature)", path);
         goto fail;
     }
@@ -178,8 +178,8 @@ int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out)
         rc = corrupt(d, "truncated file (incomplete header)");
         goto fail;
     }
-    unsigned major = get_u16(h + 8);
-    d->minor = get_u16(h + 10);
+    unsigned major = get_u16(h + KMX_HDR_MAJOR);
+    d->minor = get_u16(h + KMX_HDR_MINOR);
     if (major != KMX_MAJOR) {
         rc = km_seterr(&ctx->err, KM_EFORMAT,
                        "%s: dataset format version %u.%d is not supported (this kmill reads %d.x); "
@@ -187,20 +187,21 @@ int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out)
                        path, major, d->minor, KMX_MAJOR);
         goto fail;
     }
-    if (get_u32(h + 60) != km_crc32c(0, h, 60)) {
+    if (get_u32(h + KMX_HDR_CRC) != km_crc32c(0, h, KMX_HDR_CRC)) {
         rc = corrupt(d, "header checksum mismatch");
         goto fail;
     }
-    uint32_t req = get_u32(h + 16);
+    uint32_t req = get_u32(h + KMX_HDR_REQUIRED);
     if (req & ~KMX_KNOWN_REQUIRED) {
         rc = km_seterr(&ctx->err, KM_EFORMAT,
                        "%s: the file needs format features this kmill does not have (0x%x)", path,
                        req & ~KMX_KNOWN_REQUIRED);
         goto fail;
     }
-    d->ncols = get_u32(h + 24);
-    d->rpc = get_u32(h + 28);
-    if (h[36] != KMX_DTYPE_F32 || get_u32(h + 12) < KMX_HEADER_SIZE || get_u32(h + 32) != KMX_ALIGN || d->ncols == 0 || d->rpc == 0 ||
+    d->ncols = get_u32(h + KMX_HDR_NCOLS);
+    d->rpc = get_u32(h + KMX_HDR_ROWS_PER_CHUNK);
+    if (h[KMX_HDR_DTYPE] != KMX_DTYPE_F32 || get_u32(h + KMX_HDR_SIZE) < KMX_HEADER_SIZE ||
+        get_u32(h + KMX_HDR_ALIGN) != KMX_ALIGN || d->ncols == 0 || d->rpc == 0 ||
         (uint64_t)d->rpc * d->ncols * 4 > KMX_MAX_CHUNK_RAW) {
         rc = corrupt(d, "header fields out of range");
         goto fail;
@@ -208,18 +209,18 @@ int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out)
     unsigned char f[KMX_FOOTER_SIZE];
     if (d->size < KMX_ALIGN + KMX_FOOTER_SIZE ||
         (rc = pread_full(d, f, sizeof f, d->size - KMX_FOOTER_SIZE)) ||
-        memcmp(f + 56, KMX_END_MAGIC, 8) != 0) {
+        memcmp(f + KMX_FTR_END_MAGIC, KMX_END_MAGIC, KMX_MAGIC_LEN) != 0) {
         rc = corrupt(d, "truncated or incomplete (no footer; was the conversion interrupted?)");
         goto fail;
     }
-    if (get_u32(f + 52) != km_crc32c(0, f, 52)) {
+    if (get_u32(f + KMX_FTR_CRC) != km_crc32c(0, f, KMX_FTR_CRC)) {
         rc = corrupt(d, "footer checksum mismatch");
         goto fail;
     }
-    d->meta_off = get_u64(f);
-    uint64_t meta_len = get_u64(f + 8), ix_off = get_u64(f + 16);
-    d->nchunks = get_u64(f + 24);
-    d->nrows = get_u64(f + 32);
+    d->meta_off = get_u64(f + KMX_FTR_META_OFF);
+    uint64_t meta_len = get_u64(f + KMX_FTR_META_LEN), ix_off = get_u64(f + KMX_FTR_IX_OFF);
+    d->nchunks = get_u64(f + KMX_FTR_NCHUNKS);
+    d->nrows = get_u64(f + KMX_FTR_NROWS);
     uint64_t body_end = d->size - KMX_FOOTER_SIZE;
     if (d->meta_off < KMX_ALIGN || meta_len > body_end || d->meta_off > body_end - meta_len ||
         ix_off != d->meta_off + meta_len || d->nchunks > (body_end - ix_off) / KMX_INDEX_ENTRY_SIZE ||
@@ -236,11 +237,11 @@ int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out)
     if ((rc = pread_full(d, meta, meta_len, d->meta_off)) ||
         (rc = pread_full(d, ix, d->nchunks * KMX_INDEX_ENTRY_SIZE, ix_off)))
         goto fail;
-    if (get_u32(f + 40) != km_crc32c(0, meta, meta_len)) {
+    if (get_u32(f + KMX_FTR_META_CRC) != km_crc32c(0, meta, meta_len)) {
         rc = corrupt(d, "metadata checksum mismatch");
         goto fail;
     }
-    if (get_u32(f + 44) != km_crc32c(0, ix, d->nchunks * KMX_INDEX_ENTRY_SIZE)) {
+    if (get_u32(f + KMX_FTR_IX_CRC) != km_crc32c(0, ix, d->nchunks * KMX_INDEX_ENTRY_SIZE)) {
         rc = corrupt(d, "index checksum mismatch");
         goto fail;
     }
@@ -325,10 +326,14 @@ static int decode_region(const km_kmx *d, uint64_t k, const unsigned char *reg, 
 {
     const km_kmx_chunk *e = &d->index[k];
     const unsigned char *payload = reg + KMX_CHUNK_HEADER_SIZE;
-    if (get_u32(reg) != KMX_CHUNK_TAG || get_u32(reg + 44) != km_crc32c(0, reg, 44) ||
-        get_u32(reg + 4) != e->nrows || get_u64(reg + 8) != e->first_row ||
-        get_u32(reg + 16) != e->raw_len || get_u32(reg + 28) != e->stats_crc ||
-        get_u32(reg + 20) != e->comp_len || get_u32(reg + 24) != e->crc || reg[32] != e->filter) {
+    if (get_u32(reg + KMX_CHDR_TAG) != KMX_CHUNK_TAG ||
+        get_u32(reg + KMX_CHDR_CRC) != km_crc32c(0, reg, KMX_CHDR_CRC) ||
+        get_u32(reg + KMX_CHDR_NROWS) != e->nrows ||
+        get_u64(reg + KMX_CHDR_FIRST_ROW) != e->first_row ||
+        get_u32(reg + KMX_CHDR_RAW_LEN) != e->raw_len ||
+        get_u32(reg + KMX_CHDR_STATS_CRC) != e->stats_crc ||
+        get_u32(reg + KMX_CHDR_COMP_LEN) != e->comp_len ||
+        get_u32(reg + KMX_CHDR_PAYLOAD_CRC) != e->crc || reg[KMX_CHDR_FILTER] != e->filter) {
         snprintf(err, errlen, "%s: chunk %llu: header damaged", d->path, (unsigned long long)k);
         return KM_ECORRUPT;
     }
@@ -409,13 +414,15 @@ struct km_kmx_scan {
     int ndctx;
 };
 
+/* *p holds need bytes: 0, or KM_ENOMEM with no message (a decode job, on
+ * a worker, calls it too): the caller words it. */
 static int ensure(void **p, size_t *cap, size_t need)
 {
     if (*cap >= need)
         return 0;
     void *np = realloc(*p, need);
     if (!np)
-        return -1;
+        return KM_ENOMEM;
     *p = np;
     *cap = need;
     return 0;
@@ -583,9 +590,26 @@ int km_kmx_probe(const char *path)
     if (fd < 0)
         return 0;
     struct stat st;
-    unsigned char h[8];
-    int yes = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && pread(fd, h, 8, 0) == 8 &&
-              memcmp(h, KMX_SIGNATURE, 8) == 0;
+    unsigned char h[KMX_MAGIC_LEN];
+    int yes = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+              pread(fd, h, KMX_MAGIC_LEN, KMX_HDR_SIGNATURE) == KMX_MAGIC_LEN &&
+              memcmp(h, KMX_SIGNATURE, KMX_MAGIC_LEN) == 0;
     close(fd);
     return yes;
+}
+
+uint64_t km_kmx_scan_estimate(const km_kmx *d, int tasks)
+{
+    /* two batches of 2 x tasks chunks (one in flight, one decoding), each
+     * holding its region as read, its rows and a filter's scratch, sized
+     * by the largest chunk; a decompression context per task (about 160
+     * KiB: zstd's own estimate is in its static-linking-only API) */
+    uint64_t big = 0;
+    for (uint64_t k = 0; k < d->nchunks; k++) {
+        const km_kmx_chunk *e = &d->index[k];
+        uint64_t b = region_len(d, e) + (uint64_t)e->raw_len * (e->filter ? 2 : 1);
+        big = b > big ? b : big;
+    }
+    uint64_t held = 4 * (uint64_t)tasks < d->nchunks ? 4 * (uint64_t)tasks : d->nchunks;
+    return held * big + (uint64_t)tasks * (160u << 10);
 }

@@ -294,24 +294,24 @@ static void compress_chunk(void *arg, size_t i, int worker)
     for (uint32_t j = 0; j < ncols; j++) {
         unsigned char *p = stb + (size_t)j * KMX_CHUNK_STAT_SIZE;
         const km_colstats *st = &s->st[j];
-        put_f32(p, (float)st->min);
-        put_f32(p + 4, (float)st->max);
-        put_f64(p + 8, st->sum);
-        put_f64(p + 16, st->sumsq);
-        put_u32(p + 24, (uint32_t)st->missing);
-        put_u32(p + 28, 0);
+        put_f32(p + KMX_STAT_MIN, (float)st->min);
+        put_f32(p + KMX_STAT_MAX, (float)st->max);
+        put_f64(p + KMX_STAT_SUM, st->sum);
+        put_f64(p + KMX_STAT_SUMSQ, st->sumsq);
+        put_u32(p + KMX_STAT_MISSING, (uint32_t)st->missing);
+        put_u32(p + KMX_STAT_RESERVED, 0);
     }
     unsigned char *h = s->out;
     memset(h, 0, KMX_CHUNK_HEADER_SIZE);
-    put_u32(h, KMX_CHUNK_TAG);
-    put_u32(h + 4, s->nrows);
-    put_u64(h + 8, s->first_row);
-    put_u32(h + 16, (uint32_t)raw_len);
-    put_u32(h + 20, (uint32_t)comp);
-    put_u32(h + 24, km_crc32c(0, payload, comp));
-    put_u32(h + 28, km_crc32c(0, stb, (size_t)ncols * KMX_CHUNK_STAT_SIZE));
-    h[32] = (unsigned char)filter;
-    put_u32(h + 44, km_crc32c(0, h, 44));
+    put_u32(h + KMX_CHDR_TAG, KMX_CHUNK_TAG);
+    put_u32(h + KMX_CHDR_NROWS, s->nrows);
+    put_u64(h + KMX_CHDR_FIRST_ROW, s->first_row);
+    put_u32(h + KMX_CHDR_RAW_LEN, (uint32_t)raw_len);
+    put_u32(h + KMX_CHDR_COMP_LEN, (uint32_t)comp);
+    put_u32(h + KMX_CHDR_PAYLOAD_CRC, km_crc32c(0, payload, comp));
+    put_u32(h + KMX_CHDR_STATS_CRC, km_crc32c(0, stb, (size_t)ncols * KMX_CHUNK_STAT_SIZE));
+    h[KMX_CHDR_FILTER] = (unsigned char)filter;
+    put_u32(h + KMX_CHDR_CRC, km_crc32c(0, h, KMX_CHDR_CRC));
     s->out_len = KMX_CHUNK_HEADER_SIZE + comp + (size_t)ncols * KMX_CHUNK_STAT_SIZE;
     s->rc = 0;
 }
@@ -383,17 +383,17 @@ int km_kmx_create(km_ctx *ctx, const char *path, uint32_t ncols, const km_kmx_wo
     }
     unsigned char hdr[KMX_HEADER_SIZE];
     memset(hdr, 0, sizeof hdr);
-    memcpy(hdr, KMX_SIGNATURE, 8);
-    put_u16(hdr + 8, KMX_MAJOR);
-    put_u16(hdr + 10, KMX_MINOR);
-    put_u32(hdr + 12, KMX_HEADER_SIZE);
-    put_u32(hdr + 16, 0); /* required features */
-    put_u32(hdr + 20, 0); /* optional features */
-    put_u32(hdr + 24, ncols);
-    put_u32(hdr + 28, w->rpc);
-    put_u32(hdr + 32, KMX_ALIGN);
-    hdr[36] = KMX_DTYPE_F32;
-    put_u32(hdr + 60, km_crc32c(0, hdr, 60));
+    memcpy(hdr + KMX_HDR_SIGNATURE, KMX_SIGNATURE, KMX_MAGIC_LEN);
+    put_u16(hdr + KMX_HDR_MAJOR, KMX_MAJOR);
+    put_u16(hdr + KMX_HDR_MINOR, KMX_MINOR);
+    put_u32(hdr + KMX_HDR_SIZE, KMX_HEADER_SIZE);
+    put_u32(hdr + KMX_HDR_REQUIRED, 0);
+    put_u32(hdr + KMX_HDR_OPTIONAL, 0);
+    put_u32(hdr + KMX_HDR_NCOLS, ncols);
+    put_u32(hdr + KMX_HDR_ROWS_PER_CHUNK, w->rpc);
+    put_u32(hdr + KMX_HDR_ALIGN, KMX_ALIGN);
+    hdr[KMX_HDR_DTYPE] = KMX_DTYPE_F32;
+    put_u32(hdr + KMX_HDR_CRC, km_crc32c(0, hdr, KMX_HDR_CRC));
     if ((rc = km_outfile_write(&w->of, hdr, sizeof hdr)) || (rc = km_outfile_pad(&w->of, KMX_ALIGN))) {
         km_kmx_abort(w);
         return rc;
@@ -440,11 +440,11 @@ static int flush_oldest(km_kmx_writer *w)
     e->offset = w->of.size;
     e->first_row = s->first_row;
     e->nrows = s->nrows;
-    e->raw_len = get_u32(h + 16);
-    e->comp_len = get_u32(h + 20);
-    e->crc = get_u32(h + 24);
-    e->stats_crc = get_u32(h + 28);
-    e->filter = h[32];
+    e->raw_len = get_u32(h + KMX_CHDR_RAW_LEN);
+    e->comp_len = get_u32(h + KMX_CHDR_COMP_LEN);
+    e->crc = get_u32(h + KMX_CHDR_PAYLOAD_CRC);
+    e->stats_crc = get_u32(h + KMX_CHDR_STATS_CRC);
+    e->filter = h[KMX_CHDR_FILTER];
     for (uint32_t j = 0; j < w->ncols; j++)
         km_colstats_merge(&w->stats[j], &s->st[j]);
     int rc = km_outfile_write(&w->of, s->out, s->out_len);
@@ -525,14 +525,14 @@ static int write_trailer(km_kmx_writer *w, km_schema *schema, const km_kmx_sourc
         if (!p)
             break;
         memset(p, 0, KMX_INDEX_ENTRY_SIZE);
-        put_u64(p, e->offset);
-        put_u64(p + 8, e->first_row);
-        put_u32(p + 16, e->nrows);
-        put_u32(p + 20, e->raw_len);
-        put_u32(p + 24, e->comp_len);
-        put_u32(p + 28, e->crc);
-        put_u32(p + 32, e->stats_crc);
-        p[36] = e->filter;
+        put_u64(p + KMX_IX_OFFSET, e->offset);
+        put_u64(p + KMX_IX_FIRST_ROW, e->first_row);
+        put_u32(p + KMX_IX_NROWS, e->nrows);
+        put_u32(p + KMX_IX_RAW_LEN, e->raw_len);
+        put_u32(p + KMX_IX_COMP_LEN, e->comp_len);
+        put_u32(p + KMX_IX_PAYLOAD_CRC, e->crc);
+        put_u32(p + KMX_IX_STATS_CRC, e->stats_crc);
+        p[KMX_IX_FILTER] = e->filter;
     }
     if (m.oom || ix.oom) {
         free(m.p);
@@ -542,15 +542,15 @@ static int write_trailer(km_kmx_writer *w, km_schema *schema, const km_kmx_sourc
     unsigned char f[KMX_FOOTER_SIZE];
     memset(f, 0, sizeof f);
     uint64_t meta_off = w->of.size;
-    put_u64(f, meta_off);
-    put_u64(f + 8, m.len);
-    put_u64(f + 16, meta_off + m.len);
-    put_u64(f + 24, w->nchunks);
-    put_u64(f + 32, w->rows);
-    put_u32(f + 40, km_crc32c(0, m.p, m.len));
-    put_u32(f + 44, km_crc32c(0, ix.p, ix.len));
-    put_u32(f + 52, km_crc32c(0, f, 52));
-    memcpy(f + 56, KMX_END_MAGIC, 8);
+    put_u64(f + KMX_FTR_META_OFF, meta_off);
+    put_u64(f + KMX_FTR_META_LEN, m.len);
+    put_u64(f + KMX_FTR_IX_OFF, meta_off + m.len);
+    put_u64(f + KMX_FTR_NCHUNKS, w->nchunks);
+    put_u64(f + KMX_FTR_NROWS, w->rows);
+    put_u32(f + KMX_FTR_META_CRC, km_crc32c(0, m.p, m.len));
+    put_u32(f + KMX_FTR_IX_CRC, km_crc32c(0, ix.p, ix.len));
+    put_u32(f + KMX_FTR_CRC, km_crc32c(0, f, KMX_FTR_CRC));
+    memcpy(f + KMX_FTR_END_MAGIC, KMX_END_MAGIC, KMX_MAGIC_LEN);
     rc = km_outfile_write(&w->of, m.p, m.len);
     if (!rc && ix.len)
         rc = km_outfile_write(&w->of, ix.p, ix.len);

@@ -1,5 +1,5 @@
 /* kernel.c - kernel tiles: one GEMM, then a vectorised distance and
- * exponential pass (see include/kmill/kernel.h, MATH.md §1).
+ * exponential pass (see include/kmill/kernel.h; kmill-algorithms(7), KERNELS).
  *
  * At large d the GEMM does nearly all the work and the pass is noise; at
  * small d (tens of features) the GEMM costs a few cycles per entry and the
@@ -232,7 +232,7 @@ static void fix_row(const float *a, const float *B, size_t d, float *row, size_t
     }
 }
 
-/* ---- gradient weights (the AGOP, MATH.md §4) --------------------------
+/* ---- gradient weights (the AGOP; kmill-algorithms(7), KERNELS) --------------------------
  * The gradient of a Laplace kernel in its first argument is
  * -(k / (L ||a-b||)) (a - b): the weight k / D, with D from the same
  * expansion as the tile, near pairs recomputed from the rows in float64

@@ -8,7 +8,6 @@
  * written as they lie in memory (x86-64 and aarch64 Linux are
  * little-endian; configure refuses a big-endian host). */
 #include "config.h"
-#include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -19,10 +18,10 @@
 
 #include "kmill/bytes.h"
 #include "kmill/crc32c.h"
+#include "kmill/kscores.h"
 #include "kmill/metrics.h"
 #include "kmill/model.h"
 #include "kmill/outfile.h"
-#include "kmill/tiles.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'K', 'M', 'M', '\r', '\n', 0x1a, '\n'};
 enum { MAJOR = 1, MINOR = 1, HEADER = 24 };
@@ -420,105 +419,56 @@ out:
 
 /* ---- prediction ------------------------------------------------------- */
 
-/* What every block of a prediction shares: the centres in the model's
- * metric, their squared norms, the metric's root. */
-typedef struct predictor {
-    const km_model *m;
-    float *C;         /* centres (transformed), or m->centres */
-    float *cn;
-    float *S;
-    float *Xt;        /* block scratch: transformed rows */
-    float *xn;
-    float *K;         /* block x n kernel */
-    size_t block;
-} predictor;
-
-static void predictor_free(predictor *p)
+static int scorer_init(km_ctx *ctx, const km_model *m, uint64_t mem, km_kscorer *p)
 {
-    if (p->C != p->m->centres)
-        free(p->C);
-    free(p->cn);
-    free(p->S);
-    free(p->Xt);
-    free(p->xn);
-    free(p->K);
-}
-
-static int predictor_init(km_ctx *ctx, const km_model *m, uint64_t mem, predictor *p)
-{
-    memset(p, 0, sizeof *p);
-    p->m = m;
-    p->C = m->centres;
-    size_t n = (size_t)m->n, d = m->d;
-    p->block = mem / 4 / (n ? n : 1);
-    p->block = p->block < 16 ? 16 : p->block > 2048 ? 2048 : p->block;
-    p->cn = malloc(n * sizeof *p->cn + 1);
-    p->xn = malloc(p->block * sizeof *p->xn);
-    p->K = malloc(p->block * n * sizeof *p->K + 1);
-    p->Xt = malloc(p->block * d * sizeof *p->Xt);
-    if (!p->cn || !p->xn || !p->K || !p->Xt)
-        goto oom;
-    if (m->metric != KM_METRIC_NONE) {
-        p->S = malloc((m->metric == KM_METRIC_FULL ? d * d : d) * sizeof *p->S);
-        p->C = malloc(n * d * sizeof *p->C + 1);
-        if (!p->S || !p->C)
-            goto oom;
-        int rc = km_metric_root(m->M, d, m->metric, p->S, &ctx->err);
-        if (rc) {
-            predictor_free(p);
-            return rc;
-        }
-        km_metric_rows(m->centres, n, d, p->S, m->metric, p->C);
-    }
-    km_row_sqnorms(p->C, n, d, p->cn);
-    return 0;
-oom:
-    predictor_free(p);
-    return km_seterr(&ctx->err, KM_ENOMEM, "out of memory for prediction");
-}
-
-static void predictor_run(predictor *p, km_pool *pool, const float *X, size_t n, float *scores)
-{
-    const km_model *m = p->m;
-    size_t d = m->d, nc = (size_t)m->n;
-    for (size_t r0 = 0; r0 < n; r0 += p->block) {
-        size_t b = n - r0 < p->block ? n - r0 : p->block;
-        const float *Xb = X + r0 * d;
-        if (m->metric != KM_METRIC_NONE) {
-            km_metric_rows(Xb, b, d, p->S, m->metric, p->Xt);
-            Xb = p->Xt;
-        }
-        km_row_sqnorms(Xb, b, d, p->xn);
-        km_kernel_matrix(pool, &m->kernel, Xb, b, p->xn, p->C, nc, p->cn, d, p->K, nc);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, (int)m->c, (int)nc, 1.0f,
-                    p->K, (int)nc, m->alpha, (int)m->c, 0.0f, scores + r0 * m->c, (int)m->c);
-    }
+    return km_kscorer_init(ctx, p, &m->kernel, m->metric, m->M, m->centres, (size_t)m->n, m->d,
+                           m->alpha, m->c, mem);
 }
 
 int km_model_scores(km_ctx *ctx, km_pool *pool, const km_model *m, const float *X, size_t n,
                     uint64_t mem, float *scores)
 {
-    predictor p;
-    int rc = predictor_init(ctx, m, mem, &p);
+    km_kscorer p;
+    int rc = scorer_init(ctx, m, mem, &p);
     if (rc)
         return rc;
-    predictor_run(&p, pool, X, n, scores);
-    predictor_free(&p);
+    km_kscorer_run(&p, pool, X, n, scores);
+    km_kscorer_free(&p);
     return 0;
+}
+
+void km_predict_estimate(const km_model *m, const km_kmx *data, int tasks, uint64_t mem,
+                         km_plan *p)
+{
+    uint64_t n = m->n, d = m->d, c = m->c, f = sizeof(float);
+    uint64_t ms = m->metric == KM_METRIC_FULL ? d * d : m->metric == KM_METRIC_DIAG ? d : 0;
+    km_plan_init(p);
+    km_plan_add(p, "model", (n * d + n * c + ms) * f);
+    km_plan_add(p, "kernel against the centres",
+                km_kscorer_estimate((size_t)n, (size_t)d, m->metric,
+                                    km_kscorer_block((size_t)n, mem / 4)));
+    km_plan_add(p, "dataset reader", km_kmx_scan_estimate(data, tasks));
+    km_plan_add(p, "a chunk's features and scores",
+                (uint64_t)km_kmx_rows_per_chunk(data) * (d + 1 + c) * f);
 }
 
 int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data, int need_label,
                     km_scores_fn fn, void *arg, uint64_t *unseen)
 {
     const km_schema *s = km_kmx_schema(data);
-    km_featbind b;
-    int rc = km_features_bind(ctx, &m->feat, s, need_label, &b);
+    km_plan plan;
+    km_predict_estimate(m, data, pool ? km_pool_workers(pool) + 1 : 1, ctx->mem_budget, &plan);
+    int rc = km_plan_check(ctx, &plan, "prediction");
     if (rc)
         return rc;
-    predictor p;
+    km_plan_log(ctx, &plan, "prediction");
+    km_featbind b;
+    if ((rc = km_features_bind(ctx, &m->feat, s, need_label, &b)))
+        return rc;
+    km_kscorer p;
     /* a quarter of the budget for the kernel block; the rest is the model */
     uint64_t mem = ctx->mem_budget / 4;
-    if ((rc = predictor_init(ctx, m, mem, &p))) {
+    if ((rc = scorer_init(ctx, m, mem, &p))) {
         km_featbind_free(&b);
         return rc;
     }
@@ -550,7 +500,7 @@ int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data,
             }
         }
         km_features_apply(&m->feat, &b, rows, s->ncols, nr, X, y, unseen);
-        predictor_run(&p, pool, X, nr, sc);
+        km_kscorer_run(&p, pool, X, nr, sc);
         if (km_check_interrupt(ctx)) {
             rc = KM_EINTR;
             break;
@@ -561,7 +511,7 @@ int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data,
     free(X);
     free(y);
     free(sc);
-    predictor_free(&p);
+    km_kscorer_free(&p);
     km_featbind_free(&b);
     return rc;
 }

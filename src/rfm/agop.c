@@ -1,4 +1,4 @@
-/* agop.c - the AGOP pass (kmill/agop.h, MATH.md §4): blocks of b sample
+/* agop.c - the AGOP pass (kmill/agop.h; kmill-algorithms(7), AGOP AND THE RFM): blocks of b sample
  * rows against tiles of t centres, so memory is bounded by b and t alone
  * whatever n and m are.
  *
@@ -22,7 +22,7 @@
 
 #include "kmill/agop.h"
 #include "kmill/size.h"
-#include "kmill/tiles.h"
+#include "kmill/blas.h"
 
 #define DEFAULT_MEM ((uint64_t)256 << 20)
 #define CENTRE_TILE 2048
@@ -33,6 +33,28 @@ static void shift_rows(const float *X, size_t n, size_t d, const float *mu, floa
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < d; k++)
             out[i * d + k] = X[i * d + k] - mu[k];
+}
+
+uint64_t km_agop_estimate(size_t n, size_t d, size_t c, const km_agop_opts *o, size_t rows)
+{
+    uint64_t t = o->tile ? o->tile : CENTRE_TILE, cd = (uint64_t)c * d;
+    t = n < t ? n : t;
+    /* fixed: the centre tile shifted, its norms and [alpha * Z_J]; the
+     * per-batch SYRK output; sums for centring. Per sample row: its row of
+     * W, of H, of u, the row shifted and its norm. */
+    uint64_t fixed = (t * d + t + t * cd + d + (o->diag ? 0 : (uint64_t)d * d)) * 4 + cd * 8;
+    uint64_t per_row = (t + cd + c + d + 1) * 4;
+    return fixed + per_row * rows;
+}
+
+size_t km_agop_batch(size_t n, size_t d, size_t c, const km_agop_opts *o, size_t m)
+{
+    uint64_t mem = o->mem ? o->mem : DEFAULT_MEM;
+    uint64_t fixed = km_agop_estimate(n, d, c, o, 0);
+    uint64_t per_row = km_agop_estimate(n, d, c, o, 1) - fixed;
+    uint64_t b = o->batch ? o->batch : mem > fixed ? (mem - fixed) / per_row : 0;
+    b = b > MAX_BATCH ? MAX_BATCH : b;
+    return b > m ? m : (size_t)b;
 }
 
 int km_agop(km_ctx *ctx, km_pool *pool, const km_kernel *k, const float *Z, size_t n, size_t d,
@@ -47,12 +69,8 @@ int km_agop(km_ctx *ctx, km_pool *pool, const km_kernel *k, const float *Z, size
     size_t t = o->tile ? o->tile : CENTRE_TILE;
     t = n < t ? n : t;
     uint64_t mem = o->mem ? o->mem : DEFAULT_MEM;
-    /* fixed: the centre tile shifted, its norms and [alpha * Z_J]; the
-     * per-batch SYRK output; sums for centring. Per sample row: its row of
-     * W, of H, of u, the row shifted and its norm. */
-    uint64_t fixed = ((uint64_t)t * d + t + (uint64_t)t * cd + d + (o->diag ? 0 : (uint64_t)d * d)) * 4 +
-                     (uint64_t)cd * 8;
-    uint64_t per_row = ((uint64_t)t + cd + c + d + 1) * 4;
+    uint64_t fixed = km_agop_estimate(n, d, c, o, 0);
+    uint64_t per_row = km_agop_estimate(n, d, c, o, 1) - fixed;
     if (fixed + per_row > mem) {
         char b1[32], b2[32];
         return km_seterr(&ctx->err, KM_ENOMEM,

@@ -44,3 +44,8 @@ int km_solve_direct(km_ctx *ctx, const float *K, size_t n, double reg, const flo
     free(B);
     return rc;
 }
+
+uint64_t km_direct_estimate(size_t n)
+{
+    return (uint64_t)n * n * (sizeof(float) + sizeof(double));
+}

@@ -1,5 +1,5 @@
 /* nystrom.c - the randomized Nyström preconditioner for K + mu I
- * (Frangella, Tropp, Udell 2021; see kmill/solve.h, MATH.md §3).
+ * (Frangella, Tropp, Udell 2021; see kmill/solve.h; kmill-algorithms(7), SOLVERS).
  *
  * From r landmark columns Cs = K[:,S] and W = K[S,S]: W + eps I = L L^T,
  * B = Cs L^-T, the eigenpairs of B^T B give the thin SVD B = U Sigma V^T,
@@ -153,4 +153,9 @@ int km_nystrom_apply(void *arg, const float *in, float *out, size_t c)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)c, (int)r, 1.0f, p->U, (int)r,
                 p->T, (int)c, 1.0f, out, (int)c);
     return 0;
+}
+
+uint64_t km_nystrom_estimate(size_t n, size_t r)
+{
+    return (uint64_t)n * r * sizeof(float) * 3;
 }

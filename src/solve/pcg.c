@@ -1,5 +1,5 @@
 /* pcg.c - block preconditioned conjugate gradients (see kmill/solve.h and
- * MATH.md §3). The c right-hand sides run in lock step so each product with
+ * kmill-algorithms(7), SOLVERS). The c right-hand sides run in lock step so each product with
  * the matrix serves all of them; each column keeps its own step sizes (in
  * float64) and stops updating once it has converged. Float32 recurrences
  * drift, so the true residual is recomputed every few iterations and
@@ -156,4 +156,9 @@ out:
     free(active);
     free(Xbest);
     return rc;
+}
+
+uint64_t km_pcg_estimate(size_t n, size_t c)
+{
+    return (uint64_t)n * c * sizeof(float) * 6;
 }

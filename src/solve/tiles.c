@@ -1,6 +1,6 @@
 /* tiles.c - the tile store: the kernel matrix of a training set, kept in
  * RAM, spilled to disk or recomputed, and its products with blocks of
- * vectors (kmill/tiles.h; DESIGN.md "tile store"). The solvers see it only
+ * vectors (kmill/tiles.h; kmill-algorithms(7), TILE STORE). The solvers see it only
  * as a km_linop. */
 #define _GNU_SOURCE
 #include "config.h"
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/hot.h"
+#include "kmill/blas.h"
 #include "kmill/log.h"
 #include "kmill/outfile.h"
 #include "kmill/progress.h"
@@ -53,37 +54,30 @@ struct km_tiles {
     size_t c, cp;
 };
 
-int km_blas_threads(int n)
-{
-#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
-    extern int openblas_get_num_threads(void);
-    extern void openblas_set_num_threads(int);
-    int prev = openblas_get_num_threads();
-    openblas_set_num_threads(n < 1 ? 1 : n);
-    return prev;
-#else
-    (void)n;
-    return 1;
-#endif
-}
-
-void km_blas_idle(void)
-{
-#ifdef HAVE_BLAS_THREAD_SHUTDOWN_
-    /* OpenBLAS's own fork handler; exec_blas restarts the threads when
-     * they are missing */
-    extern int blas_thread_shutdown_(void);
-    blas_thread_shutdown_();
-#endif
-}
-
-uint64_t km_tiles_worker_bytes(size_t n, size_t tile)
+static size_t tile_rows(size_t n, size_t tile)
 {
     if (!tile)
         tile = 2048;
-    if (tile > n)
-        tile = n;
-    return (uint64_t)tile * tile * sizeof(float);
+    return tile > n ? n : tile;
+}
+
+uint64_t km_tiles_estimate(size_t n, size_t c, size_t tile, int tasks)
+{
+    uint64_t T = tile_rows(n, tile), cp = (c + 15) / 16 * 16;
+    return (uint64_t)tasks * T * T * sizeof(float) +
+           (uint64_t)n * cp * sizeof(float) * ((uint64_t)tasks + 1);
+}
+
+uint64_t km_tiles_bytes(size_t n, size_t tile)
+{
+    if (!n)
+        return 0;
+    /* the upper triangle of nb x nb blocks, the last row and column short */
+    uint64_t T = tile_rows(n, tile), full = n / T, rest = n % T;
+    uint64_t sq = full * (full + 1) / 2 * T * T; /* pairs of full blocks */
+    if (rest)
+        sq += full * T * rest + rest * rest;
+    return sq * sizeof(float);
 }
 
 static size_t rows_of(const km_tiles *t, size_t bi)
@@ -558,65 +552,4 @@ void km_tiles_get_stats(const km_tiles *t, km_tiles_stats *s)
 {
     *s = t->st;
     s->recompute = t->recompute;
-}
-
-struct kmat_job {
-    const km_kernel *k;
-    const float *A, *an, *B, *bn;
-    size_t na, nb, d, ldk, strip;
-    float *K;
-    int grad; /* km_kernel_grad_tile's weights instead of the kernel */
-};
-
-static void kmat_task(void *arg, size_t i, int worker)
-{
-    (void)worker;
-    struct kmat_job *j = arg;
-    size_t r0 = i * j->strip, rs = j->na - r0 < j->strip ? j->na - r0 : j->strip;
-    (j->grad ? km_kernel_grad_tile : km_kernel_tile)(j->k, j->A + r0 * j->d, rs, j->an + r0,
-                                                     j->B, j->nb, j->bn, j->d,
-                                                     j->K + r0 * j->ldk, j->ldk);
-}
-
-static void kernel_strips(km_pool *pool, const km_kernel *k, const float *A, size_t na,
-                          const float *an, const float *B, size_t nb, const float *bn, size_t d,
-                          float *K, size_t ldk, int grad)
-{
-    /* strips whose output stays in L2 for the pass after the GEMM; but at
-     * large d the GEMM dominates and wants tall strips */
-    size_t strip = nb ? (512u * 1024u / 4u) / nb : 1;
-    size_t lo = d >= 256 ? 128 : 16;
-    strip = strip < lo ? lo : strip > 256 ? 256 : strip;
-    /* where gram.c does the product the tile is made in cache-sized
-     * pieces whatever the strip, and taller strips spread each panel of B
-     * over more rows: up to 256, as long as every thread gets two */
-    if (km_gram_fast(d) && pool) {
-        size_t per = na / (2 * ((size_t)km_pool_workers(pool) + 1));
-        per = per > 256 ? 256 : per;
-        strip = per > strip ? per : strip;
-    }
-    struct kmat_job j = {k, A, an, B, bn, na, nb, d, ldk, strip, K, grad};
-    size_t ntask = (na + strip - 1) / strip;
-    if (!pool) {
-        for (size_t i = 0; i < ntask; i++)
-            kmat_task(&j, i, 0);
-        return;
-    }
-    int blas = km_blas_threads(1);
-    km_pool_run(pool, ntask, kmat_task, &j);
-    km_blas_threads(blas);
-}
-
-void km_kernel_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t na,
-                      const float *an, const float *B, size_t nb, const float *bn, size_t d,
-                      float *K, size_t ldk)
-{
-    kernel_strips(pool, k, A, na, an, B, nb, bn, d, K, ldk, 0);
-}
-
-void km_kernel_grad_matrix(km_pool *pool, const km_kernel *k, const float *A, size_t na,
-                           const float *an, const float *B, size_t nb, const float *bn, size_t d,
-                           float *W, size_t ldw)
-{
-    kernel_strips(pool, k, A, na, an, B, nb, bn, d, W, ldw, 1);
 }

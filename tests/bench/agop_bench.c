@@ -1,7 +1,7 @@
 /* agop_bench.c - driver for tests/bench/rfm.sh: the AGOP pass (km_agop)
  * against plain cblas_sgemm in the same process. Prints the sgemm rate
  * (one n x n x d product on every thread, best of 3), the AGOP pass's
- * rate counted as MATH.md §4 does, b n d (2 + 2c) flops for the products
+ * rate counted as kmill-algorithms(7), AGOP AND THE RFM does, b n d (2 + 2c) flops for the products
  * plus c m d^2 for the SYRKs, and their ratio.
  * Usage: agop_bench N D C M [THREADS] */
 #include <cblas.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "kmill/agop.h"
-#include "kmill/tiles.h"
+#include "kmill/blas.h"
 
 static double now(void)
 {

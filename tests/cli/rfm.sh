@@ -68,7 +68,7 @@ expect_status 0 "$KMILL" features diag.kmm &&
 "$KMILL" convert -q cat.csv -o cat.kmx
 mkdir sp
 expect_status 0 "$KMILL" train -v --rfm --iters 2 --threads 2 --solver pcg --rank 100 --store spill \
-    --mem 150M --tmpdir sp cat.kmx -o s.kmm && expect_contains err "spilled"
+    --mem 70M --tmpdir sp cat.kmx -o s.kmm && expect_contains err "spilled"
 expect_status 0 "$KMILL" train --rfm --iters 2 --threads 2 --solver pcg --rank 100 --mem 8G cat.kmx -o r.kmm
 "$KMILL" features --matrix s.kmm | tail -n +2 | tr ',' '\n' >s.txt
 "$KMILL" features --matrix r.kmm | tail -n +2 | tr ',' '\n' >r.txt

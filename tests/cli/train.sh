@@ -38,7 +38,7 @@ expect_status 0 "$KMILL" predict --scores m.kmm test.csv
 "$KMILL" convert -q test.csv -o test.kmx
 for store in spill recompute; do
     mkdir -p sp
-    expect_status 0 "$KMILL" train -v --threads 2 --rank 100 --solver pcg --store $store --mem 176M --tmpdir sp --bandwidth 1 \
+    expect_status 0 "$KMILL" train -v --threads 2 --rank 100 --solver pcg --store $store --mem 96M --tmpdir sp --bandwidth 1 \
         train.kmx -o s.kmm && expect_contains err "kernel tiles:"
     "$KMILL" train -q --threads 2 --rank 100 --solver pcg --mem 8G --bandwidth 1 train.kmx -o r.kmm
     "$KMILL" predict --scores s.kmm test.kmx >s.csv
@@ -84,12 +84,12 @@ expect_status 1 "$KMILL" train --reg 0 --solver direct --task regress sing.csv -
     expect_contains err "--reg"
 
 # too small a budget: the minimum is stated
-expect_status 1 "$KMILL" train --solver pcg --mem 100M train.kmx -o x.kmm &&
+expect_status 1 "$KMILL" train --solver pcg --mem 40M train.kmx -o x.kmm &&
     expect_contains err "needs at least"
 
 # the disk fills while spilling: clear error, spill removed, no model
 mkdir -p full
-KMILL_FAULT_ENOSPC_AFTER=100000 expect_status 1 "$KMILL" train --threads 2 --rank 100 --solver pcg --store spill --mem 176M \
+KMILL_FAULT_ENOSPC_AFTER=100000 expect_status 1 "$KMILL" train --threads 2 --rank 100 --solver pcg --store spill --mem 96M \
     --tmpdir full train.kmx -o x.kmm && expect_contains err "No space left on device"
 [ -z "$(ls -A full)" ] && [ ! -e x.kmm ] && pass || fail "left behind: $(ls -A full) $(ls x.kmm 2>&1)"
 

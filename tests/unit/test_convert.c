@@ -360,3 +360,19 @@ Test(convert, fast_paths_equal_general_path_on_text_and_na, .timeout = 60)
     }
     km_pool_destroy(pool);
 }
+
+/* The estimate is the -v plan line's total: its defaults are km_convert's
+ * (2 workers + 2 blocks of 2 MiB, chunks of about 4 MiB of floats), and
+ * each part scales as documented in convert.h. */
+Test(convert, estimate_counts_blocks_and_chunk_slots)
+{
+    uint64_t chunk30 = (uint64_t)(4194304 / 120) * 120; /* 34952 rows of 30 floats */
+    cr_assert_eq(km_convert_estimate(30, 1, 0, 0, 0),
+                 KM_CONVERT_FIXED + 4 * 3 * ((uint64_t)2 << 20) + 3 * 3 * chunk30);
+    cr_assert_eq(km_convert_estimate(30, 1, 4, 2u << 20, 34952),
+                 km_convert_estimate(30, 1, 0, 0, 0));
+    cr_assert_eq(km_convert_estimate(10, 2, 2, 1000, 100),
+                 KM_CONVERT_FIXED + 2 * 3 * 1000 + 4 * 3 * 100 * 40);
+    /* more workers than the default's 32 blocks allow */
+    cr_assert_eq(km_convert_estimate(1, 100, 0, 1, 1), KM_CONVERT_FIXED + 32 * 3 + 102 * 3 * 4);
+}

@@ -13,6 +13,7 @@
 #include "kmill/convert.h"
 #include "kmill/krr.h"
 #include "kmill/metrics.h"
+#include "kmill/train.h"
 #include "kmill/model.h"
 #include "kmill/rng.h"
 #include "kmill/tiles.h"
@@ -184,17 +185,17 @@ Test(krr, pcg_agrees_with_direct)
     ctx.mem_budget = (uint64_t)1 << 30;
     km_pool *pool;
     cr_assert_eq(km_pool_create(&pool, 1, &ctx.err), 0);
-    km_train_opts o;
-    km_train_defaults(&o);
+    km_krr_opts o;
+    km_krr_defaults(&o);
     o.kernel.bandwidth = 2;
     o.reg = 0.05;
     o.tol = 1e-6;
     o.tile = 128;
     float *A0 = malloc(n * c * sizeof(float)), *F0 = malloc(n * c * sizeof(float));
     float *A = malloc(n * c * sizeof(float)), *F = malloc(n * c * sizeof(float));
-    km_train_result r;
+    km_krr_result r;
     o.solver = KM_SOLVER_DIRECT;
-    cr_assert_eq(km_krr_solve(&ctx, pool, X, n, d, Y, c, &o, A0, F0, &r), 0, "%s", ctx.err.msg);
+    cr_assert_eq(km_krr_solve(&ctx, pool, X, n, d, Y, c, &o, NULL, A0, F0, &r), 0, "%s", ctx.err.msg);
     cr_assert(r.rel_residual < 1e-5, "%g", r.rel_residual);
     for (int v = 0; v < 3; v++) {
         o.solver = KM_SOLVER_PCG;
@@ -203,9 +204,9 @@ Test(krr, pcg_agrees_with_direct)
         if (v == 2) { /* everything beyond the solver's own needs spilled */
             o.store = KM_STORE_SPILL;
             o.tmpdir = "/tmp";
-            ctx.mem_budget = (128u << 20) + 600000; /* the SLACK of krr.c, a few tiles */
+            ctx.mem_budget = KM_MEM_SLACK + KM_MEM_BLAS + 600000; /* a few tiles */
         }
-        cr_assert_eq(km_krr_solve(&ctx, pool, X, n, d, Y, c, &o, A, F, &r), 0, "%s", ctx.err.msg);
+        cr_assert_eq(km_krr_solve(&ctx, pool, X, n, d, Y, c, &o, NULL, A, F, &r), 0, "%s", ctx.err.msg);
         if (v == 2)
             cr_assert_gt(r.tiles.spilled, 0);
         double dd = 0, nn = 0;
@@ -234,12 +235,12 @@ Test(krr, too_small_budget_states_the_minimum)
     km_ctx ctx;
     km_ctx_init(&ctx, "t");
     ctx.verbosity = KM_QUIET; /* the expected warnings (PCG at its float32 floor) */
-    ctx.mem_budget = 100u << 20;
-    km_train_opts o;
-    km_train_defaults(&o);
+    ctx.mem_budget = 40u << 20;
+    km_krr_opts o;
+    km_krr_defaults(&o);
     o.solver = KM_SOLVER_PCG;
-    km_train_result r;
-    cr_assert_eq(km_krr_solve(&ctx, NULL, X, n, d, Y, 1, &o, A, NULL, &r), KM_ENOMEM);
+    km_krr_result r;
+    cr_assert_eq(km_krr_solve(&ctx, NULL, X, n, d, Y, 1, &o, NULL, A, NULL, &r), KM_ENOMEM);
     cr_assert(strstr(ctx.err.msg, "too small") && strstr(ctx.err.msg, "at least"), "%s",
               ctx.err.msg);
     free(X);
@@ -282,7 +283,7 @@ Test(model, save_reload_gives_the_same_predictions)
     for (int metric = 0; metric < 2; metric++) {
         km_train_opts o;
         km_train_defaults(&o);
-        o.kernel.bandwidth = 1;
+        o.search.solve.kernel.bandwidth = 1;
         float Mdiag[5] = {1, 0.5f, 2, 1, 1};
         if (metric) {
             o.metric = KM_METRIC_DIAG;

@@ -265,17 +265,17 @@ Test(rfm, lowrank_task_learns_its_coordinates)
     ctx.verbosity = KM_QUIET;
     km_pool *pool;
     cr_assert_eq(km_pool_create(&pool, 1, &ctx.err), 0);
-    km_train_opts o;
-    km_train_defaults(&o);
-    o.kernel.bandwidth = 10;
-    o.reg = 1e-3;
+    km_search_opts o;
+    km_search_defaults(&o);
+    o.solve.kernel.bandwidth = 10;
+    o.solve.reg = 1e-3;
     o.rfm = 1;
     o.rfm_iters = 5;
     struct steps st = {{0}, 0};
     o.log = collect;
     o.log_arg = &st;
     km_rfm_best best;
-    cr_assert_eq(km_rfm_search(&ctx, pool, &o, 0, X, y, y, n, d, 1, Xt, yt, n, &best), 0, "%s",
+    cr_assert_eq(km_rfm_search(&ctx, pool, &o, NULL, 0, X, y, y, n, d, 1, Xt, yt, n, &best), 0, "%s",
                  ctx.err.msg);
     cr_assert_eq(st.n, 6);
     for (int i = 0; i < 6; i++)

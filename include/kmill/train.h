@@ -1,0 +1,59 @@
+/* train.h - training a kernel machine on a dataset: the rows read into
+ * RAM as features (kmill/features.h), the validation rows split off or
+ * read, one solve (kmill/krr.h) or the model search and RFM
+ * (kmill/rfm.h), and the model that results (kmill/model.h).
+ *
+ * Classification regresses on one-hot class indicators (c = classes) and
+ * predicts the largest score; regression has c = 1. Rows whose label is
+ * missing are dropped and counted. The rows themselves are held in RAM as
+ * float32 features (n x d); the n x n kernel is what may exceed it, held
+ * by the tile store for the iterative solver. */
+#ifndef KMILL_TRAIN_H
+#define KMILL_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kmill/ctx.h"
+#include "kmill/features.h"
+#include "kmill/kmx.h"
+#include "kmill/krr.h"
+#include "kmill/model.h"
+#include "kmill/pool.h"
+#include "kmill/rfm.h"
+
+typedef struct km_train_opts {
+    km_feat_opts feat;
+    km_search_opts search;     /* the solver, and the grids and RFM */
+    int metric;                /* KM_METRIC_*: a given M, in features' order */
+    const float *M;
+    double val_frac;           /* held-out share; < 0: 0.1 when there is a choice to make */
+    km_kmx *val;               /* validation dataset instead of a split, or NULL */
+    const char *val_name;      /* its name in messages (NULL: its path) */
+    int refit;                 /* re-solve on train + validation with the choice */
+} km_train_opts;
+
+/* Defaults: standard scaling, automatic task, km_search_defaults, no M,
+ * automatic validation share. */
+void km_train_defaults(km_train_opts *o);
+
+typedef struct km_train_result {
+    uint64_t rows, dropped;   /* rows read, rows dropped for a missing label */
+    uint64_t unseen;
+    km_krr_result solve;      /* the final model's solve */
+    double seconds;
+    double train_metric;      /* training accuracy, or RMSE */
+    /* model selection */
+    uint64_t train_rows, val_rows; /* the split (val_rows 0: none) */
+    double val_metric;        /* of the chosen model: accuracy or MSE; NaN without */
+    int best_iter;            /* RFM iteration chosen */
+    double solve_seconds, agop_seconds; /* summed over the search */
+    int steps;                /* solves in the search */
+} km_train_result;
+
+/* Read every row of data, fit the features, solve, fill m (provenance left
+ * to the caller except data_checksum and the solver summary). */
+int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, km_model *m,
+             km_train_result *res);
+
+#endif

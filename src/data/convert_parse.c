@@ -1,0 +1,344 @@
+/* convert_parse.c - stage 2 of km_convert: a text block into float rows.
+ *
+ * What it does: parse_block, a pool job, turns one block of whole records
+ * into rows of floats (one per output column) and keeps each text value
+ * aside as a cell (row, column, code in a block-local dictionary), for
+ * stage 3 to give global codes in input order. Each record is tried on the
+ * fast paths of convert_fast.c first, then on the general path here: the
+ * CSV parser (quotes, escapes, ragged rows, blank lines) and one field at
+ * a time through km_parse_f32, NA tokens and the forced column types.
+ *
+ * What it promises: the rows do not depend on which path read a record,
+ * nor on the block boundaries or the thread; a block's failure is kept in
+ * the block (rc, err) with the input line in its message, for merge_block
+ * to report in input order.
+ *
+ * What it needs: a block from stage 1 (whole records, TEXT_PAD zero bytes
+ * after them) and the columns set up from the header (setup_columns). It
+ * writes only its own block: a job never touches the conversion's shared
+ * state, so blocks parse in parallel. */
+#include "config.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kmill/csv.h"
+#include "kmill/numparse.h"
+#include "kmill/strtab.h"
+#include "data/convert_impl.h"
+#include "data/plain.h"
+
+int na_parse(struct conv *c, const char *list)
+{
+    struct na_set *na = &c->na;
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0) {
+            na->empty = 1;
+        } else {
+            char **nt = realloc(na->tok, (na->n + 1) * sizeof *nt);
+            uint32_t *nl = realloc(na->len, (na->n + 1) * sizeof *nl);
+            if (nt)
+                na->tok = nt;
+            if (nl)
+                na->len = nl;
+            if (!nt || !nl || !(na->tok[na->n] = strndup(p, len)))
+                return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+            na->len[na->n] = (uint32_t)len;
+            float v;
+            if (km_parse_f32(c->np, p, len, &v) == 0)
+                na->numeric = 1;
+            na->first[(unsigned char)p[0]] = 1;
+            na->n++;
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+static int is_na(const struct na_set *na, const km_csv_field *f)
+{
+    if (f->len == 0)
+        return na->empty;
+    if (!na->first[(unsigned char)f->p[0]])
+        return 0;
+    for (size_t i = 0; i < na->n; i++)
+        if (na->len[i] == f->len && memcmp(na->tok[i], f->p, f->len) == 0)
+            return 1;
+    return 0;
+}
+
+static int block_fail(struct block *b, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int block_fail(struct block *b, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->err, sizeof b->err, fmt, ap);
+    va_end(ap);
+    b->rc = rc;
+    return rc;
+}
+
+static int add_cell(struct block *b, uint32_t row, uint32_t col, const km_csv_field *f,
+                    uint64_t line, uint32_t field)
+{
+    struct conv *c = b->c;
+    if (!b->ld) {
+        b->ld = calloc(c->schema.ncols, sizeof *b->ld);
+        if (!b->ld)
+            return block_fail(b, KM_ENOMEM, "out of memory");
+    }
+    uint32_t code;
+    if (km_strtab_intern(&b->ld[col], f->p, f->len, UINT32_MAX, &code))
+        return block_fail(b, KM_ENOMEM, "out of memory");
+    if (b->ncells == b->cells_cap) {
+        size_t ncap = b->cells_cap ? b->cells_cap * 2 : 256;
+        struct cell *nc = realloc(b->cells, ncap * sizeof *nc);
+        if (!nc)
+            return block_fail(b, KM_ENOMEM, "out of memory");
+        b->cells = nc;
+        b->cells_cap = ncap;
+    }
+    b->cells[b->ncells++] = (struct cell){row, col, code, field, line};
+    return 0;
+}
+
+/* Room for one more row in the block. */
+static int block_row_room(struct block *b, uint32_t ncols)
+{
+    /* + 16: int_record512 stores whole vectors of 16 floats */
+    if ((size_t)(b->nrows + 1) * ncols + 16 > b->rows_cap) {
+        size_t ncap = b->rows_cap ? b->rows_cap * 2 : (size_t)ncols * 1024;
+        float *nr = realloc(b->rows, ncap * sizeof *nr);
+        if (!nr)
+            return block_fail(b, KM_ENOMEM, "out of memory");
+        b->rows = nr;
+        b->rows_cap = ncap;
+    }
+    if (b->nrows == b->lines_cap) {
+        size_t ncap = b->lines_cap ? b->lines_cap * 2 : 1024;
+        uint64_t *nl = realloc(b->lines, ncap * sizeof *nl);
+        if (!nl)
+            return block_fail(b, KM_ENOMEM, "out of memory");
+        b->lines = nl;
+        b->lines_cap = ncap;
+    }
+    return 0;
+}
+
+/* A field the fast paths did not read as a number, or any field of a column
+ * forced categorical (fast_dst -2): what the general path does with an
+ * unquoted field, for row b->nrows of the record at the csv's rest. The
+ * value goes to row[its column]: a number, NaN for NA, or NaN and a text
+ * cell; 0. 1 (a decision, not an error: no message) leaves the record
+ * to the general path: a quote (to unescape, or to refuse), text in a
+ * column forced numeric (for its message), or no memory (which the general
+ * path meets again and reports). The caller drops cells added for a
+ * record it then leaves. */
+__attribute__((noinline)) int text_field(struct block *b, uint32_t j, const char *s, size_t len,
+                                         float *row)
+{
+    struct conv *c = b->c;
+    long oj = c->map[j];
+    if (memchr(s, '"', len))
+        return 1; /* also in a dropped column: a quoted line end is no record end */
+    if (oj < 0)
+        return 0;
+    float *v = &row[oj];
+    if (c->forced[oj] != 2 && km_parse_f32(c->np, s, len, v) == 0)
+        return 0;
+    *v = NAN;
+    km_csv_field f = {s, (uint32_t)len, 0};
+    if (is_na(&c->na, &f))
+        return 0;
+    if (c->forced[oj] == 1)
+        return 1;
+    return add_cell(b, b->nrows, (uint32_t)oj, &f, km_csv_rest_line(b->csv), j + 1) ? 1 : 0;
+}
+
+/* The general path's number: km_parse_f32's, with the SSE4.1 parser of
+ * plain decimals tried first (sse) as on the fast paths (on a file whose
+ * records all take this path, half the time); 1 for a number. The field
+ * lies in the block's text, so the 16-byte load stays within its padding. */
+static int general_number(const km_numparse *np, int sse, const char *s, size_t len, float *v)
+{
+#ifdef KM_PLAIN_SSE41
+    if (sse && km_plain_sse41(s, len, v))
+        return 1;
+#else
+    (void)sse;
+#endif
+    return km_parse_f32(np, s, len, v) == 0;
+}
+
+/* Which paths parse_block tries on its block, chosen once per block: the
+ * CPU's features and the file's shape decide. ints and decs count down the
+ * records in a row the AVX-512 paths could not take. */
+struct paths {
+    int fast;             /* the fast paths at all */
+    int sse;              /* SSE4.1 plain-decimal parser */
+    int ints, decs;       /* int_record512, dec_record512: tries left */
+    km_plain_fn plain;
+};
+
+static int choose_paths(struct block *b, struct paths *pp)
+{
+    struct conv *c = b->c;
+    /* numeric-looking NA tokens (e.g. -999) must be seen before numbers */
+    pp->fast = !c->na.numeric;
+    pp->plain = km_numparse_plain(c->np);
+#ifdef KM_PLAIN_SSE41
+    pp->sse = __builtin_cpu_supports("sse4.1");
+#else
+    pp->sse = 0;
+#endif
+    pp->ints = pp->decs = 0;
+#ifdef INT_RECORD512
+    pp->ints = c->dense && __builtin_cpu_supports("avx512bw") ? 8 : 0;
+    pp->decs = c->dense && __builtin_cpu_supports("avx512bw") &&
+                       __builtin_cpu_supports("avx512cd")
+                   ? 8 : 0;
+    if (pp->decs && !b->pos &&
+        !(b->pos = malloc(((size_t)c->nin + DEC_POS_SLACK) * sizeof *b->pos)))
+        return block_fail(b, KM_ENOMEM, "out of memory");
+#endif
+    return 0;
+}
+
+/* The record at the csv's rest through the fast paths, into row: its
+ * length, or 0 to leave it to the general path (text cells added for it
+ * are dropped then). */
+static inline size_t fast_row(struct block *b, struct paths *pp, float *row)
+{
+    struct conv *c = b->c;
+    size_t avail, n = 0;
+    const char *rest = km_csv_rest(b->csv, &avail);
+    size_t cells = b->ncells; /* a record left to the next path drops its cells */
+#ifdef INT_RECORD512
+    /* after 8 records in a row it cannot take, leave the block to
+     * fast_record: a float file would only pay for the tries */
+    if (pp->ints && avail) {
+        n = int_record512(c->nin, c->delim, rest, row);
+        pp->ints = n ? 8 : pp->ints - 1;
+    }
+    /* the same for decimals; it reads 15 bytes before the record */
+    if (pp->decs && !n && avail && rest - b->lo >= 15) {
+        n = dec_record512(b, c->nin, c->delim, rest, row, b->pos);
+        pp->decs = n ? 8 : pp->decs - 1;
+        if (!n)
+            b->ncells = cells;
+    }
+#endif
+    if (!n && avail) {
+#ifdef KM_PLAIN_SSE41
+        if (pp->sse)
+            n = fast_record_sse41(b, c->fast_dst, c->nin, c->delim, rest, row);
+        else
+#endif
+            n = fast_record(b, pp->plain, c->fast_dst, c->nin, c->delim, rest, row);
+    }
+    if (n && n <= c->max_line) /* (the general path words the error) */
+        return n;
+    b->ncells = cells;
+    return 0;
+}
+
+/* A record of nf fields from the general parser, at line: a row, or
+ * skipped (blank, --ragged=skip). 0, or a negative code with the block's
+ * error set. */
+static int general_row(struct block *b, int sse, const km_csv_field *f, size_t nf,
+                       uint64_t line)
+{
+    struct conv *c = b->c;
+    const km_convert_opts *o = c->o;
+    uint32_t ncols = c->schema.ncols, nin = c->nin;
+    if (nf != nin) {
+        if (nf == 1 && f[0].len == 0 && !f[0].quoted) {
+            b->blank++;
+            return 0;
+        }
+        if (o->ragged == KM_RAGGED_SKIP || (o->ragged == KM_RAGGED_FILL && nf < nin)) {
+            b->ragged++;
+            if (o->ragged == KM_RAGGED_SKIP)
+                return 0;
+        } else {
+            return block_fail(b, KM_EPARSE, "%s:%llu:%zu: %zu fields, expected %u as in the %s (%s)",
+                              c->name, (unsigned long long)line, (nf < nin ? nf : nin) + 1, nf, nin,
+                              o->no_header ? "first row" : "header",
+                              nf < nin ? "--ragged=fill or skip to accept" : "--ragged=skip to drop such rows");
+        }
+    }
+    b->lines[b->nrows] = line;
+    float *out = b->rows + (size_t)b->nrows * ncols;
+    for (uint32_t j = 0; j < nin; j++) {
+        long oj = c->map[j];
+        if (oj < 0)
+            continue;
+        if (j >= nf) { /* --ragged=fill */
+            out[oj] = NAN;
+            continue;
+        }
+        const km_csv_field *fj = &f[j];
+        if (c->forced[oj] != 2 && !(c->na.numeric && is_na(&c->na, fj)) &&
+            general_number(c->np, sse, fj->p, fj->len, &out[oj]))
+            continue;
+        out[oj] = NAN;
+        if (is_na(&c->na, fj))
+            continue;
+        if (c->forced[oj] == 1)
+            return block_fail(b, KM_EPARSE, "%s:%llu:%u: expected a number, got \"%.*s\"", c->name,
+                              (unsigned long long)line, j + 1, (int)(fj->len > 40 ? 40 : fj->len),
+                              fj->p);
+        int rc = add_cell(b, b->nrows, (uint32_t)oj, fj, line, j + 1);
+        if (rc)
+            return rc;
+    }
+    b->nrows++;
+    return 0;
+}
+
+void parse_block(void *arg, size_t item, int worker)
+{
+    struct block *b = arg;
+    struct conv *c = b->c;
+    uint32_t ncols = c->schema.ncols;
+    km_csv_field *f;
+    size_t nf;
+    int rc;
+    struct paths pp;
+    (void)item;
+    (void)worker;
+    if (choose_paths(b, &pp))
+        return;
+
+    b->nrows = 0;
+    b->ncells = 0;
+    b->blank = b->ragged = 0;
+    b->rc = 0;
+    for (uint32_t j = 0; b->ld && j < ncols; j++)
+        km_strtab_clear(&b->ld[j]);
+    km_csv_reset_mem(b->csv, b->text, b->len, b->first_line);
+    for (;;) {
+        if (block_row_room(b, ncols))
+            return;
+        size_t n;
+        if (pp.fast && (n = fast_row(b, &pp, b->rows + (size_t)b->nrows * ncols))) {
+            b->lines[b->nrows++] = km_csv_skip_record(b->csv, n);
+            continue;
+        }
+        if ((rc = km_csv_next(b->csv, &f, &nf)) != 1)
+            break;
+        if (general_row(b, pp.sse, f, nf, km_csv_line(b->csv)))
+            return;
+    }
+    if (rc < 0)
+        block_fail(b, rc, "%s", b->wctx.err.msg);
+}

@@ -1,4 +1,5 @@
-/* csv.h - a streaming RFC 4180 CSV reader.
+/* csv.h - a streaming RFC 4180 CSV reader, and the field quoter of every
+ * CSV kmill writes.
  *
  * Reads records from a file descriptor (a file or a pipe) with a buffer that
  * grows only to hold the longest record. Accepts a UTF-8 BOM, LF, CRLF and
@@ -65,5 +66,21 @@ uint64_t km_csv_line(const km_csv *c);  /* first line of the last record */
 uint64_t km_csv_bytes(const km_csv *c); /* input bytes consumed so far */
 char km_csv_delim(const km_csv *c);     /* after the first km_csv_next */
 const char *km_csv_name(const km_csv *c);
+
+/* Writing. A text field (category, class or column name) in double quotes
+ * when it holds a comma, a double quote, a CR or an LF, quotes inside
+ * doubled (RFC 4180), or when it is empty: in kmill's CSV output a missing
+ * value is the bare empty field, so an empty string written bare would be
+ * read as missing; "" keeps the two apart for readers that tell quoted
+ * from unquoted fields (PostgreSQL's COPY CSV, whose NULL is the bare
+ * empty field, and others). Numbers are never quoted. */
+#define KM_CSV_QUOTED_MAX(n) (2 * (size_t)(n) + 2)
+/* The field s[0..n) into dst (KM_CSV_QUOTED_MAX(n) bytes at least, not
+ * NUL-terminated); returns the bytes written. */
+size_t km_csv_quote(char *dst, const char *s, size_t n);
+/* The same, appended to b (kmill/bytes.h; it records running out of
+ * memory). */
+struct km_buf;
+void km_csv_put_field(struct km_buf *b, const char *s, size_t n);
 
 #endif

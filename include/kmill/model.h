@@ -60,9 +60,6 @@ int km_model_load(km_ctx *ctx, const char *path, km_model *m);
 int km_model_scores(km_ctx *ctx, km_pool *pool, const km_model *m, const float *X, size_t n,
                     uint64_t mem, float *scores);
 
-/* The class of a row of scores (largest, first on ties). */
-uint32_t km_argmax(const float *s, size_t c);
-
 /* The checksum of a dataset's contents, as stored in models. */
 uint32_t km_kmx_checksum(const km_kmx *d);
 

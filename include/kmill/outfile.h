@@ -26,6 +26,9 @@ typedef struct km_outfile {
 int km_outfile_open(km_ctx *ctx, km_outfile *of, const char *path);
 /* Append len bytes. */
 int km_outfile_write(km_outfile *of, const void *buf, size_t len);
+/* Append printf-formatted text, written at once (a reader of the temporary
+ * file sees each call's text whole, as from a flushed stdio stream). */
+int km_outfile_printf(km_outfile *of, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append zero bytes up to the next multiple of align. */
 int km_outfile_pad(km_outfile *of, size_t align);
 /* Overwrite bytes already written (e.g. a header finished last). */

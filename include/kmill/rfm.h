@@ -71,10 +71,6 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_search_opts *o, const km_
                   int classify, const float *X, const float *Y, const float *y, size_t n, size_t d,
                   size_t c, const float *Xv, const float *yv, size_t nv, km_rfm_best *best);
 
-/* accuracy (classify) or MSE of scores (n x c) against y; rows whose y is
- * NaN do not count */
-double km_score_metric(int classify, const float *scores, const float *y, size_t n, size_t c);
-
 /* Accuracy (classify) or RMSE of fitted values F (n x c) against y: the
  * training figure every solve reports. */
 double km_train_metric(int classify, const float *F, const float *y, size_t n, size_t c);

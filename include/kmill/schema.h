@@ -36,6 +36,11 @@ typedef struct km_schema {
 void km_schema_free(km_schema *s);
 void km_colstats_init(km_colstats *st);
 void km_colstats_merge(km_colstats *into, const km_colstats *from);
+/* Mean and standard deviation of the non-missing values, from the sums:
+ * the population variance sumsq/count - mean^2, taken as 0 when rounding
+ * makes it negative. Returns 1; 0 with both NaN when there are no values
+ * (NaN sums, which a dataset's writer cannot produce, give NaN too). */
+int km_colstats_moments(const km_colstats *st, double *mean, double *sd);
 /* Index of the column named name, or -1. */
 long km_schema_find(const km_schema *s, const char *name);
 

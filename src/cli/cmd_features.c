@@ -1,14 +1,15 @@
 /* cmd_features.c - `kmill features`: what an RFM model's feature matrix M
- * says about the inputs. diag(M) ranked, with the one-hot features of a
- * categorical column summed back to that column; the top eigenvalues and
- * eigenvectors of M (LAPACKE dsyevd, in float64); or M itself as CSV. */
+ * says about the inputs (kmill/featrank.h): diag(M) ranked by source
+ * column, the top eigenvalues and eigenvectors of M, or M itself as CSV. */
 #include "config.h"
-#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "kmill/bytes.h"
+#include "kmill/csv.h"
+#include "kmill/featrank.h"
 #include "kmill/model.h"
 #include "kmill/numparse.h"
 
@@ -50,73 +51,11 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     return -1;
 }
 
-/* The source column of feature f, and its level for a one-hot feature
- * (-1 for a numeric column). */
-static const km_featcol *feature_col(const km_features *F, uint32_t f, long *level)
-{
-    for (uint32_t i = 0; i < F->ncols; i++) {
-        const km_featcol *c = &F->cols[i];
-        uint32_t w = c->type == KM_COL_CATEGORICAL ? c->nlevels : 1;
-        if (f >= c->first && f < c->first + w) {
-            *level = c->type == KM_COL_CATEGORICAL ? (long)(f - c->first) : -1;
-            return c;
-        }
-    }
-    *level = -1;
-    return NULL;
-}
-
-/* "name" or "name=level" into a malloc'd string */
-static char *feature_name(const km_features *F, uint32_t f)
-{
-    long lv;
-    const km_featcol *c = feature_col(F, f, &lv);
-    const char *nm = c ? c->name : "?";
-    size_t nl = strlen(nm), ll = lv >= 0 ? c->level_len[lv] : 0;
-    char *s = malloc(nl + ll + 2);
-    if (!s)
-        return NULL;
-    memcpy(s, nm, nl);
-    if (lv >= 0) {
-        s[nl] = '=';
-        memcpy(s + nl + 1, c->levels[lv], ll);
-        nl += ll + 1;
-    }
-    s[nl] = 0;
-    return s;
-}
-
-static void csv_field(const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"')
-            putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
-static void put_f32(float v)
+static void print_f32(float v)
 {
     char b[KM_F32_BUFSZ];
     km_format_f32(v, b);
     fputs(b, stdout);
-}
-
-struct rank {
-    double v;
-    uint32_t i;
-};
-
-static int by_value_desc(const void *a, const void *b)
-{
-    const struct rank *x = a, *y = b;
-    return x->v < y->v ? 1 : x->v > y->v ? -1 : (x->i > y->i) - (x->i < y->i);
 }
 
 int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
@@ -146,97 +85,64 @@ int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         return cli_fail(ctx, KM_EDATA);
     }
     size_t d = m.d;
-    double *M = calloc(d * d + 1, sizeof *M), *w = malloc((d + 1) * sizeof *w);
-    char **names = calloc(d + 1, sizeof *names);
-    struct rank *cols = calloc(m.feat.ncols + 1, sizeof *cols);
-    if (!M || !w || !names || !cols) {
-        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    km_featrank r;
+    rc = km_featrank_compute(&ctx->err, path, m.M, m.metric, &m.feat, (size_t)s.top, !s.matrix,
+                             &r);
+    if (rc)
         goto out;
-    }
-    for (size_t i = 0; i < d; i++) {
-        if (m.metric == KM_METRIC_DIAG)
-            M[i * d + i] = m.M[i];
-        else
-            for (size_t j = 0; j < d; j++)
-                M[i * d + j] = m.M[i * d + j];
-        if (!(names[i] = feature_name(&m.feat, (uint32_t)i))) {
+    if (s.matrix) {
+        km_buf h = {0};
+        for (size_t j = 0; j < d; j++) {
+            if (j)
+                km_buf_raw(&h, ",", 1);
+            km_csv_put_field(&h, r.names[j], strlen(r.names[j]));
+        }
+        km_buf_raw(&h, "\n", 1);
+        if (h.oom) {
+            free(h.p);
             rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
             goto out;
         }
-    }
-    if (s.matrix) {
-        for (size_t j = 0; j < d; j++) {
-            if (j)
-                putchar(',');
-            csv_field(names[j]);
-        }
-        putchar('\n');
+        fwrite(h.p, 1, h.len, stdout);
+        free(h.p);
         for (size_t i = 0; i < d; i++) {
             for (size_t j = 0; j < d; j++) {
                 if (j)
                     putchar(',');
-                put_f32((float)M[i * d + j]);
+                print_f32((float)r.M[i * d + j]);
             }
             putchar('\n');
         }
         goto out;
     }
-    /* importance per source column: the diagonal, one-hot levels summed */
-    double trace = 0;
-    for (uint32_t c = 0; c < m.feat.ncols; c++) {
-        const km_featcol *fc = &m.feat.cols[c];
-        uint32_t wdt = fc->type == KM_COL_CATEGORICAL ? fc->nlevels : 1;
-        cols[c].i = c;
-        for (uint32_t k = 0; k < wdt; k++)
-            cols[c].v += M[(size_t)(fc->first + k) * (d + 1)];
-        trace += cols[c].v;
-    }
-    qsort(cols, m.feat.ncols, sizeof *cols, by_value_desc);
-    /* eigenpairs, largest first (dsyevd gives them ascending) */
-    double *V = malloc(d * d * sizeof *V + 1);
-    if (!V) {
-        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-        goto out;
-    }
-    memcpy(V, M, d * d * sizeof *V);
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)d, V, (lapack_int)d, w);
-    if (info) {
-        free(V);
-        rc = km_seterr(&ctx->err, KM_ENUMERIC, "%s: eigendecomposition of M failed (%d)", path,
-                       (int)info);
-        goto out;
-    }
-    size_t kc = s.top && (size_t)s.top < m.feat.ncols ? (size_t)s.top : m.feat.ncols;
-    size_t ke = s.top && (size_t)s.top < d ? (size_t)s.top : d;
     const char *kind = m.metric == KM_METRIC_DIAG ? "diagonal" : "full";
     if (s.json) {
         printf("{\"model\":");
         cli_json_str(path, strlen(path));
         printf(",\"metric\":\"%s\",\"features\":%zu,\"trace\":", kind, d);
-        cli_json_num(trace);
+        cli_json_num(r.trace);
         printf(",\"rfm_iteration\":%u,\"columns\":[", m.best_iter);
-        for (size_t r = 0; r < kc; r++) {
-            const km_featcol *fc = &m.feat.cols[cols[r].i];
-            printf("%s{\"rank\":%zu,\"column\":", r ? "," : "", r + 1);
+        for (size_t k = 0; k < r.ncols; k++) {
+            const km_featcol *fc = &m.feat.cols[r.cols[k].col];
+            printf("%s{\"rank\":%zu,\"column\":", k ? "," : "", k + 1);
             cli_json_str(fc->name, strlen(fc->name));
             printf(",\"importance\":");
-            cli_json_num(cols[r].v);
+            cli_json_num(r.cols[k].importance);
             printf(",\"share\":");
-            cli_json_num(trace > 0 ? cols[r].v / trace : NAN);
+            cli_json_num(r.cols[k].share);
             printf("}");
         }
         printf("],\"eigen\":[");
-        for (size_t r = 0; r < ke; r++) {
-            size_t e = d - 1 - r;
-            printf("%s{\"rank\":%zu,\"value\":", r ? "," : "", r + 1);
-            cli_json_num(w[e]);
+        for (size_t k = 0; k < r.neig; k++) {
+            printf("%s{\"rank\":%zu,\"value\":", k ? "," : "", k + 1);
+            cli_json_num(r.values[k]);
             printf(",\"share\":");
-            cli_json_num(trace > 0 ? w[e] / trace : NAN);
+            cli_json_num(r.shares[k]);
             printf(",\"vector\":[");
             for (size_t j = 0; j < d; j++) {
                 if (j)
                     putchar(',');
-                cli_json_num(V[j * d + e]);
+                cli_json_num(r.vectors[k * d + j]);
             }
             printf("]}");
         }
@@ -244,45 +150,31 @@ int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         for (size_t j = 0; j < d; j++) {
             if (j)
                 putchar(',');
-            cli_json_str(names[j], strlen(names[j]));
+            cli_json_str(r.names[j], strlen(r.names[j]));
         }
         printf("]}\n");
-        free(V);
         goto out;
     }
     printf("# %s: %s feature matrix over %zu features, trace %.6g (RFM iteration %u)\n", path,
-           kind, d, trace, m.best_iter);
+           kind, d, r.trace, m.best_iter);
     printf("rank\timportance\tshare\tcolumn\n");
-    for (size_t r = 0; r < kc; r++)
-        printf("%zu\t%.6g\t%.4f\t%s\n", r + 1, cols[r].v, trace > 0 ? cols[r].v / trace : NAN,
-               m.feat.cols[cols[r].i].name);
+    for (size_t k = 0; k < r.ncols; k++)
+        printf("%zu\t%.6g\t%.4f\t%s\n", k + 1, r.cols[k].importance, r.cols[k].share,
+               m.feat.cols[r.cols[k].col].name);
     printf("\n# top eigenvalues of M, each with its eigenvector's largest loadings\n");
     printf("rank\teigenvalue\tshare\tloadings\n");
-    struct rank *ld = malloc(d * sizeof *ld);
-    for (size_t r = 0; ld && r < ke; r++) {
-        size_t e = d - 1 - r;
-        printf("%zu\t%.6g\t%.4f\t", r + 1, w[e], trace > 0 ? w[e] / trace : NAN);
-        for (size_t j = 0; j < d; j++) {
-            ld[j].v = fabs(V[j * d + e]);
-            ld[j].i = (uint32_t)j;
-        }
-        qsort(ld, d, sizeof *ld, by_value_desc);
+    for (size_t k = 0; k < r.neig; k++) {
+        const double *v = r.vectors + k * d;
+        const uint32_t *ld = r.lead + k * KM_FEATRANK_LEAD;
+        printf("%zu\t%.6g\t%.4f\t", k + 1, r.values[k], r.shares[k]);
         /* up to five, leaving out the zeros (a diagonal M's eigenvectors
          * are single features) */
-        for (size_t j = 0; j < d && j < 5 && (j == 0 || ld[j].v >= 5e-4); j++)
-            printf("%s%s %+.3f", j ? ", " : "", names[ld[j].i], V[ld[j].i * d + e]);
+        for (size_t j = 0; j < d && j < KM_FEATRANK_LEAD && (j == 0 || fabs(v[ld[j]]) >= 5e-4); j++)
+            printf("%s%s %+.3f", j ? ", " : "", r.names[ld[j]], v[ld[j]]);
         putchar('\n');
     }
-    free(ld);
-    free(V);
 out:
-    if (names)
-        for (size_t i = 0; i < d; i++)
-            free(names[i]);
-    free(names);
-    free(M);
-    free(w);
-    free(cols);
+    km_featrank_free(&r);
     km_model_free(&m);
     return rc ? cli_fail(ctx, rc) : EXIT_OK;
 }

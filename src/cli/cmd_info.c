@@ -164,8 +164,8 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
                    c->type == KM_COL_CATEGORICAL ? "categorical" : "numeric",
                    (unsigned long long)t->count, (unsigned long long)t->missing);
             if (c->type == KM_COL_NUMERIC) {
-                double mean = t->count ? t->sum / (double)t->count : NAN;
-                double var = t->count ? t->sumsq / (double)t->count - mean * mean : NAN;
+                double mean, sd;
+                km_colstats_moments(t, &mean, &sd);
                 printf(",\"min\":");
                 json_f32(t->count ? t->min : NAN);
                 printf(",\"max\":");
@@ -173,7 +173,7 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
                 printf(",\"mean\":");
                 cli_json_num(mean);
                 printf(",\"std\":");
-                cli_json_num(var > 0 ? sqrt(var) : var == var ? 0 : NAN);
+                cli_json_num(sd);
             } else {
                 printf(",\"levels\":%u,\"categories\":[", c->nlevels);
                 for (uint32_t k = 0; k < c->nlevels; k++) {
@@ -229,11 +229,9 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
             const km_colstats *t = &c->stats;
             printf("%-*.*s  %-11s  ", (int)w, (int)w, c->name,
                    c->type == KM_COL_CATEGORICAL ? "categorical" : "numeric");
-            if (c->type == KM_COL_NUMERIC && t->count) {
-                double mean = t->sum / (double)t->count;
-                double var = t->sumsq / (double)t->count - mean * mean;
-                printf("%12.6g  %12.6g  %12.6g  %12.6g  ", t->min, t->max, mean,
-                       var > 0 ? sqrt(var) : 0.0);
+            double mean, sd;
+            if (c->type == KM_COL_NUMERIC && km_colstats_moments(t, &mean, &sd)) {
+                printf("%12.6g  %12.6g  %12.6g  %12.6g  ", t->min, t->max, mean, sd);
             } else {
                 printf("%12s  %12s  %12s  %12s  ", "", "", "", "");
             }

@@ -1,6 +1,6 @@
 /* cmd_predict.c - `kmill predict` and `kmill eval`: a model streamed over a
  * dataset, block by block (km_model_stream), either written out as CSV
- * or summed into metrics. */
+ * or summed into metrics (kmill/metrics.h). */
 #include "config.h"
 #include <errno.h>
 #include <math.h>
@@ -9,8 +9,10 @@
 
 #include "cli.h"
 #include "kmill/bytes.h"
+#include "kmill/csv.h"
 #include "kmill/io.h"
 #include "kmill/log.h"
+#include "kmill/metrics.h"
 #include "kmill/model.h"
 #include "kmill/numparse.h"
 #include "kmill/outfile.h"
@@ -78,22 +80,6 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     return -1;
 }
 
-/* A CSV field: quoted when it holds a delimiter, quote or line break. */
-static void put_field(km_buf *b, const char *s, size_t n)
-{
-    if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
-        km_buf_raw(b, s, n);
-        return;
-    }
-    km_buf_raw(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"')
-            km_buf_raw(b, "\"", 1);
-        km_buf_raw(b, s + i, 1);
-    }
-    km_buf_raw(b, "\"", 1);
-}
-
 static void put_float(km_buf *b, float v)
 {
     char t[48];
@@ -131,7 +117,7 @@ static int pred_block(void *arg, const float *sc, const float *y, size_t n)
         const float *s = sc + i * m->c;
         if (m->feat.task == KM_TASK_CLASSIFY) {
             uint32_t k = km_argmax(s, m->c);
-            put_field(&p->b, m->feat.classes[k], m->feat.class_len[k]);
+            km_csv_put_field(&p->b, m->feat.classes[k], m->feat.class_len[k]);
             for (uint32_t j = 0; p->scores && j < m->c; j++) {
                 km_buf_raw(&p->b, ",", 1);
                 put_float(&p->b, s[j]);
@@ -226,7 +212,7 @@ int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         memcpy(name, "score_", 6);
         memcpy(name + 6, m->feat.classes[j], len);
         km_buf_raw(&p.b, ",", 1);
-        put_field(&p.b, name, len + 6);
+        km_csv_put_field(&p.b, name, len + 6);
         free(name);
     }
     km_buf_raw(&p.b, "\n", 1);
@@ -245,83 +231,48 @@ out:
     return rc ? cli_fail(ctx, rc) : EXIT_OK;
 }
 
-struct evals {
-    const km_model *m;
-    uint64_t n, skipped;
-    uint64_t *conf;              /* c x c: true row, predicted column */
-    double se, ae, sy, syy;      /* regression sums */
-};
-
 static int eval_block(void *arg, const float *sc, const float *y, size_t n)
 {
-    struct evals *e = arg;
-    uint32_t c = e->m->c;
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(y[i])) {
-            e->skipped++;
-            continue;
-        }
-        e->n++;
-        if (e->m->feat.task == KM_TASK_CLASSIFY) {
-            e->conf[(size_t)y[i] * c + km_argmax(sc + i * c, c)]++;
-        } else {
-            double r = (double)sc[i] - y[i];
-            e->se += r * r;
-            e->ae += fabs(r);
-            e->sy += y[i];
-            e->syy += (double)y[i] * y[i];
-        }
-    }
+    km_metrics_add(arg, sc, y, n);
     return 0;
 }
 
-static void report(const struct evals *e, int json)
+static void report(const km_metrics *e, const km_features *F, int json)
 {
-    const km_model *m = e->m;
-    uint32_t c = m->c;
-    if (m->feat.task != KM_TASK_CLASSIFY) {
-        double n = (double)e->n, mse = e->se / n, var = e->syy / n - (e->sy / n) * (e->sy / n);
-        double r2 = var > 0 ? 1 - mse / var : NAN;
+    uint32_t c = e->c;
+    if (!e->classify) {
         if (json) {
             /* R^2 is undefined when the labels are all equal: JSON null */
             char r2s[32] = "null";
-            if (!isnan(r2))
-                snprintf(r2s, sizeof r2s, "%.9g", r2);
+            if (!isnan(e->r2))
+                snprintf(r2s, sizeof r2s, "%.9g", e->r2);
             printf("{\"task\": \"regress\", \"rows\": %llu, \"skipped\": %llu, \"mse\": %.9g, "
                    "\"rmse\": %.9g, \"mae\": %.9g, \"r2\": %s}\n",
-                   (unsigned long long)e->n, (unsigned long long)e->skipped, mse, sqrt(mse),
-                   e->ae / n, r2s);
+                   (unsigned long long)e->rows, (unsigned long long)e->skipped, e->mse, e->rmse,
+                   e->mae, r2s);
         }
         else
             printf("rows\t%llu\nmse\t%.6g\nrmse\t%.6g\nmae\t%.6g\nr2\t%.6g\n",
-                   (unsigned long long)e->n, mse, sqrt(mse), e->ae / n, r2);
+                   (unsigned long long)e->rows, e->mse, e->rmse, e->mae, e->r2);
         return;
     }
-    uint64_t right = 0;
-    for (uint32_t k = 0; k < c; k++)
-        right += e->conf[(size_t)k * c + k];
-    double acc = e->n ? (double)right / e->n : 0;
     if (json)
         printf("{\"task\": \"classify\", \"rows\": %llu, \"skipped\": %llu, \"accuracy\": %.9g, "
-               "\"classes\": [", (unsigned long long)e->n, (unsigned long long)e->skipped, acc);
+               "\"classes\": [", (unsigned long long)e->rows, (unsigned long long)e->skipped,
+               e->accuracy);
     else
         printf("rows\t%llu\naccuracy\t%.6f\n\nclass\tprecision\trecall\tsupport\n",
-               (unsigned long long)e->n, acc);
+               (unsigned long long)e->rows, e->accuracy);
     for (uint32_t k = 0; k < c; k++) {
-        uint64_t tp = e->conf[(size_t)k * c + k], pred = 0, sup = 0;
-        for (uint32_t j = 0; j < c; j++) {
-            pred += e->conf[(size_t)j * c + k];
-            sup += e->conf[(size_t)k * c + j];
-        }
-        double prec = pred ? (double)tp / pred : 0, rec = sup ? (double)tp / sup : 0;
+        const km_class_metrics *pk = &e->per_class[k];
         if (json) {
             printf("%s{\"class\": ", k ? ", " : "");
-            cli_json_str(m->feat.classes[k], m->feat.class_len[k]);
-            printf(", \"precision\": %.9g, \"recall\": %.9g, \"support\": %llu}", prec, rec,
-                   (unsigned long long)sup);
+            cli_json_str(F->classes[k], F->class_len[k]);
+            printf(", \"precision\": %.9g, \"recall\": %.9g, \"support\": %llu}", pk->precision,
+                   pk->recall, (unsigned long long)pk->support);
         } else {
-            printf("%.*s\t%.6f\t%.6f\t%llu\n", (int)m->feat.class_len[k], m->feat.classes[k], prec,
-                   rec, (unsigned long long)sup);
+            printf("%.*s\t%.6f\t%.6f\t%llu\n", (int)F->class_len[k], F->classes[k], pk->precision,
+                   pk->recall, (unsigned long long)pk->support);
         }
     }
     if (json)
@@ -332,10 +283,10 @@ static void report(const struct evals *e, int json)
         if (json)
             printf("%s[", k ? ", " : "");
         else
-            printf("%.*s", (int)m->feat.class_len[k], m->feat.classes[k]);
+            printf("%.*s", (int)F->class_len[k], F->classes[k]);
         for (uint32_t j = 0; j < c; j++)
             printf(json ? "%s%llu" : "%s\t%llu", json && j ? ", " : "",
-                   (unsigned long long)e->conf[(size_t)k * c + j]);
+                   (unsigned long long)e->confusion[(size_t)k * c + j]);
         printf(json ? "]" : "\n");
     }
     if (json)
@@ -350,34 +301,34 @@ int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     if (st >= 0)
         return st;
     const km_model *m = &r.m;
-    struct evals e;
-    memset(&e, 0, sizeof e);
-    int rc = 0;
-    e.m = m;
-    e.conf = calloc((size_t)m->c * m->c, sizeof *e.conf);
-    if (!e.conf) {
-        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    km_metrics_acc acc;
+    km_metrics res;
+    memset(&res, 0, sizeof res);
+    int rc = km_metrics_init(&acc, m->feat.task == KM_TASK_CLASSIFY, m->c, &ctx->err);
+    if (rc)
         goto out;
-    }
     uint64_t unseen = 0;
-    rc = km_model_stream(ctx, r.pool, m, r.d, 1, eval_block, &e, &unseen);
+    rc = km_model_stream(ctx, r.pool, m, r.d, 1, eval_block, &acc, &unseen);
     if (rc)
         goto out;
     if (unseen)
         km_warn(ctx, "%llu categorical values unseen in training (their features are zero)",
                 (unsigned long long)unseen);
-    if (e.skipped)
+    if (acc.skipped)
         km_warn(ctx, "%llu rows skipped: their label is missing or a class unseen in training",
-                (unsigned long long)e.skipped);
-    if (!e.n) {
+                (unsigned long long)acc.skipped);
+    if (!acc.n) {
         rc = km_seterr(&ctx->err, KM_EDATA, "%s: no labelled rows to evaluate on", s.data);
         goto out;
     }
-    report(&e, s.json);
+    if ((rc = km_metrics_finish(&acc, &res, &ctx->err)))
+        goto out;
+    report(&res, &m->feat, s.json);
     if (fflush(stdout))
         rc = km_seterr(&ctx->err, km_errno_code(errno), "error writing: %s", strerror(errno));
 out:
-    free(e.conf);
+    km_metrics_acc_free(&acc);
+    km_metrics_free(&res);
     run_close(&r);
     return rc ? cli_fail(ctx, rc) : EXIT_OK;
 }

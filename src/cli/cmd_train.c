@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -94,7 +93,10 @@ struct st {
     km_train_opts o;
     int io;
     double bw[GRID_MAX], reg[GRID_MAX];
-    FILE *logf;
+    km_outfile logf;   /* --log, written through a temporary file */
+    int log_open;
+    int log_rc;        /* the first error writing it, with log_err its message */
+    km_err log_err;
     int log_header; /* written */
     unsigned rfm_only; /* options that need --rfm were given */
 };
@@ -262,20 +264,28 @@ static char *now_iso(void)
     return strdup(buf);
 }
 
-/* --log: one TSV line per step, flushed, so the file can be followed */
+/* --log: one TSV line per step, written as it comes, so the temporary
+ * file can be followed; renamed to its name when training succeeds. A
+ * write error is kept for the end (training goes on). */
 static void log_step(void *arg, const km_select_step *p)
 {
     struct st *s = arg;
     static const char *const hdr =
         "bandwidth\treg\titeration\tval_%s\ttrain_%s\tsolve_seconds\tagop_seconds\tcg_iterations\n";
-    if (!s->logf)
+    if (!s->log_open || s->log_rc)
         return;
+    int rc = 0;
     if (!s->log_header++)
-        fprintf(s->logf, hdr, p->classify ? "accuracy" : "mse", p->classify ? "accuracy" : "rmse");
-    fprintf(s->logf, "%.17g\t%.17g\t%d\t%.9g\t%.9g\t%.3f\t%.3f\t%d\n", p->bandwidth, p->reg,
-            p->iter, p->val_metric, p->train_metric, p->solve_seconds, p->agop_seconds,
-            p->pcg_iters);
-    fflush(s->logf);
+        rc = km_outfile_printf(&s->logf, hdr, p->classify ? "accuracy" : "mse",
+                               p->classify ? "accuracy" : "rmse");
+    if (!rc)
+        rc = km_outfile_printf(&s->logf, "%.17g\t%.17g\t%d\t%.9g\t%.9g\t%.3f\t%.3f\t%d\n",
+                               p->bandwidth, p->reg, p->iter, p->val_metric, p->train_metric,
+                               p->solve_seconds, p->agop_seconds, p->pcg_iters);
+    if (rc) {
+        s->log_rc = rc;
+        s->log_err = s->logf.ctx->err;
+    }
 }
 
 int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
@@ -308,25 +318,24 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     if (!s.o.search.rfm && !grid && !s.val && !(s.o.val_frac > 0) && (s.o.refit || s.log))
         km_warn(ctx, "--refit and --log apply only when there is validation data (--rfm, a grid, "
                 "--val or --val-frac)");
-    if (s.log && !(s.logf = fopen(s.log, "w"))) {
-        km_seterr(&ctx->err, KM_EIO, "%s: %s", s.log, strerror(errno));
-        return cli_fail(ctx, KM_EIO);
-    }
-    if (s.logf) {
+    int rc;
+    if (s.log) {
+        if ((rc = km_outfile_open(ctx, &s.logf, s.log)))
+            return cli_fail(ctx, rc);
+        s.log_open = 1;
         s.o.search.log = log_step;
         s.o.search.log_arg = &s;
     }
     s.o.search.solve.tmpdir = km_tmpdir(s.o.search.solve.tmpdir);
     km_blas_threads(ctx->threads);
     km_pool *pool = NULL;
-    int rc = km_pool_create(&pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err);
-    if (rc)
-        return cli_fail(ctx, rc);
     km_kmx *d = NULL;
     km_model m;
     memset(&m, 0, sizeof m);
     km_train_result r;
     km_kmx *vd = NULL;
+    if ((rc = km_pool_create(&pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err)))
+        goto out;
     if ((rc = cli_open_data(ctx, argv[first], s.io, s.o.search.solve.tmpdir, pool, &d)))
         goto out;
     if (s.val && (rc = cli_open_data(ctx, s.val, s.io, s.o.search.solve.tmpdir, pool, &vd)))
@@ -380,9 +389,14 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         km_warn(ctx, "%llu categorical values unseen in training",
                 (unsigned long long)r.unseen);
 out:
-    if (s.logf && fclose(s.logf) && !rc) {
-        km_seterr(&ctx->err, KM_EIO, "%s: %s", s.log, strerror(errno));
-        rc = KM_EIO;
+    if (s.log_open) {
+        if (!rc && s.log_rc) {
+            ctx->err = s.log_err;
+            rc = s.log_rc;
+        }
+        if (!rc)
+            rc = km_outfile_commit(&s.logf);
+        km_outfile_abort(&s.logf);
     }
     if (vd)
         km_kmx_close(vd);

@@ -1,4 +1,5 @@
-/* csv.c - streaming RFC 4180 reader (see include/kmill/csv.h).
+/* csv.c - streaming RFC 4180 reader, and the writers' field quoter (see
+ * include/kmill/csv.h).
  *
  * A record is parsed in one pass over the buffer. When the buffer ends in
  * the middle of a record, the partial record is moved to the front, more
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kmill/bytes.h"
 #include "kmill/csv.h"
 
 #ifdef __SSE2__
@@ -638,4 +640,32 @@ size_t km_csv_split(const char *p, size_t len, char delim, int at_eof, int first
             n += p[i] == '\r' && (i + 1 == last || p[i + 1] != '\n');
     *lines = n;
     return last;
+}
+
+size_t km_csv_quote(char *dst, const char *s, size_t n)
+{
+    int quote = n == 0;
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!quote) {
+        memcpy(dst, s, n);
+        return n;
+    }
+    size_t k = 0;
+    dst[k++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            dst[k++] = '"';
+        dst[k++] = s[i];
+    }
+    dst[k++] = '"';
+    return k;
+}
+
+void km_csv_put_field(km_buf *b, const char *s, size_t n)
+{
+    size_t max = KM_CSV_QUOTED_MAX(n);
+    unsigned char *p = km_buf_grow(b, max);
+    if (p)
+        b->len -= max - km_csv_quote((char *)p, s, n);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kmill/csv.h"
 #include "kmill/export.h"
 #include "kmill/numparse.h"
 #include "kmill/rng.h"
@@ -29,27 +30,12 @@ static int reserve(struct line *l, size_t n)
     return 0;
 }
 
-/* Append a string field, quoted when RFC 4180 needs it (or when empty, so
- * it is not read back as missing). */
+/* Append a string field, quoted as kmill/csv.h says. */
 static int put_text(struct line *l, const char *s, size_t n)
 {
-    int quote = n == 0;
-    for (size_t i = 0; i < n && !quote; i++)
-        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-    if (reserve(l, 2 * n + 3))
+    if (reserve(l, KM_CSV_QUOTED_MAX(n) + 1))
         return -1;
-    if (!quote) {
-        memcpy(l->p + l->len, s, n);
-        l->len += n;
-        return 0;
-    }
-    l->p[l->len++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"')
-            l->p[l->len++] = '"';
-        l->p[l->len++] = s[i];
-    }
-    l->p[l->len++] = '"';
+    l->len += km_csv_quote(l->p + l->len, s, n);
     return 0;
 }
 

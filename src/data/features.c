@@ -196,9 +196,9 @@ int km_features_fit(km_ctx *ctx, const km_schema *s, uint32_t label_col, const f
             continue;
         }
         const km_colstats *st = &sc->stats;
-        double mean = st->count ? st->sum / (double)st->count : 0;
-        double var = st->count ? st->sumsq / (double)st->count - mean * mean : 0;
-        double sd = var > 0 ? sqrt(var) : 0;
+        double mean, sd;
+        if (!km_colstats_moments(st, &mean, &sd))
+            mean = sd = 0;
         fc->fill = (float)mean;
         fc->shift = 0;
         fc->scale = 1;

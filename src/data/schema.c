@@ -44,6 +44,19 @@ void km_colstats_merge(km_colstats *a, const km_colstats *b)
     a->missing += b->missing;
 }
 
+int km_colstats_moments(const km_colstats *st, double *mean, double *sd)
+{
+    if (!st->count) {
+        *mean = *sd = NAN;
+        return 0;
+    }
+    double m = st->sum / (double)st->count;
+    double var = st->sumsq / (double)st->count - m * m;
+    *mean = m;
+    *sd = var > 0 ? sqrt(var) : var == var ? 0 : NAN;
+    return 1;
+}
+
 long km_schema_find(const km_schema *s, const char *name)
 {
     for (uint32_t j = 0; j < s->ncols; j++)

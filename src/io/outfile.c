@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,27 @@ int km_outfile_write(km_outfile *of, const void *buf, size_t len)
         of->flushed = of->size;
     }
 #endif
+    return rc;
+}
+
+int km_outfile_printf(km_outfile *of, const char *fmt, ...)
+{
+    char small[512], *p = small;
+    va_list ap, aq;
+    va_start(ap, fmt);
+    va_copy(aq, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n >= sizeof small && (p = malloc((size_t)n + 1)))
+        vsnprintf(p, (size_t)n + 1, fmt, aq);
+    va_end(aq);
+    if (n < 0)
+        return km_seterr(&of->ctx->err, KM_EINVAL, "%s: cannot format the text to write", of->path);
+    if (!p)
+        return km_seterr(&of->ctx->err, KM_ENOMEM, "out of memory");
+    int rc = km_outfile_write(of, p, (size_t)n);
+    if (p != small)
+        free(p);
     return rc;
 }
 

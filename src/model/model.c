@@ -19,6 +19,7 @@
 #include "kmill/bytes.h"
 #include "kmill/crc32c.h"
 #include "kmill/kscores.h"
+#include "kmill/metrics.h"
 #include "kmill/model.h"
 #include "kmill/outfile.h"
 
@@ -46,15 +47,6 @@ void km_model_free(km_model *m)
     free(m->data_path);
     free(m->solver);
     memset(m, 0, sizeof *m);
-}
-
-uint32_t km_argmax(const float *s, size_t c)
-{
-    size_t b = 0;
-    for (size_t j = 1; j < c; j++)
-        if (s[j] > s[b])
-            b = j;
-    return (uint32_t)b;
 }
 
 uint32_t km_kmx_checksum(const km_kmx *d)

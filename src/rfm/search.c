@@ -15,7 +15,7 @@
 #include "kmill/agop.h"
 #include "kmill/kscores.h"
 #include "kmill/log.h"
-#include "kmill/model.h"
+#include "kmill/metrics.h"
 #include "kmill/progress.h"
 #include "kmill/rfm.h"
 #include "kmill/rng.h"
@@ -34,24 +34,6 @@ void km_rfm_best_free(km_rfm_best *b)
     free(b->A);
     b->M = NULL;
     b->A = NULL;
-}
-
-double km_score_metric(int classify, const float *scores, const float *y, size_t n, size_t c)
-{
-    double s = 0;
-    size_t cnt = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(y[i]))
-            continue;
-        cnt++;
-        if (classify) {
-            s += km_argmax(scores + i * c, c) == (uint32_t)y[i];
-        } else {
-            double e = (double)scores[i] - y[i];
-            s += e * e;
-        }
-    }
-    return cnt ? s / cnt : NAN;
 }
 
 double km_train_metric(int classify, const float *F, const float *y, size_t n, size_t c)

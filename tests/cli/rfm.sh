@@ -2,7 +2,8 @@
 # train --rfm, model selection and `kmill features` end to end: the RFM
 # authors' low-rank task through CSV, grids and the --log TSV, refit,
 # spilled against in-RAM RFM runs (same M), and the bad inputs of the RFM
-# issue: usage errors exit 2, a zero AGOP exits 1 leaving no model.
+# issue: usage errors exit 2, a zero AGOP exits 1 leaving no model (and
+# no --log: the log is written atomically too).
 . "$top_srcdir/tests/cli/lib.sh"
 
 # y = x0 x1 1[x5 > 0], x ~ N(0, 0.25 I) in d = 20 (Box-Muller in awk)
@@ -86,7 +87,14 @@ cut -d, -f 1,2,5 cat.csv >other.csv
 expect_status 2 "$KMILL" train --rfm --val other.csv cat.csv -o bad.kmm &&
     expect_err_line "kmill train: the validation data other.csv lacks the training data's column 'colour'"
 awk 'BEGIN { print "p,q,target"; for (i = 0; i < 200; i++) print rand() "," rand() ",0" }' >zero.csv
-expect_status 1 "$KMILL" train --rfm zero.csv -o bad.kmm &&
+echo "the previous log" >keep.tsv
+expect_status 1 "$KMILL" train --rfm --log keep.tsv zero.csv -o bad.kmm &&
     expect_contains err "the AGOP is zero"
 [ ! -e bad.kmm ] && pass || fail "a model was left after an error"
+# the log is renamed into place only when training succeeds
+[ "$(cat keep.tsv)" = "the previous log" ] && pass || fail "--log replaced after an error: $(cat keep.tsv)"
+[ -z "$(ls -A | grep '^\.keep\.tsv\.tmp')" ] && pass || fail "--log left its temporary file"
+expect_status 1 "$KMILL" train --rfm --log nodir/x.tsv cat.csv -o bad.kmm &&
+    expect_contains err "cannot create nodir/x.tsv" && [ ! -e bad.kmm ] && pass ||
+    fail "--log into a missing folder"
 finish

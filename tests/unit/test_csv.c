@@ -1,5 +1,6 @@
 /* test_csv.c - the CSV reader: dialect corner cases, and that records split
- * across reads at every possible byte give the same fields as one read. */
+ * across reads at every possible byte give the same fields as one read;
+ * the writers' field quoter, and that the reader gives its fields back. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kmill/bytes.h"
 #include "kmill/csv.h"
 #include "kmill/rng.h"
 
@@ -96,6 +98,65 @@ Test(csv, dialect)
     /* detection prefers the delimiter that splits every line the same way */
     expect("a;b;c\n1,5;2;3\n4;5,5;6\n", 0, "a|b|c\n1,5|2|3\n4|5,5|6\n");
     expect("\"x;y\",b\n1,2\n", 0, "x;y|b\n1|2\n"); /* quoted delimiters do not count */
+}
+
+static void expect_quoted(const char *field, size_t n, const char *want, size_t wn)
+{
+    char out[64];
+    cr_assert_leq(KM_CSV_QUOTED_MAX(n), sizeof out);
+    size_t k = km_csv_quote(out, field, n);
+    cr_assert(k == wn && memcmp(out, want, wn) == 0, "[%.*s] quoted as [%.*s]", (int)n, field,
+              (int)k, out);
+    cr_assert_leq(k, KM_CSV_QUOTED_MAX(n));
+    km_buf b = {0};
+    km_buf_raw(&b, "x,", 2);
+    km_csv_put_field(&b, field, n);
+    cr_assert(b.len == 2 + wn && memcmp(b.p + 2, want, wn) == 0);
+    free(b.p);
+}
+
+Test(csv, quote_fields)
+{
+#define Q(f, w) expect_quoted(f, sizeof f - 1, w, sizeof w - 1)
+    Q("plain", "plain");
+    Q("a b;c\t", "a b;c\t");         /* only , " CR LF call for quotes */
+    Q("", "\"\"");                     /* empty: not a missing value */
+    Q("a,b", "\"a,b\"");
+    Q("say \"hi\"", "\"say \"\"hi\"\"\"");
+    Q("\"", "\"\"\"\"");                /* the worst case, 2n + 2 */
+    Q("two\nlines", "\"two\nlines\"");
+    Q("cr\r", "\"cr\r\"");
+    Q("n\0ul", "n\0ul");              /* any bytes */
+#undef Q
+}
+
+/* What the quoter writes, the reader reads back as the same bytes. */
+Test(csv, quote_reads_back)
+{
+    static const char *fields[] = {"plain", "a,b", "say \"hi\"", "\"\"", "two\r\nlines", ",", " "};
+    size_t nf = sizeof fields / sizeof fields[0];
+    km_buf b = {0};
+    for (size_t k = 0; k < nf; k++) {
+        if (k)
+            km_buf_raw(&b, ",", 1);
+        km_csv_put_field(&b, fields[k], strlen(fields[k]));
+    }
+    km_buf_raw(&b, "\n", 1);
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    km_csv_opts o = {',', 0, 0, "t.csv"};
+    km_csv *c;
+    cr_assert_eq(km_csv_open_mem(&ctx, &o, &c), 0);
+    km_csv_reset_mem(c, (char *)b.p, b.len, 1);
+    km_csv_field *f;
+    size_t n;
+    cr_assert_eq(km_csv_next(c, &f, &n), 1, "%s", ctx.err.msg);
+    cr_assert_eq(n, nf);
+    for (size_t k = 0; k < nf; k++)
+        cr_assert(f[k].len == strlen(fields[k]) && memcmp(f[k].p, fields[k], f[k].len) == 0,
+                  "field %zu: [%.*s]", k, (int)f[k].len, f[k].p);
+    km_csv_close(c);
+    free(b.p);
 }
 
 Test(csv, errors_name_line_and_field)

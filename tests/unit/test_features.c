@@ -129,3 +129,19 @@ Test(features, task_inference_and_scaling)
     cr_assert_str_eq(ctx.err.msg, "--label: no column named 'nope'");
     km_schema_free(&s);
 }
+
+Test(features, colstats_moments)
+{
+    km_colstats st = {0, 4, 8, 32, 4, 1}; /* values 0,0,4,4 */
+    double mean, sd;
+    cr_assert_eq(km_colstats_moments(&st, &mean, &sd), 1);
+    cr_assert_float_eq(mean, 2, 1e-15);
+    cr_assert_float_eq(sd, 2, 1e-15);
+    st = (km_colstats){3, 3, 9, 27, 3, 0}; /* 3,3,3, with a variance rounded below 0 */
+    st.sumsq = 26.999999999999996;
+    cr_assert_eq(km_colstats_moments(&st, &mean, &sd), 1);
+    cr_assert_eq(sd, 0);
+    km_colstats_init(&st);
+    cr_assert_eq(km_colstats_moments(&st, &mean, &sd), 0);
+    cr_assert(isnan(mean) && isnan(sd));
+}

@@ -7,7 +7,8 @@
  * each backend with awkward batches (odd sizes and offsets, more requests
  * than the ring holds, reads ending at or past end of file) and compare
  * with what was written. io_uring tests skip where the kernel refuses
- * io_uring (many CI containers), they do not fail. */
+ * io_uring (many CI containers), they do not fail. One test covers the
+ * atomic output file's formatted write. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include "kmill/ctx.h"
 #include "kmill/error.h"
 #include "kmill/io.h"
+#include "kmill/outfile.h"
 
 /* xorshift64*: deterministic data, so a failure reproduces */
 static uint64_t rnd(uint64_t *s)
@@ -338,4 +340,36 @@ Test(io, rejects_unknown_backend)
     cr_assert_eq(km_io_open(&ctx, 0, 7, 16, &io), KM_EINVAL);
     cr_assert_null(io);
     km_io_close(NULL);
+}
+
+/* km_outfile_printf: short text, and text longer than its stack buffer,
+ * appear in order once committed, and nothing before. */
+Test(outfile, printf_short_and_long)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    char dir[] = "/tmp/kmill-outfile-XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/log.tsv", dir);
+    km_outfile of;
+    cr_assert_eq(km_outfile_open(&ctx, &of, path), 0, "%s", ctx.err.msg);
+    char big[2000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    cr_assert_eq(km_outfile_printf(&of, "a\t%d\t%.3f\n", 42, 0.5), 0);
+    cr_assert_eq(km_outfile_printf(&of, "%s|%s\n", big, "end"), 0);
+    cr_assert_eq(access(path, F_OK), -1, "the file appeared before the commit");
+    cr_assert_eq(km_outfile_commit(&of), 0, "%s", ctx.err.msg);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    static char got[4096];
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    fclose(f);
+    got[n] = 0;
+    cr_assert_eq(n, 11 + sizeof big - 1 + 5);
+    cr_assert(strncmp(got, "a\t42\t0.500\n", 11) == 0);
+    cr_assert(strncmp(got + 11, big, sizeof big - 1) == 0);
+    cr_assert_str_eq(got + 11 + sizeof big - 1, "|end\n");
+    unlink(path);
+    rmdir(dir);
 }

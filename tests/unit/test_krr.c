@@ -12,6 +12,7 @@
 
 #include "kmill/convert.h"
 #include "kmill/krr.h"
+#include "kmill/metrics.h"
 #include "kmill/train.h"
 #include "kmill/model.h"
 #include "kmill/rng.h"

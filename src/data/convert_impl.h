@@ -30,6 +30,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kmill/convert.h"
 #include "kmill/csv.h"
@@ -155,15 +156,35 @@ int read_block(struct conv *c, struct block *b);
 /* Release a mapped block's mapping (a read block keeps its buffer). */
 void unmap_block(struct block *b);
 
-/* ---- stage 2: convert_parse.c and convert_fast.c ----------------------- */
+/* ---- stage 2: convert_cells.c, convert_fast.c, convert_parse.c -------- */
 
 /* Parse the NA token list into c->na. */
 int na_parse(struct conv *c, const char *list);
+/* Whether field f is an NA token (inline: the general path asks it of
+ * every field). */
+static inline int is_na(const struct na_set *na, const km_csv_field *f)
+{
+    if (f->len == 0)
+        return na->empty;
+    if (!na->first[(unsigned char)f->p[0]])
+        return 0;
+    for (size_t i = 0; i < na->n; i++)
+        if (na->len[i] == f->len && memcmp(na->tok[i], f->p, f->len) == 0)
+            return 1;
+    return 0;
+}
+/* Keep a failure in the block (see the exemptions above); returns rc. */
+int block_fail(struct block *b, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A text value of row `row`, column col as a cell of the block. */
+int add_cell(struct block *b, uint32_t row, uint32_t col, const km_csv_field *f, uint64_t line,
+             uint32_t field);
+/* Room for one more row in the block. */
+int block_row_room(struct block *b, uint32_t ncols);
 /* Pool job: parse block arg into rows and text cells; a failure is kept in
  * the block (rc, err) for merge_block to report, since a worker cannot
  * write the caller's error record. */
 void parse_block(void *arg, size_t item, int worker);
-/* A field the fast paths did not read as a number: see convert_parse.c. */
+/* A field the fast paths did not read as a number: see convert_cells.c. */
 int text_field(struct block *b, uint32_t j, const char *s, size_t len, float *row);
 
 /* The fast paths (convert_fast.c): each returns the record's length with

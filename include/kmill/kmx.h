@@ -106,6 +106,19 @@ void km_kmx_scan_close(km_kmx_scan *s);
  * plus the caller), for the memory planner (kmill/plan.h). */
 uint64_t km_kmx_scan_estimate(const km_kmx *d, int tasks);
 
+/* What info reports of a dataset beside its schema: the format version,
+ * the categorical columns, the chunks' bytes (decoded and compressed, and
+ * their ratio) and how many chunks each filter stores (KMX filter codes
+ * 0..3: plain, shuffled, u8, i16). */
+typedef struct km_kmx_summary {
+    int major, minor;
+    uint32_t categorical;
+    uint64_t raw_bytes, comp_bytes;
+    double ratio;
+    uint64_t filters[4];
+} km_kmx_summary;
+void km_kmx_summarize(const km_kmx *d, km_kmx_summary *s);
+
 /* n distinct row numbers drawn uniformly (seeded), sorted ascending. */
 int km_kmx_sample(km_kmx *d, uint64_t n, uint64_t seed, uint64_t *rows);
 

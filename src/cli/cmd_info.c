@@ -97,6 +97,138 @@ static void json_f32(double v)
     }
 }
 
+/* info --json: the summary, then every column's statistics. */
+static void print_json(const char *path, km_kmx *d, const km_kmx_summary *su, int verify,
+                       const struct verify_result *vr)
+{
+    const km_schema *sc = km_kmx_schema(d);
+    const km_kmx_source *src = km_kmx_source_info(d);
+    printf("{\"file\":");
+    cli_json_str(path, strlen(path));
+    printf(",\"format\":\"kmx %d.%d\",\"file_bytes\":%llu,\"rows\":%llu,\"columns\":%u,"
+           "\"numeric_columns\":%u,\"categorical_columns\":%u,\"chunks\":%llu,"
+           "\"rows_per_chunk\":%u,\"raw_bytes\":%llu,\"compressed_bytes\":%llu,"
+           "\"compression_ratio\":%.4g,\"filters\":{\"plain\":%llu,\"shuffled\":%llu,"
+           "\"u8\":%llu,\"i16\":%llu},\"source\":{\"name\":",
+           su->major, su->minor, (unsigned long long)km_kmx_file_size(d),
+           (unsigned long long)km_kmx_rows(d), sc->ncols, sc->ncols - su->categorical,
+           su->categorical, (unsigned long long)km_kmx_nchunks(d), km_kmx_rows_per_chunk(d),
+           (unsigned long long)su->raw_bytes, (unsigned long long)su->comp_bytes, su->ratio,
+           (unsigned long long)su->filters[0], (unsigned long long)su->filters[1],
+           (unsigned long long)su->filters[2], (unsigned long long)su->filters[3]);
+    cli_json_str(src->name ? src->name : "", src->name ? strlen(src->name) : 0);
+    printf(",\"bytes\":%llu,\"mtime\":%lld}", (unsigned long long)src->size,
+           (long long)src->mtime);
+    if (verify)
+        printf(",\"verified\":{\"chunks\":%llu,\"decoded_bytes\":%llu,\"seconds\":%.6f}",
+               (unsigned long long)vr->chunks, (unsigned long long)vr->bytes, vr->seconds);
+    printf(",\"column_stats\":[");
+    for (uint32_t j = 0; j < sc->ncols; j++) {
+        const km_column *c = &sc->cols[j];
+        const km_colstats *t = &c->stats;
+        printf("%s{\"name\":", j ? "," : "");
+        cli_json_str(c->name, strlen(c->name));
+        printf(",\"type\":\"%s\",\"count\":%llu,\"missing\":%llu",
+               c->type == KM_COL_CATEGORICAL ? "categorical" : "numeric",
+               (unsigned long long)t->count, (unsigned long long)t->missing);
+        if (c->type == KM_COL_NUMERIC) {
+            double mean, sd;
+            km_colstats_moments(t, &mean, &sd);
+            printf(",\"min\":");
+            json_f32(t->count ? t->min : NAN);
+            printf(",\"max\":");
+            json_f32(t->count ? t->max : NAN);
+            printf(",\"mean\":");
+            cli_json_num(mean);
+            printf(",\"std\":");
+            cli_json_num(sd);
+        } else {
+            printf(",\"levels\":%u,\"categories\":[", c->nlevels);
+            for (uint32_t k = 0; k < c->nlevels; k++) {
+                if (k)
+                    putchar(',');
+                cli_json_str(c->levels[k], c->level_len[k]);
+            }
+            putchar(']');
+        }
+        putchar('}');
+    }
+    printf("]}\n");
+}
+
+/* The text form's column table. */
+static void print_columns(const km_schema *sc)
+{
+    size_t w = 6;
+    for (uint32_t j = 0; j < sc->ncols; j++)
+        if (strlen(sc->cols[j].name) > w)
+            w = strlen(sc->cols[j].name);
+    if (w > 40)
+        w = 40;
+    printf("\n%-*s  %-11s  %12s  %12s  %12s  %12s  %9s  %6s\n", (int)w, "column", "type", "min",
+           "max", "mean", "std", "missing", "levels");
+    for (uint32_t j = 0; j < sc->ncols; j++) {
+        const km_column *c = &sc->cols[j];
+        const km_colstats *t = &c->stats;
+        printf("%-*.*s  %-11s  ", (int)w, (int)w, c->name,
+               c->type == KM_COL_CATEGORICAL ? "categorical" : "numeric");
+        double mean, sd;
+        if (c->type == KM_COL_NUMERIC && km_colstats_moments(t, &mean, &sd)) {
+            printf("%12.6g  %12.6g  %12.6g  %12.6g  ", t->min, t->max, mean, sd);
+        } else {
+            printf("%12s  %12s  %12s  %12s  ", "", "", "", "");
+        }
+        printf("%9llu  ", (unsigned long long)t->missing);
+        if (c->type == KM_COL_CATEGORICAL)
+            printf("%6u\n", c->nlevels);
+        else
+            printf("%6s\n", "");
+    }
+}
+
+/* info's text form. */
+static void print_text(const char *path, km_kmx *d, const km_kmx_summary *su, int verify,
+                       const struct verify_result *vr)
+{
+    static const char *filter_name[4] = {"plain", "shuffled", "u8", "i16"};
+    const km_schema *sc = km_kmx_schema(d);
+    const km_kmx_source *src = km_kmx_source_info(d);
+    char b1[32], b2[32], b3[32];
+    printf("file:     %s (%s)\n", path, km_format_size(km_kmx_file_size(d), b1, sizeof b1));
+    printf("format:   kmx %d.%d\n", su->major, su->minor);
+    printf("rows:     %llu\n", (unsigned long long)km_kmx_rows(d));
+    printf("columns:  %u (%u numeric, %u categorical)\n", sc->ncols, sc->ncols - su->categorical,
+           su->categorical);
+    printf("chunks:   %llu of up to %u rows (", (unsigned long long)km_kmx_nchunks(d),
+           km_kmx_rows_per_chunk(d));
+    for (int f = 0, lead = 1; f < 4; f++)
+        if (su->filters[f]) {
+            printf("%s%llu %s", lead ? "" : ", ", (unsigned long long)su->filters[f],
+                   filter_name[f]);
+            lead = 0;
+        }
+    printf(")\n");
+    printf("data:     %s as float32, %s compressed (ratio %.2f)\n",
+           km_format_size(su->raw_bytes, b2, sizeof b2),
+           km_format_size(su->comp_bytes, b3, sizeof b3), su->ratio);
+    if (src->name && *src->name) {
+        printf("source:   %s", src->name);
+        if (src->size) {
+            char tb[32];
+            time_t t = (time_t)src->mtime;
+            struct tm tm;
+            strftime(tb, sizeof tb, "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
+            printf(" (%s, modified %s UTC)", km_format_size(src->size, b1, sizeof b1), tb);
+        }
+        putchar('\n');
+    }
+    if (verify)
+        printf("verified: %llu chunks, %s decoded in %.3f s (%.2f GB/s), all checksums match\n",
+               (unsigned long long)vr->chunks, km_format_size(vr->bytes, b1, sizeof b1),
+               vr->seconds, vr->seconds > 0 ? vr->bytes / vr->seconds / 1e9 : 0.0);
+    print_columns(sc);
+}
+
 int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
 {
     struct st s = {cmd, 0, 0, cli_io_default()};
@@ -116,132 +248,12 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         km_kmx_close(d);
         return cli_fail(ctx, rc);
     }
-
-    const km_schema *sc = km_kmx_schema(d);
-    uint64_t nrows = km_kmx_rows(d), nch = km_kmx_nchunks(d), comp = 0, raw = 0;
-    uint64_t nfilter[4] = {0, 0, 0, 0};
-    static const char *filter_name[4] = {"plain", "shuffled", "u8", "i16"};
-    for (uint64_t k = 0; k < nch; k++) {
-        const km_kmx_chunk *e = km_kmx_chunk_info(d, k);
-        comp += e->comp_len;
-        raw += e->raw_len;
-        nfilter[e->filter <= KMX_FILTER_I16 ? e->filter : 0]++;
-    }
-    uint32_t ncat = 0;
-    for (uint32_t j = 0; j < sc->ncols; j++)
-        ncat += sc->cols[j].type == KM_COL_CATEGORICAL;
-    int minor;
-    int major = km_kmx_version(d, &minor);
-    const km_kmx_source *src = km_kmx_source_info(d);
-    double ratio = comp ? (double)raw / (double)comp : 0;
-
-    if (s.json) {
-        printf("{\"file\":");
-        cli_json_str(path, strlen(path));
-        printf(",\"format\":\"kmx %d.%d\",\"file_bytes\":%llu,\"rows\":%llu,\"columns\":%u,"
-               "\"numeric_columns\":%u,\"categorical_columns\":%u,\"chunks\":%llu,"
-               "\"rows_per_chunk\":%u,\"raw_bytes\":%llu,\"compressed_bytes\":%llu,"
-               "\"compression_ratio\":%.4g,\"filters\":{\"plain\":%llu,\"shuffled\":%llu,"
-               "\"u8\":%llu,\"i16\":%llu},\"source\":{\"name\":",
-               major, minor, (unsigned long long)km_kmx_file_size(d), (unsigned long long)nrows,
-               sc->ncols, sc->ncols - ncat, ncat, (unsigned long long)nch,
-               km_kmx_rows_per_chunk(d), (unsigned long long)raw, (unsigned long long)comp, ratio,
-               (unsigned long long)nfilter[0], (unsigned long long)nfilter[1],
-               (unsigned long long)nfilter[2], (unsigned long long)nfilter[3]);
-        cli_json_str(src->name ? src->name : "", src->name ? strlen(src->name) : 0);
-        printf(",\"bytes\":%llu,\"mtime\":%lld}", (unsigned long long)src->size,
-               (long long)src->mtime);
-        if (s.verify)
-            printf(",\"verified\":{\"chunks\":%llu,\"decoded_bytes\":%llu,\"seconds\":%.6f}",
-                   (unsigned long long)vr.chunks, (unsigned long long)vr.bytes, vr.seconds);
-        printf(",\"column_stats\":[");
-        for (uint32_t j = 0; j < sc->ncols; j++) {
-            const km_column *c = &sc->cols[j];
-            const km_colstats *t = &c->stats;
-            printf("%s{\"name\":", j ? "," : "");
-            cli_json_str(c->name, strlen(c->name));
-            printf(",\"type\":\"%s\",\"count\":%llu,\"missing\":%llu",
-                   c->type == KM_COL_CATEGORICAL ? "categorical" : "numeric",
-                   (unsigned long long)t->count, (unsigned long long)t->missing);
-            if (c->type == KM_COL_NUMERIC) {
-                double mean, sd;
-                km_colstats_moments(t, &mean, &sd);
-                printf(",\"min\":");
-                json_f32(t->count ? t->min : NAN);
-                printf(",\"max\":");
-                json_f32(t->count ? t->max : NAN);
-                printf(",\"mean\":");
-                cli_json_num(mean);
-                printf(",\"std\":");
-                cli_json_num(sd);
-            } else {
-                printf(",\"levels\":%u,\"categories\":[", c->nlevels);
-                for (uint32_t k = 0; k < c->nlevels; k++) {
-                    if (k)
-                        putchar(',');
-                    cli_json_str(c->levels[k], c->level_len[k]);
-                }
-                putchar(']');
-            }
-            putchar('}');
-        }
-        printf("]}\n");
-    } else {
-        char b1[32], b2[32], b3[32];
-        printf("file:     %s (%s)\n", path, km_format_size(km_kmx_file_size(d), b1, sizeof b1));
-        printf("format:   kmx %d.%d\n", major, minor);
-        printf("rows:     %llu\n", (unsigned long long)nrows);
-        printf("columns:  %u (%u numeric, %u categorical)\n", sc->ncols, sc->ncols - ncat, ncat);
-        printf("chunks:   %llu of up to %u rows (", (unsigned long long)nch, km_kmx_rows_per_chunk(d));
-        for (int f = 0, lead = 1; f < 4; f++)
-            if (nfilter[f]) {
-                printf("%s%llu %s", lead ? "" : ", ", (unsigned long long)nfilter[f], filter_name[f]);
-                lead = 0;
-            }
-        printf(")\n");
-        printf("data:     %s as float32, %s compressed (ratio %.2f)\n",
-               km_format_size(raw, b2, sizeof b2), km_format_size(comp, b3, sizeof b3), ratio);
-        if (src->name && *src->name) {
-            printf("source:   %s", src->name);
-            if (src->size) {
-                char tb[32];
-                time_t t = (time_t)src->mtime;
-                struct tm tm;
-                strftime(tb, sizeof tb, "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
-                printf(" (%s, modified %s UTC)", km_format_size(src->size, b1, sizeof b1), tb);
-            }
-            putchar('\n');
-        }
-        if (s.verify)
-            printf("verified: %llu chunks, %s decoded in %.3f s (%.2f GB/s), all checksums match\n",
-                   (unsigned long long)vr.chunks, km_format_size(vr.bytes, b1, sizeof b1),
-                   vr.seconds, vr.seconds > 0 ? vr.bytes / vr.seconds / 1e9 : 0.0);
-        size_t w = 6;
-        for (uint32_t j = 0; j < sc->ncols; j++)
-            if (strlen(sc->cols[j].name) > w)
-                w = strlen(sc->cols[j].name);
-        if (w > 40)
-            w = 40;
-        printf("\n%-*s  %-11s  %12s  %12s  %12s  %12s  %9s  %6s\n", (int)w, "column", "type", "min",
-               "max", "mean", "std", "missing", "levels");
-        for (uint32_t j = 0; j < sc->ncols; j++) {
-            const km_column *c = &sc->cols[j];
-            const km_colstats *t = &c->stats;
-            printf("%-*.*s  %-11s  ", (int)w, (int)w, c->name,
-                   c->type == KM_COL_CATEGORICAL ? "categorical" : "numeric");
-            double mean, sd;
-            if (c->type == KM_COL_NUMERIC && km_colstats_moments(t, &mean, &sd)) {
-                printf("%12.6g  %12.6g  %12.6g  %12.6g  ", t->min, t->max, mean, sd);
-            } else {
-                printf("%12s  %12s  %12s  %12s  ", "", "", "", "");
-            }
-            printf("%9llu  ", (unsigned long long)t->missing);
-            if (c->type == KM_COL_CATEGORICAL)
-                printf("%6u\n", c->nlevels);
-            else
-                printf("%6s\n", "");
-        }
-    }
+    km_kmx_summary su;
+    km_kmx_summarize(d, &su);
+    if (s.json)
+        print_json(path, d, &su, s.verify, &vr);
+    else
+        print_text(path, d, &su, s.verify, &vr);
     km_kmx_close(d);
     return EXIT_OK;
 }

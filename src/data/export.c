@@ -81,10 +81,52 @@ static int put_row(km_ctx *ctx, const char *path, const km_schema *s, const floa
     return 0;
 }
 
+/* The chunks that hold the selected rows: [from, to), or the sorted
+ * sample rows (nsel of them) when rows is not NULL. */
+static int select_chunks(km_ctx *ctx, km_kmx *d, uint64_t from, uint64_t to,
+                         const uint64_t *rows, uint64_t nsel, uint64_t **out, uint64_t *n)
+{
+    uint64_t nch = km_kmx_nchunks(d), ri = 0;
+    uint64_t *chunks = malloc((nch ? nch : 1) * sizeof *chunks);
+    if (!chunks)
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    *n = 0;
+    for (uint64_t k = 0; k < nch && nsel; k++) {
+        const km_kmx_chunk *e = km_kmx_chunk_info(d, k);
+        uint64_t a = e->first_row, b = a + e->nrows;
+        if (b <= from || a >= to)
+            continue;
+        if (rows) {
+            while (ri < nsel && rows[ri] < a)
+                ri++;
+            if (ri == nsel || rows[ri] >= b)
+                continue;
+        }
+        chunks[(*n)++] = k;
+    }
+    *out = chunks;
+    return 0;
+}
+
+/* The header line of the selected columns, written out at once. */
+static int put_header(km_ctx *ctx, FILE *out, const km_schema *s, const uint32_t *cols,
+                      uint32_t ncols, struct line *l)
+{
+    for (uint32_t k = 0; k < ncols; k++) {
+        if (k && reserve(l, 1) == 0)
+            l->p[l->len++] = ',';
+        const char *nm = s->cols[cols[k]].name;
+        if (put_text(l, nm, strlen(nm)) || reserve(l, 1))
+            return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    }
+    l->p[l->len++] = '\n';
+    return emit(ctx, out, l);
+}
+
 int km_export_csv(km_ctx *ctx, km_kmx *d, FILE *out, const km_export_opts *o)
 {
     const km_schema *s = km_kmx_schema(d);
-    uint64_t nrows = km_kmx_rows(d), nch = km_kmx_nchunks(d);
+    uint64_t nrows = km_kmx_rows(d);
     uint64_t from = o->from < nrows ? o->from : nrows;
     uint64_t to = o->to < nrows ? o->to : nrows;
     if (to < from)
@@ -128,44 +170,13 @@ int km_export_csv(km_ctx *ctx, km_kmx *d, FILE *out, const km_export_opts *o)
         for (uint64_t i = 0; i < nsel; i++)
             rows[i] += from;
     }
-    /* the chunks that hold the selected rows */
-    chunks = malloc((nch ? nch : 1) * sizeof *chunks);
-    if (!chunks) {
-        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    if ((rc = select_chunks(ctx, d, from, to, rows, nsel, &chunks, &nchunks)))
         goto out;
-    }
-    uint64_t ri = 0;
-    for (uint64_t k = 0; k < nch && nsel; k++) {
-        const km_kmx_chunk *e = km_kmx_chunk_info(d, k);
-        uint64_t a = e->first_row, b = a + e->nrows;
-        if (b <= from || a >= to)
-            continue;
-        if (rows) {
-            while (ri < nsel && rows[ri] < a)
-                ri++;
-            if (ri == nsel || rows[ri] >= b)
-                continue;
-        }
-        chunks[nchunks++] = k;
-    }
-
-    if (!o->no_header) {
-        for (uint32_t k = 0; k < ncols; k++) {
-            if (k && reserve(&l, 1) == 0)
-                l.p[l.len++] = ',';
-            const char *nm = s->cols[cols[k]].name;
-            if (put_text(&l, nm, strlen(nm)) || reserve(&l, 1)) {
-                rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-                goto out;
-            }
-        }
-        l.p[l.len++] = '\n';
-        if ((rc = emit(ctx, out, &l)))
-            goto out;
-    }
+    if (!o->no_header && (rc = put_header(ctx, out, s, cols, ncols, &l)))
+        goto out;
     if ((rc = km_kmx_scan_open(d, o->pool, chunks, nchunks, &scan)))
         goto out;
-    ri = 0;
+    uint64_t ri = 0;
     for (;;) {
         const float *blk;
         uint32_t n;

@@ -141,6 +141,46 @@ static int parse_index(km_kmx *d, const unsigned char *ix)
     return 0;
 }
 
+/* The header: signature, version, required features, checksum and the
+ * fields the reader relies on. */
+static int read_header(km_kmx *d)
+{
+    const char *path = d->path;
+    unsigned char h[KMX_HEADER_SIZE];
+    if (d->size < 8)
+        return km_seterr(&d->ctx->err, KM_EFORMAT, "%s: not a kmill dataset (too short)", path);
+    size_t hn = d->size < KMX_HEADER_SIZE ? (size_t)d->size : KMX_HEADER_SIZE;
+    int rc = pread_full(d, h, hn, 0);
+    if (rc)
+        return rc;
+    if (memcmp(h + KMX_HDR_SIGNATURE, KMX_SIGNATURE, KMX_MAGIC_LEN) != 0)
+        return km_seterr(&d->ctx->err, KM_EFORMAT, "%s: not a kmill dataset (bad signature)",
+                         path);
+    if (hn < KMX_HEADER_SIZE)
+        return corrupt(d, "truncated file (incomplete header)");
+    unsigned major = get_u16(h + KMX_HDR_MAJOR);
+    d->minor = get_u16(h + KMX_HDR_MINOR);
+    if (major != KMX_MAJOR)
+        return km_seterr(&d->ctx->err, KM_EFORMAT,
+                         "%s: dataset format version %u.%d is not supported (this kmill reads "
+                         "%d.x); convert the CSV again with this kmill",
+                         path, major, d->minor, KMX_MAJOR);
+    if (get_u32(h + KMX_HDR_CRC) != km_crc32c(0, h, KMX_HDR_CRC))
+        return corrupt(d, "header checksum mismatch");
+    uint32_t req = get_u32(h + KMX_HDR_REQUIRED);
+    if (req & ~KMX_KNOWN_REQUIRED)
+        return km_seterr(&d->ctx->err, KM_EFORMAT,
+                         "%s: the file needs format features this kmill does not have (0x%x)",
+                         path, req & ~KMX_KNOWN_REQUIRED);
+    d->ncols = get_u32(h + KMX_HDR_NCOLS);
+    d->rpc = get_u32(h + KMX_HDR_ROWS_PER_CHUNK);
+    if (h[KMX_HDR_DTYPE] != KMX_DTYPE_F32 || get_u32(h + KMX_HDR_SIZE) < KMX_HEADER_SIZE ||
+        get_u32(h + KMX_HDR_ALIGN) != KMX_ALIGN || d->ncols == 0 || d->rpc == 0 ||
+        (uint64_t)d->rpc * d->ncols * 4 > KMX_MAX_CHUNK_RAW)
+        return corrupt(d, "header fields out of range");
+    return 0;
+}
+
 int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out)
 {
     km_kmx *d = calloc(1, sizeof *d);
@@ -162,50 +202,8 @@ int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out)
         goto fail;
     }
     d->size = (uint64_t)st.st_size;
-    unsigned char h[KMX_HEADER_SIZE];
-    if (d->size < 8) {
-        rc = km_seterr(&ctx->err, KM_EFORMAT, "%s: not a kmill dataset (too short)", path);
+    if ((rc = read_header(d)))
         goto fail;
-    }
-    size_t hn = d->size < KMX_HEADER_SIZE ? (size_t)d->size : KMX_HEADER_SIZE;
-    if ((rc = pread_full(d, h, hn, 0)))
-        goto fail;
-    if (memcmp(h + KMX_HDR_SIGNATURE, KMX_SIGNATURE, KMX_MAGIC_LEN) != 0) {
-        rc = km_seterr(&ctx->err, KM_EFORMAT, "%s: not a kmill dataset (bad signature)", path);
-        goto fail;
-    }
-    if (hn < KMX_HEADER_SIZE) {
-        rc = corrupt(d, "truncated file (incomplete header)");
-        goto fail;
-    }
-    unsigned major = get_u16(h + KMX_HDR_MAJOR);
-    d->minor = get_u16(h + KMX_HDR_MINOR);
-    if (major != KMX_MAJOR) {
-        rc = km_seterr(&ctx->err, KM_EFORMAT,
-                       "%s: dataset format version %u.%d is not supported (this kmill reads %d.x); "
-                       "convert the CSV again with this kmill",
-                       path, major, d->minor, KMX_MAJOR);
-        goto fail;
-    }
-    if (get_u32(h + KMX_HDR_CRC) != km_crc32c(0, h, KMX_HDR_CRC)) {
-        rc = corrupt(d, "header checksum mismatch");
-        goto fail;
-    }
-    uint32_t req = get_u32(h + KMX_HDR_REQUIRED);
-    if (req & ~KMX_KNOWN_REQUIRED) {
-        rc = km_seterr(&ctx->err, KM_EFORMAT,
-                       "%s: the file needs format features this kmill does not have (0x%x)", path,
-                       req & ~KMX_KNOWN_REQUIRED);
-        goto fail;
-    }
-    d->ncols = get_u32(h + KMX_HDR_NCOLS);
-    d->rpc = get_u32(h + KMX_HDR_ROWS_PER_CHUNK);
-    if (h[KMX_HDR_DTYPE] != KMX_DTYPE_F32 || get_u32(h + KMX_HDR_SIZE) < KMX_HEADER_SIZE ||
-        get_u32(h + KMX_HDR_ALIGN) != KMX_ALIGN || d->ncols == 0 || d->rpc == 0 ||
-        (uint64_t)d->rpc * d->ncols * 4 > KMX_MAX_CHUNK_RAW) {
-        rc = corrupt(d, "header fields out of range");
-        goto fail;
-    }
     unsigned char f[KMX_FOOTER_SIZE];
     if (d->size < KMX_ALIGN + KMX_FOOTER_SIZE ||
         (rc = pread_full(d, f, sizeof f, d->size - KMX_FOOTER_SIZE)) ||
@@ -612,4 +610,20 @@ uint64_t km_kmx_scan_estimate(const km_kmx *d, int tasks)
     }
     uint64_t held = 4 * (uint64_t)tasks < d->nchunks ? 4 * (uint64_t)tasks : d->nchunks;
     return held * big + (uint64_t)tasks * (160u << 10);
+}
+
+void km_kmx_summarize(const km_kmx *d, km_kmx_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    s->major = km_kmx_version(d, &s->minor);
+    for (uint64_t k = 0; k < d->nchunks; k++) {
+        const km_kmx_chunk *e = &d->index[k];
+        s->comp_bytes += e->comp_len;
+        s->raw_bytes += e->raw_len;
+        s->filters[e->filter <= KMX_FILTER_I16 ? e->filter : 0]++;
+    }
+    const km_schema *sc = km_kmx_schema(d);
+    for (uint32_t j = 0; j < sc->ncols; j++)
+        s->categorical += sc->cols[j].type == KM_COL_CATEGORICAL;
+    s->ratio = s->comp_bytes ? (double)s->raw_bytes / (double)s->comp_bytes : 0;
 }

@@ -267,6 +267,156 @@ static int take_floats(km_cur *c, uint64_t count, float **out)
     return 0;
 }
 
+/* Read and check the file header: magic, checksum, major version and the
+ * features a reader must know; st gets the file's size for the sections. */
+static int read_header(km_ctx *ctx, const char *path, int fd, struct stat *st)
+{
+    unsigned char h[HEADER];
+    int r = fstat(fd, st) ? -errno : read_full(fd, h, HEADER);
+    if (r < 0)
+        return km_seterr(&ctx->err, KM_EIO, "%s: %s", path, strerror(-r));
+    if (r > 0 || memcmp(h, MAGIC, 8) != 0)
+        return km_seterr(&ctx->err, KM_EFORMAT, "%s: not a kmill model file", path);
+    if (get_u32(h + 20) != km_crc32c(0, h, 20))
+        return km_seterr(&ctx->err, KM_ECORRUPT, "%s: header checksum mismatch", path);
+    if (get_u16(h + 8) != MAJOR)
+        return km_seterr(&ctx->err, KM_EFORMAT,
+                         "%s: model format version %u.%u is not supported (this kmill reads %u.x)",
+                         path, get_u16(h + 8), get_u16(h + 10), MAJOR);
+    if (get_u32(h + 12))
+        return km_seterr(&ctx->err, KM_EFORMAT,
+                         "%s: the model needs features this kmill lacks (0x%08x); upgrade kmill",
+                         path, get_u32(h + 12));
+    return 0;
+}
+
+/* Read the section at byte pos of a file of size bytes: its tag, and its
+ * payload of *len bytes (then its checksum, verified) into *out, which the
+ * caller frees. The sizes are checked against the file's before anything
+ * is allocated. */
+static int read_section(km_ctx *ctx, const char *path, int fd, uint64_t pos, uint64_t size,
+                        uint32_t *tag, uint64_t *len, unsigned char **out)
+{
+    unsigned char sh[12];
+    int r;
+    if (size - pos < 16 || (r = read_full(fd, sh, 12)) != 0)
+        return km_seterr(&ctx->err, KM_ECORRUPT, "%s: truncated model file (no end section)", path);
+    *tag = get_u32(sh);
+    uint64_t n = *len = get_u64(sh + 4);
+    if (n > size - pos - 16)
+        return km_seterr(&ctx->err, KM_ECORRUPT, "%s: truncated model file (section at byte %llu)",
+                         path, (unsigned long long)pos);
+    unsigned char *p = malloc(n + 4);
+    if (!p)
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory reading %s", path);
+    if ((r = read_full(fd, p, n + 4)) != 0) {
+        free(p);
+        return km_seterr(&ctx->err, r < 0 ? KM_EIO : KM_ECORRUPT, "%s: %s", path,
+                         r < 0 ? strerror(-r) : "truncated model file");
+    }
+    if (get_u32(p + n) != km_crc32c(0, p, n)) {
+        free(p);
+        return km_seterr(&ctx->err, KM_ECORRUPT, "%s: section at byte %llu: checksum mismatch",
+                         path, (unsigned long long)pos);
+    }
+    *out = p;
+    return 0;
+}
+
+/* Take a section's payload (len bytes at c) into m by its tag, marking
+ * the required ones in *have and the end in *ended; a section of a later
+ * minor version is skipped. Nonzero when the payload is malformed. */
+static int parse_section(km_model *m, uint32_t tag, km_cur *c, uint64_t len, int *have, int *ended)
+{
+    uint64_t cnt;
+    switch (tag) {
+    case T_PROV:
+        m->version = km_cur_str(c, NULL);
+        m->command = km_cur_str(c, NULL);
+        m->created = km_cur_str(c, NULL);
+        m->data_path = km_cur_str(c, NULL);
+        m->data_checksum = km_cur_u32(c);
+        m->solver = km_cur_str(c, NULL);
+        m->iters = (int64_t)km_cur_u64(c);
+        m->residual = km_cur_f64(c);
+        m->train_metric = km_cur_f64(c);
+        return c->bad;
+    case T_FEAT:
+        *have |= 1;
+        return get_features(c, &m->feat);
+    case T_KERN:
+        m->kernel.type = (int)km_cur_u32(c);
+        m->kernel.bandwidth = km_cur_f64(c);
+        m->reg = km_cur_f64(c);
+        m->metric = (int)km_cur_u32(c);
+        m->d = km_cur_u32(c);
+        cnt = m->metric == KM_METRIC_FULL ? (uint64_t)m->d * m->d
+              : m->metric == KM_METRIC_DIAG ? m->d : 0;
+        *have |= 2;
+        return c->bad || m->metric < 0 || m->metric > KM_METRIC_FULL ||
+               (m->kernel.type != KM_KERNEL_LAPLACE && m->kernel.type != KM_KERNEL_GAUSSIAN) ||
+               !(m->kernel.bandwidth > 0) || (cnt ? take_floats(c, cnt, &m->M) : 0);
+    case T_CENT:
+        m->n = km_cur_u64(c);
+        cnt = km_cur_u32(c);
+        *have |= 4;
+        return c->bad || cnt != m->d || m->n > len / 4 ||
+               take_floats(c, m->n * m->d, &m->centres);
+    case T_ALPH:
+        cnt = km_cur_u64(c);
+        m->c = km_cur_u32(c);
+        *have |= 8;
+        return c->bad || cnt != m->n || !m->c || m->c > len / 4 ||
+               take_floats(c, m->n * m->c, &m->alpha);
+    case T_SELE:
+        m->sel = 1;
+        m->rfm_iters = km_cur_u32(c);
+        m->best_iter = km_cur_u32(c);
+        m->rfm_diag = (int)km_cur_u32(c);
+        m->center_grads = (int)km_cur_u32(c);
+        m->agop_samples = km_cur_u64(c);
+        m->train_rows = km_cur_u64(c);
+        m->val_rows = km_cur_u64(c);
+        m->val_metric = km_cur_f64(c);
+        m->refit = (int)km_cur_u32(c);
+        return c->bad;
+    case T_END:
+        *ended = 1;
+        return 0;
+    default: /* a section of a later minor version */
+        return 0;
+    }
+}
+
+/* The sections after the header, up to and including END, into m; then
+ * the checks that need them all: every required one present, and the
+ * features, kernel and coefficients of one shape. */
+static int read_sections(km_ctx *ctx, const char *path, int fd, uint64_t size, km_model *m)
+{
+    uint64_t pos = HEADER;
+    int rc = 0, have = 0, ended = 0;
+    while (!rc && !ended) {
+        uint32_t tag = 0;
+        uint64_t len = 0;
+        unsigned char *p = NULL;
+        if ((rc = read_section(ctx, path, fd, pos, size, &tag, &len, &p)))
+            break;
+        km_cur c = {p, p + len, 0};
+        int bad = parse_section(m, tag, &c, len, &have, &ended);
+        free(p);
+        if (bad)
+            rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: malformed section at byte %llu", path,
+                           (unsigned long long)pos);
+        pos += 16 + len;
+    }
+    if (!rc && have != 15)
+        rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: model file lacks a required section", path);
+    if (!rc && (m->feat.d != m->d ||
+                (m->feat.task == KM_TASK_CLASSIFY ? m->c != m->feat.nclasses : m->c != 1)))
+        rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: inconsistent model file", path);
+    return rc;
+}
+
 int km_model_load(km_ctx *ctx, const char *path, km_model *m)
 {
     memset(m, 0, sizeof *m);
@@ -274,143 +424,9 @@ int km_model_load(km_ctx *ctx, const char *path, km_model *m)
     if (fd < 0)
         return km_seterr(&ctx->err, km_errno_code(errno), "%s: %s", path, strerror(errno));
     struct stat st;
-    unsigned char h[HEADER];
-    int rc = 0, r = fstat(fd, &st) ? -errno : read_full(fd, h, HEADER);
-    if (r < 0) {
-        rc = km_seterr(&ctx->err, KM_EIO, "%s: %s", path, strerror(-r));
-        goto out;
-    }
-    if (r > 0 || memcmp(h, MAGIC, 8) != 0) {
-        rc = km_seterr(&ctx->err, KM_EFORMAT, "%s: not a kmill model file", path);
-        goto out;
-    }
-    if (get_u32(h + 20) != km_crc32c(0, h, 20)) {
-        rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: header checksum mismatch", path);
-        goto out;
-    }
-    if (get_u16(h + 8) != MAJOR) {
-        rc = km_seterr(&ctx->err, KM_EFORMAT,
-                       "%s: model format version %u.%u is not supported (this kmill reads %u.x)",
-                       path, get_u16(h + 8), get_u16(h + 10), MAJOR);
-        goto out;
-    }
-    if (get_u32(h + 12)) {
-        rc = km_seterr(&ctx->err, KM_EFORMAT,
-                       "%s: the model needs features this kmill lacks (0x%08x); upgrade kmill",
-                       path, get_u32(h + 12));
-        goto out;
-    }
-    uint64_t pos = HEADER, size = (uint64_t)st.st_size;
-    int have = 0, ended = 0;
-    unsigned char *p = NULL;
-    while (!rc && !ended) {
-        unsigned char sh[12];
-        if (size - pos < 16 || (r = read_full(fd, sh, 12)) != 0) {
-            rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: truncated model file (no end section)", path);
-            break;
-        }
-        uint32_t tag = get_u32(sh);
-        uint64_t len = get_u64(sh + 4);
-        if (len > size - pos - 16) {
-            rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: truncated model file (section at byte %llu)",
-                           path, (unsigned long long)pos);
-            break;
-        }
-        p = malloc(len + 4);
-        if (!p) {
-            rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory reading %s", path);
-            break;
-        }
-        if ((r = read_full(fd, p, len + 4)) != 0) {
-            rc = km_seterr(&ctx->err, r < 0 ? KM_EIO : KM_ECORRUPT, "%s: %s", path,
-                           r < 0 ? strerror(-r) : "truncated model file");
-            break;
-        }
-        if (get_u32(p + len) != km_crc32c(0, p, len)) {
-            rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: section at byte %llu: checksum mismatch",
-                           path, (unsigned long long)pos);
-            break;
-        }
-        km_cur c = {p, p + len, 0};
-        int bad = 0;
-        uint64_t cnt;
-        switch (tag) {
-        case T_PROV:
-            m->version = km_cur_str(&c, NULL);
-            m->command = km_cur_str(&c, NULL);
-            m->created = km_cur_str(&c, NULL);
-            m->data_path = km_cur_str(&c, NULL);
-            m->data_checksum = km_cur_u32(&c);
-            m->solver = km_cur_str(&c, NULL);
-            m->iters = (int64_t)km_cur_u64(&c);
-            m->residual = km_cur_f64(&c);
-            m->train_metric = km_cur_f64(&c);
-            bad = c.bad;
-            break;
-        case T_FEAT:
-            bad = get_features(&c, &m->feat);
-            have |= 1;
-            break;
-        case T_KERN:
-            m->kernel.type = (int)km_cur_u32(&c);
-            m->kernel.bandwidth = km_cur_f64(&c);
-            m->reg = km_cur_f64(&c);
-            m->metric = (int)km_cur_u32(&c);
-            m->d = km_cur_u32(&c);
-            cnt = m->metric == KM_METRIC_FULL ? (uint64_t)m->d * m->d
-                  : m->metric == KM_METRIC_DIAG ? m->d : 0;
-            bad = c.bad || m->metric < 0 || m->metric > KM_METRIC_FULL ||
-                  (m->kernel.type != KM_KERNEL_LAPLACE && m->kernel.type != KM_KERNEL_GAUSSIAN) ||
-                  !(m->kernel.bandwidth > 0) || (cnt ? take_floats(&c, cnt, &m->M) : 0);
-            have |= 2;
-            break;
-        case T_CENT:
-            m->n = km_cur_u64(&c);
-            cnt = km_cur_u32(&c);
-            bad = c.bad || cnt != m->d || m->n > len / 4 ||
-                  take_floats(&c, m->n * m->d, &m->centres);
-            have |= 4;
-            break;
-        case T_ALPH:
-            cnt = km_cur_u64(&c);
-            m->c = km_cur_u32(&c);
-            bad = c.bad || cnt != m->n || !m->c || m->c > len / 4 ||
-                  take_floats(&c, m->n * m->c, &m->alpha);
-            have |= 8;
-            break;
-        case T_SELE:
-            m->sel = 1;
-            m->rfm_iters = km_cur_u32(&c);
-            m->best_iter = km_cur_u32(&c);
-            m->rfm_diag = (int)km_cur_u32(&c);
-            m->center_grads = (int)km_cur_u32(&c);
-            m->agop_samples = km_cur_u64(&c);
-            m->train_rows = km_cur_u64(&c);
-            m->val_rows = km_cur_u64(&c);
-            m->val_metric = km_cur_f64(&c);
-            m->refit = (int)km_cur_u32(&c);
-            bad = c.bad;
-            break;
-        case T_END:
-            ended = 1;
-            break;
-        default: /* a section of a later minor version */
-            break;
-        }
-        free(p);
-        p = NULL;
-        if (bad)
-            rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: malformed section at byte %llu", path,
-                           (unsigned long long)pos);
-        pos += 16 + len;
-    }
-    free(p);
-    if (!rc && have != 15)
-        rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: model file lacks a required section", path);
-    if (!rc && (m->feat.d != m->d ||
-                (m->feat.task == KM_TASK_CLASSIFY ? m->c != m->feat.nclasses : m->c != 1)))
-        rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: inconsistent model file", path);
-out:
+    int rc = read_header(ctx, path, fd, &st);
+    if (!rc)
+        rc = read_sections(ctx, path, fd, (uint64_t)st.st_size, m);
     close(fd);
     if (rc)
         km_model_free(m);

@@ -57,17 +57,25 @@ size_t km_agop_batch(size_t n, size_t d, size_t c, const km_agop_opts *o, size_t
     return b > m ? m : (size_t)b;
 }
 
-int km_agop(km_ctx *ctx, km_pool *pool, const km_kernel *k, const float *Z, size_t n, size_t d,
-            const float *alpha, size_t c, const float *B, const uint64_t *self, size_t m,
-            const km_agop_opts *o, double *G)
+/* One pass: its inputs, and buffers for one tile of centres (shifted,
+ * their norms, [alpha_J1 * Z_J | ...]) and one block of sample rows (W, H,
+ * u, the rows shifted and their norms). Gf takes each output's SYRK before
+ * it is added to G in float64; gs sums the gradients for centring. */
+typedef struct {
+    km_pool *pool;
+    const km_kernel *k;
+    const float *Z, *alpha, *B;
+    const uint64_t *self;
+    size_t n, d, c, cd, t;
+    float *Zs, *zn, *ZA, *W, *H, *u, *Bs, *bn, *Gf, *mu;
+    double *gs, *acc;
+} agop_pass;
+
+/* The block size km_agop_batch gives, or an error when not even one row
+ * fits in the budget. */
+static int batch_rows(km_ctx *ctx, size_t n, size_t d, size_t c, size_t m, const km_agop_opts *o,
+                      size_t *out)
 {
-    size_t gl = o->diag ? d : d * d;
-    memset(G, 0, gl * sizeof *G);
-    if (!m || !n || !d || !c)
-        return 0;
-    size_t cd = c * d;
-    size_t t = o->tile ? o->tile : CENTRE_TILE;
-    t = n < t ? n : t;
     uint64_t mem = o->mem ? o->mem : DEFAULT_MEM;
     uint64_t fixed = km_agop_estimate(n, d, c, o, 0);
     uint64_t per_row = km_agop_estimate(n, d, c, o, 1) - fixed;
@@ -79,94 +87,145 @@ int km_agop(km_ctx *ctx, km_pool *pool, const km_kernel *k, const float *Z, size
                          km_format_size(fixed + per_row, b1, sizeof b1), d, c,
                          km_format_size(mem, b2, sizeof b2));
     }
-    size_t b = o->batch ? o->batch : (size_t)((mem - fixed) / per_row);
-    if (b > MAX_BATCH)
-        b = MAX_BATCH;
-    if (b > m)
-        b = m;
+    *out = km_agop_batch(n, d, c, o, m);
+    return 0;
+}
 
-    float *Zs = malloc(t * d * sizeof *Zs), *zn = malloc(t * sizeof *zn);
-    float *ZA = malloc(t * cd * sizeof *ZA), *W = malloc(b * t * sizeof *W);
-    float *H = malloc(b * cd * sizeof *H), *u = malloc(b * c * sizeof *u);
-    float *Bs = malloc(b * d * sizeof *Bs), *bn = malloc(b * sizeof *bn);
-    float *Gf = o->diag ? NULL : malloc(d * d * sizeof *Gf), *mu = malloc(d * sizeof *mu);
-    double *gs = calloc(cd, sizeof *gs), *acc = calloc(d, sizeof *acc);
-    int rc = 0;
-    if (!Zs || !zn || !ZA || !W || !H || !u || !Bs || !bn || (!o->diag && !Gf) || !mu || !gs ||
-        !acc) {
-        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory for the AGOP pass");
-        goto out;
-    }
+/* The buffers, for blocks of b rows; all are asked for before any is
+ * checked, and -1 when one is missing leaves pass_free to free the rest. */
+static int pass_alloc(agop_pass *a, size_t b, int diag)
+{
+    size_t t = a->t, d = a->d, c = a->c, cd = a->cd;
+    a->Zs = malloc(t * d * sizeof *a->Zs);
+    a->zn = malloc(t * sizeof *a->zn);
+    a->ZA = malloc(t * cd * sizeof *a->ZA);
+    a->W = malloc(b * t * sizeof *a->W);
+    a->H = malloc(b * cd * sizeof *a->H);
+    a->u = malloc(b * c * sizeof *a->u);
+    a->Bs = malloc(b * d * sizeof *a->Bs);
+    a->bn = malloc(b * sizeof *a->bn);
+    a->Gf = diag ? NULL : malloc(d * d * sizeof *a->Gf);
+    a->mu = malloc(d * sizeof *a->mu);
+    a->gs = calloc(cd, sizeof *a->gs);
+    a->acc = calloc(d, sizeof *a->acc);
+    return !a->Zs || !a->zn || !a->ZA || !a->W || !a->H || !a->u || !a->Bs || !a->bn ||
+                   (!diag && !a->Gf) || !a->mu || !a->gs || !a->acc
+               ? -1
+               : 0;
+}
+
+static void pass_free(agop_pass *a)
+{
+    free(a->Zs);
+    free(a->zn);
+    free(a->ZA);
+    free(a->W);
+    free(a->H);
+    free(a->u);
+    free(a->Bs);
+    free(a->bn);
+    free(a->Gf);
+    free(a->mu);
+    free(a->gs);
+    free(a->acc);
+}
+
+/* The centres' mean, summed in float64, that every row is shifted by. */
+static void centres_mean(agop_pass *a)
+{
+    size_t n = a->n, d = a->d;
     for (size_t j = 0; j < n; j++)
         for (size_t q = 0; q < d; q++)
-            acc[q] += Z[j * d + q];
+            a->acc[q] += a->Z[j * d + q];
     for (size_t q = 0; q < d; q++)
-        mu[q] = (float)(acc[q] / n);
+        a->mu[q] = (float)(a->acc[q] / n);
+}
 
-    int blas = km_blas_threads(ctx->threads);
-    for (size_t i0 = 0; i0 < m; i0 += b) {
-        size_t nb = m - i0 < b ? m - i0 : b;
-        shift_rows(B + i0 * d, nb, d, mu, Bs);
-        km_row_sqnorms(Bs, nb, d, bn);
-        for (size_t j0 = 0; j0 < n; j0 += t) {
-            size_t nt = n - j0 < t ? n - j0 : t;
-            shift_rows(Z + j0 * d, nt, d, mu, Zs);
-            km_row_sqnorms(Zs, nt, d, zn);
-            km_kernel_grad_matrix(pool, k, Bs, nb, bn, Zs, nt, zn, d, W, nt);
-            if (self)
-                for (size_t i = 0; i < nb; i++) {
-                    uint64_t s = self[i0 + i];
-                    if (s >= j0 && s < j0 + nt)
-                        W[i * nt + (s - j0)] = 0.0f;
-                }
-            const float *aJ = alpha + j0 * c;
-            for (size_t j = 0; j < nt; j++)
-                for (size_t o2 = 0; o2 < c; o2++) {
-                    float a = aJ[j * c + o2];
-                    float *dst = ZA + j * cd + o2 * d;
-                    const float *src = Zs + j * d;
-                    for (size_t q = 0; q < d; q++)
-                        dst[q] = a * src[q];
-                }
-            float beta = j0 ? 1.0f : 0.0f;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)cd, (int)nt, 1.0f,
-                        W, (int)nt, ZA, (int)cd, beta, H, (int)cd);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)c, (int)nt, 1.0f,
-                        W, (int)nt, aJ, (int)c, beta, u, (int)c);
+/* H (+)= W [alpha * Z_J] and u (+)= W alpha_J for the nb rows from i0
+ * (shifted in Bs, norms in bn) and the nt centres from j0; the first tile
+ * overwrites H and u. A row's own centre gets no weight (self). */
+static void tile_product(agop_pass *a, size_t i0, size_t nb, size_t j0, size_t nt)
+{
+    size_t d = a->d, c = a->c, cd = a->cd;
+    float *W = a->W, *ZA = a->ZA;
+    shift_rows(a->Z + j0 * d, nt, d, a->mu, a->Zs);
+    km_row_sqnorms(a->Zs, nt, d, a->zn);
+    km_kernel_grad_matrix(a->pool, a->k, a->Bs, nb, a->bn, a->Zs, nt, a->zn, d, W, nt);
+    if (a->self)
+        for (size_t i = 0; i < nb; i++) {
+            uint64_t s = a->self[i0 + i];
+            if (s >= j0 && s < j0 + nt)
+                W[i * nt + (s - j0)] = 0.0f;
         }
-        /* h_c(x) = H_c(x) - u_c(x) x */
+    const float *aJ = a->alpha + j0 * c;
+    for (size_t j = 0; j < nt; j++)
+        for (size_t o2 = 0; o2 < c; o2++) {
+            float al = aJ[j * c + o2];
+            float *dst = ZA + j * cd + o2 * d;
+            const float *src = a->Zs + j * d;
+            for (size_t q = 0; q < d; q++)
+                dst[q] = al * src[q];
+        }
+    float beta = j0 ? 1.0f : 0.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)cd, (int)nt, 1.0f, W,
+                (int)nt, ZA, (int)cd, beta, a->H, (int)cd);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)c, (int)nt, 1.0f, W,
+                (int)nt, aJ, (int)c, beta, a->u, (int)c);
+}
+
+/* The gradients h_c(x) = H_c(x) - u_c(x) x of the nb rows from i0, in H. */
+static void block_grads(agop_pass *a, size_t i0, size_t nb)
+{
+    size_t n = a->n, d = a->d, c = a->c, cd = a->cd, t = a->t;
+    shift_rows(a->B + i0 * d, nb, d, a->mu, a->Bs);
+    km_row_sqnorms(a->Bs, nb, d, a->bn);
+    for (size_t j0 = 0; j0 < n; j0 += t)
+        tile_product(a, i0, nb, j0, n - j0 < t ? n - j0 : t);
+    for (size_t i = 0; i < nb; i++)
+        for (size_t o2 = 0; o2 < c; o2++) {
+            float ui = a->u[i * c + o2];
+            float *h = a->H + i * cd + o2 * d;
+            const float *x = a->Bs + i * d;
+            for (size_t q = 0; q < d; q++)
+                h[q] -= ui * x[q];
+        }
+}
+
+/* G += sum_c H_c^T H_c over a block (its diagonal alone with diag), and
+ * the gradients' sums for centring. */
+static void add_block(agop_pass *a, size_t nb, const km_agop_opts *o, double *G)
+{
+    size_t d = a->d, c = a->c, cd = a->cd;
+    const float *H = a->H;
+    if (o->center)
+        for (size_t i = 0; i < nb; i++)
+            for (size_t q = 0; q < cd; q++)
+                a->gs[q] += H[i * cd + q];
+    if (o->diag) {
         for (size_t i = 0; i < nb; i++)
             for (size_t o2 = 0; o2 < c; o2++) {
-                float ui = u[i * c + o2];
-                float *h = H + i * cd + o2 * d;
-                const float *x = Bs + i * d;
+                const float *h = H + i * cd + o2 * d;
                 for (size_t q = 0; q < d; q++)
-                    h[q] -= ui * x[q];
+                    G[q] += (double)h[q] * h[q];
             }
-        if (o->center)
-            for (size_t i = 0; i < nb; i++)
-                for (size_t q = 0; q < cd; q++)
-                    gs[q] += H[i * cd + q];
-        if (o->diag) {
-            for (size_t i = 0; i < nb; i++)
-                for (size_t o2 = 0; o2 < c; o2++) {
-                    const float *h = H + i * cd + o2 * d;
-                    for (size_t q = 0; q < d; q++)
-                        G[q] += (double)h[q] * h[q];
-                }
-        } else {
-            for (size_t o2 = 0; o2 < c; o2++) {
-                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)nb, 1.0f,
-                            H + o2 * d, (int)cd, 0.0f, Gf, (int)d);
-                for (size_t p = 0; p < d; p++)
-                    for (size_t q = p; q < d; q++)
-                        G[p * d + q] += Gf[p * d + q];
-            }
-        }
+        return;
     }
-    km_blas_threads(blas);
+    for (size_t o2 = 0; o2 < c; o2++) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)nb, 1.0f, H + o2 * d,
+                    (int)cd, 0.0f, a->Gf, (int)d);
+        for (size_t p = 0; p < d; p++)
+            for (size_t q = p; q < d; q++)
+                G[p * d + q] += a->Gf[p * d + q];
+    }
+}
 
-    /* G / (m L^2q), less the mean gradients' outer products */
+/* G / (m L^2q), less the mean gradients' outer products; the full matrix
+ * is made symmetric from its upper triangle. */
+static void normalise(agop_pass *a, size_t m, const km_agop_opts *o, double *G)
+{
+    size_t d = a->d, c = a->c, cd = a->cd;
+    double *gs = a->gs;
+    const km_kernel *k = a->k;
     double Lq = k->type == KM_KERNEL_GAUSSIAN ? k->bandwidth * k->bandwidth : k->bandwidth;
     double scale = 1.0 / ((double)m * Lq * Lq);
     for (size_t q = 0; q < cd; q++)
@@ -187,19 +246,39 @@ int km_agop(km_ctx *ctx, km_pool *pool, const km_kernel *k, const float *Z, size
             G[p * d + q] = G[q * d + p] = v;
         }
     }
+}
+
+int km_agop(km_ctx *ctx, km_pool *pool, const km_kernel *k, const float *Z, size_t n, size_t d,
+            const float *alpha, size_t c, const float *B, const uint64_t *self, size_t m,
+            const km_agop_opts *o, double *G)
+{
+    size_t gl = o->diag ? d : d * d;
+    memset(G, 0, gl * sizeof *G);
+    if (!m || !n || !d || !c)
+        return 0;
+    size_t t = o->tile ? o->tile : CENTRE_TILE;
+    t = n < t ? n : t;
+    size_t b = 0;
+    int rc = batch_rows(ctx, n, d, c, m, o, &b);
+    if (rc)
+        return rc;
+    agop_pass a = {.pool = pool, .k = k, .Z = Z, .alpha = alpha, .B = B, .self = self,
+                   .n = n, .d = d, .c = c, .cd = c * d, .t = t};
+    if (pass_alloc(&a, b, o->diag)) {
+        rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory for the AGOP pass");
+        goto out;
+    }
+    centres_mean(&a);
+    int blas = km_blas_threads(ctx->threads);
+    for (size_t i0 = 0; i0 < m; i0 += b) {
+        size_t nb = m - i0 < b ? m - i0 : b;
+        block_grads(&a, i0, nb);
+        add_block(&a, nb, o, G);
+    }
+    km_blas_threads(blas);
+    normalise(&a, m, o, G);
 out:
-    free(Zs);
-    free(zn);
-    free(ZA);
-    free(W);
-    free(H);
-    free(u);
-    free(Bs);
-    free(bn);
-    free(Gf);
-    free(mu);
-    free(gs);
-    free(acc);
+    pass_free(&a);
     return rc;
 }
 

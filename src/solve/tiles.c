@@ -197,12 +197,11 @@ void km_tiles_free(km_tiles *t)
     free(t);
 }
 
-int km_tiles_build(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t d,
-                   const km_tiles_opts *o, km_tiles **out)
+/* A store for n rows of X with its per-task arrays and tile index, no
+ * tile yet in memory or on disk. */
+static int tiles_new(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t d,
+                     const km_tiles_opts *o, km_tiles **out)
 {
-    *out = NULL;
-    if (!n || !d)
-        return km_seterr(&ctx->err, KM_EINVAL, "no rows or no features to build a kernel from");
     km_tiles *t = calloc(1, sizeof *t);
     if (!t)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
@@ -225,7 +224,6 @@ int km_tiles_build(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t 
     t->strip = d >= 256 || km_gram_fast(d) ? 256 : 64;
     t->nb = (n + t->T - 1) / t->T;
     t->ntiles = t->nb * (t->nb + 1) / 2;
-    int rc = 0;
     t->xn = malloc(n * sizeof *t->xn);
     t->ti = malloc(t->ntiles * sizeof *t->ti);
     t->tj = malloc(t->ntiles * sizeof *t->tj);
@@ -250,19 +248,24 @@ int km_tiles_build(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t 
             t->tj[i] = (uint32_t)bj;
             i++;
         }
+    *out = t;
+    return 0;
+}
 
-    /* RAM first, in order, up to the budget; the rest spilled or recomputed */
+/* RAM first, in order, up to the budget; *spill gets the page-rounded
+ * size of the rest, to be spilled or recomputed. */
+static int place_in_ram(km_tiles *t, uint64_t budget, uint64_t *ram_out, uint64_t *spill_out)
+{
     uint64_t ram = 0, spill = 0;
     t->st.tiles = t->ntiles;
-    for (i = 0; i < t->ntiles; i++) {
+    for (size_t i = 0; i < t->ntiles; i++) {
         uint64_t b = tile_bytes(t, i);
         t->off[i] = UINT64_MAX;
-        if (ram + b <= o->ram) {
+        if (ram + b <= budget) {
             t->ram[i] = malloc((size_t)b);
             if (!t->ram[i]) {
-                km_tiles_free(t);
                 char sb[32];
-                return km_seterr(&ctx->err, KM_ENOMEM, "out of memory for kernel tiles (%s)",
+                return km_seterr(&t->ctx->err, KM_ENOMEM, "out of memory for kernel tiles (%s)",
                                  km_format_size(ram + b, sb, sizeof sb));
             }
             ram += b;
@@ -272,36 +275,41 @@ int km_tiles_build(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t 
         }
     }
     t->st.bytes_ram = ram;
-    const char *dir = km_tmpdir(o->tmpdir);
-    char s1[32], s2[32], s3[32];
+    *ram_out = ram;
+    *spill_out = spill;
+    return 0;
+}
+
+/* The tiles not in RAM go to a spill file in dir when it has room (an
+ * error if the store must spill), else are recomputed on use; either way
+ * they pass through a buffer per task. */
+static int plan_spill(km_tiles *t, const km_tiles_opts *o, const char *dir, uint64_t spill)
+{
+    km_ctx *ctx = t->ctx;
+    char s1[32], s2[32];
     if (spill && o->store != KM_STORE_RECOMPUTE) {
         struct statvfs sv;
         uint64_t avail = statvfs(dir, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize : 0;
         /* leave the file system some room: 1% of the spill plus 256 MiB */
         uint64_t need = spill + spill / 100 + ((uint64_t)256 << 20);
         if (avail < need) {
-            if (o->store == KM_STORE_SPILL) {
-                rc = km_seterr(&ctx->err, KM_ENOSPC,
-                               "not enough free space in %s to spill the kernel: need %s, have %s "
-                               "(use --tmpdir, a larger --mem, or let tiles be recomputed)",
-                               dir, km_format_size(need, s1, sizeof s1),
-                               km_format_size(avail, s2, sizeof s2));
-                km_tiles_free(t);
-                return rc;
-            }
+            if (o->store == KM_STORE_SPILL)
+                return km_seterr(&ctx->err, KM_ENOSPC,
+                                 "not enough free space in %s to spill the kernel: need %s, have %s "
+                                 "(use --tmpdir, a larger --mem, or let tiles be recomputed)",
+                                 dir, km_format_size(need, s1, sizeof s1),
+                                 km_format_size(avail, s2, sizeof s2));
             km_warn(ctx, "only %s free in %s, %s needed to spill the kernel: recomputing %llu tiles "
                     "on every iteration instead", km_format_size(avail, s1, sizeof s1), dir,
                     km_format_size(need, s2, sizeof s2),
                     (unsigned long long)(t->ntiles - t->st.in_ram));
             t->recompute = 1;
         } else {
-            rc = open_spill(t, dir, spill);
-            if (rc) {
-                km_tiles_free(t);
+            int rc = open_spill(t, dir, spill);
+            if (rc)
                 return rc;
-            }
             uint64_t pos = 0;
-            for (i = 0; i < t->ntiles; i++)
+            for (size_t i = 0; i < t->ntiles; i++)
                 if (!t->ram[i]) {
                     t->off[i] = pos;
                     t->st.spilled++;
@@ -315,33 +323,38 @@ int km_tiles_build(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t 
     if (spill) /* tiles to write out or to recompute pass through a buffer */
         for (int w = 0; w < t->nw; w++) {
             t->wbuf[w] = malloc(t->T * t->T * sizeof(float));
-            if (!t->wbuf[w]) {
-                km_tiles_free(t);
+            if (!t->wbuf[w])
                 return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-            }
         }
+    return 0;
+}
 
+/* Compute every tile into RAM or the spill, in parallel, and map the
+ * spill for reading. On an error the caller frees the store; closing the
+ * unlinked spill frees its space. */
+static int fill_tiles(km_tiles *t, uint64_t ram, uint64_t spill)
+{
+    km_ctx *ctx = t->ctx;
+    char s1[32], s3[32];
     km_verbose(ctx, "kernel: %zu x %zu in %zu tiles of %zu rows: %llu in RAM (%s), %llu %s (%s)",
-               n, n, t->ntiles, t->T, (unsigned long long)t->st.in_ram, km_format_size(ram, s1, sizeof s1),
-               (unsigned long long)(t->ntiles - t->st.in_ram),
+               t->n, t->n, t->ntiles, t->T, (unsigned long long)t->st.in_ram,
+               km_format_size(ram, s1, sizeof s1), (unsigned long long)(t->ntiles - t->st.in_ram),
                t->fd >= 0 ? "spilled" : "recomputed", km_format_size(spill, s3, sizeof s3));
     double t0 = km_now();
     int blas = km_blas_threads(1);
-    if (pool)
-        km_pool_run(pool, t->ntiles, build_task, t);
+    if (t->pool)
+        km_pool_run(t->pool, t->ntiles, build_task, t);
     else
-        for (i = 0; i < t->ntiles; i++)
+        for (size_t i = 0; i < t->ntiles; i++)
             build_task(t, i, 0);
     km_blas_threads(blas);
     t->st.build_seconds = km_now() - t0;
     if (!t->err && km_check_interrupt(ctx))
         t->err = KM_EINTR;
     if (t->err) {
-        rc = t->err;
-        if (t->fd >= 0 && rc != KM_EINTR)
+        if (t->fd >= 0 && t->err != KM_EINTR)
             km_verbose(ctx, "kernel spill removed");
-        km_tiles_free(t); /* closing the unlinked spill frees its space */
-        return rc;
+        return t->err;
     }
     if (t->fd >= 0) {
         t->maplen = (size_t)spill;
@@ -349,10 +362,28 @@ int km_tiles_build(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t 
         if (t->map == MAP_FAILED) {
             int e = errno;
             t->map = NULL;
-            km_tiles_free(t);
             return km_seterr(&ctx->err, km_errno_code(e), "cannot map the kernel spill: %s",
                              strerror(e));
         }
+    }
+    return 0;
+}
+
+int km_tiles_build(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t d,
+                   const km_tiles_opts *o, km_tiles **out)
+{
+    *out = NULL;
+    if (!n || !d)
+        return km_seterr(&ctx->err, KM_EINVAL, "no rows or no features to build a kernel from");
+    km_tiles *t = NULL;
+    int rc = tiles_new(ctx, pool, X, n, d, o, &t);
+    if (rc)
+        return rc;
+    uint64_t ram = 0, spill = 0;
+    if ((rc = place_in_ram(t, o->ram, &ram, &spill)) ||
+        (rc = plan_spill(t, o, km_tmpdir(o->tmpdir), spill)) || (rc = fill_tiles(t, ram, spill))) {
+        km_tiles_free(t);
+        return rc;
     }
     double tc = 0;
     uint64_t nc = 0;

@@ -46,4 +46,9 @@ double km_cur_f64(km_cur *c);
 /* A length-prefixed string, NUL-terminated in a new allocation. */
 char *km_cur_str(km_cur *c, uint32_t *len);
 
+/* n bytes of p in a new allocation, with a NUL after them (not counted):
+ * a value that carries its length keeps all of it, NUL bytes included,
+ * where strndup would stop at the first and leave the length wrong. */
+char *km_memdup(const void *p, size_t n);
+
 #endif

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -15,7 +16,10 @@
 int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
                   km_kmx **out)
 {
-    if (strcmp(arg, "-") != 0 && km_kmx_probe(arg))
+    /* only a regular file is probed: opening a FIFO twice (probe, then
+     * conversion) would lose what its writer sent in between */
+    struct stat st;
+    if (strcmp(arg, "-") != 0 && stat(arg, &st) == 0 && S_ISREG(st.st_mode) && km_kmx_probe(arg))
         return km_kmx_open(ctx, arg, io, out);
     const char *dir = km_tmpdir(tmpdir);
     size_t dl = strlen(dir);

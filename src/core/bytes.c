@@ -88,19 +88,27 @@ double km_cur_f64(km_cur *c)
     return p ? get_f64(p) : 0;
 }
 
+char *km_memdup(const void *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
 char *km_cur_str(km_cur *c, uint32_t *len)
 {
     uint32_t n = km_cur_u32(c);
     const unsigned char *p = km_cur_take(c, n);
     if (!p)
         return NULL;
-    char *s = malloc((size_t)n + 1);
+    char *s = km_memdup(p, n);
     if (!s) {
         c->bad = 1;
         return NULL;
     }
-    memcpy(s, p, n);
-    s[n] = '\0';
     if (len)
         *len = n;
     return s;

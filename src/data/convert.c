@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kmill/bytes.h"
 #include "kmill/convert.h"
 #include "kmill/csv.h"
 #include "kmill/io.h"
@@ -84,7 +85,7 @@ static int dicts_to_schema(struct conv *c)
         if (!col->levels || !col->level_len)
             return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
         for (uint32_t k = 0; k < t->n; k++) {
-            if (!(col->levels[k] = strndup(t->arena + t->off[k], t->len[k])))
+            if (!(col->levels[k] = km_memdup(t->arena + t->off[k], t->len[k])))
                 return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
             col->level_len[k] = t->len[k];
             col->nlevels = k + 1;

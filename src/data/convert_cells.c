@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kmill/bytes.h"
 #include "kmill/csv.h"
 #include "kmill/numparse.h"
 #include "kmill/strtab.h"
@@ -43,7 +44,7 @@ int na_parse(struct conv *c, const char *list)
                 na->tok = nt;
             if (nl)
                 na->len = nl;
-            if (!nt || !nl || !(na->tok[na->n] = strndup(p, len)))
+            if (!nt || !nl || !(na->tok[na->n] = km_memdup(p, len)))
                 return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
             na->len[na->n] = (uint32_t)len;
             float v;

@@ -99,6 +99,7 @@ struct input {
     size_t carry_len, carry_cap;
     uint64_t pos;         /* mapped: the file offset of the next block */
     int mapped;           /* a regular file still read by map_block */
+    int regular;          /* the input is a regular file (else a pipe or a device) */
     uint64_t next_line;   /* the line number the next block starts at */
 };
 

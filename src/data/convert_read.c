@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kmill/bytes.h"
 #include "kmill/crc32c.h"
 #include "kmill/csv.h"
 #include "kmill/schema.h"
@@ -70,7 +71,7 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
                            (unsigned long long)line, j + 1);
             goto out;
         }
-        if (!(in.cols[j].name = strndup(nm, len))) {
+        if (!(in.cols[j].name = km_memdup(nm, len))) {
             rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
             goto out;
         }
@@ -159,6 +160,7 @@ int input_open(struct conv *c)
     }
     struct stat st;
     if (fstat(*fd, &st) == 0) {
+        c->in.regular = S_ISREG(st.st_mode);
         if (S_ISDIR(st.st_mode))
             return km_seterr(&ctx->err, KM_EIO, "%s: is a directory", path);
         if (S_ISREG(st.st_mode)) {
@@ -168,22 +170,129 @@ int input_open(struct conv *c)
             size_t n = st.st_size < (1 << 20) ? (size_t)st.st_size : (1 << 20);
             unsigned char *head = malloc(n ? n : 1);
             ssize_t got = head ? pread(*fd, head, n, 0) : -1;
-            if (got > 0) {
+            if (got > 0)
                 src->head_crc = km_crc32c(0, head, (size_t)got);
-                if ((got >= 2 && head[0] == 0x1f && head[1] == 0x8b) ||
-                    (got >= 4 && memcmp(head, "\x28\xb5\x2f\xfd", 4) == 0) ||
-                    (got >= 3 && memcmp(head, "BZh", 3) == 0) ||
-                    (got >= 6 && memcmp(head, "\xfd" "7zXZ", 6) == 0)) {
-                    free(head);
-                    return km_seterr(&ctx->err, KM_EFORMAT,
-                                     "%s: looks compressed; decompress it into a pipe, e.g. "
-                                     "'zcat %s | kmill convert - -o OUT.kmx'", path, path);
-                }
-            }
             free(head);
         }
     }
     return 0;
+}
+
+/* ---- what the input is, from its first bytes ---------------------------- */
+
+/* The compressors whose output is refused (kmill reads text only), with
+ * the tool that decompresses to standard output and the file suffix. */
+static const struct packer {
+    const char *name, *cat, *suffix;
+} packers[] = {
+    {"gzip", "zcat", ".gz"},
+    {"bzip2", "bzcat", ".bz2"},
+    {"xz", "xzcat", ".xz"},
+    {"zstd", "zstdcat", ".zst"},
+};
+
+/* Whether p[0..n) is compressed data, by the compressor's magic number:
+ * 2 when the bytes leave no doubt (gzip's header with the deflate method
+ * and sane flags, bzip2's with the block or end-of-stream magic, xz's and
+ * zstd's magic numbers), 1 when they only begin like it (gzip's two
+ * bytes, bzip2's "BZh"), and the name must say so too, 0 otherwise; *k
+ * the compressor in packers[]. */
+static int magic_of(const unsigned char *p, size_t n, int *k)
+{
+    if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+        *k = 0;
+        return n >= 10 && p[2] == 8 && !(p[3] & 0xe0) && (p[8] == 0 || p[8] == 2 || p[8] == 4) &&
+                       (p[9] <= 13 || p[9] == 255)
+                   ? 2 : 1;
+    }
+    if (n >= 3 && memcmp(p, "BZh", 3) == 0) {
+        *k = 1;
+        return n >= 10 && p[3] >= '1' && p[3] <= '9' &&
+                       (memcmp(p + 4, "\x31\x41\x59\x26\x53\x59", 6) == 0 ||
+                        memcmp(p + 4, "\x17\x72\x45\x38\x50\x90", 6) == 0)
+                   ? 2 : 1;
+    }
+    if (n >= 6 && memcmp(p, "\xfd" "7zXZ\0", 6) == 0) {
+        *k = 2;
+        return 2;
+    }
+    if (n >= 4 && memcmp(p, "\x28\xb5\x2f\xfd", 4) == 0) {
+        *k = 3;
+        return 2;
+    }
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Refuse input that is not CSV text, the same way from a file or a pipe:
+ * compressed data (by its magic number, or by a magic number's start and
+ * the name), and kmill's own files (a dataset sent through a pipe, which
+ * its reader cannot seek in, or a model). */
+static int sniff_head(struct conv *c, const unsigned char *p, size_t n)
+{
+    const char *in = c->o->input;
+    int piped = strcmp(in, "-") == 0, k = 0;
+    int m = magic_of(p, n, &k);
+    if (m == 2 || (m == 1 && !piped && ends_with(in, packers[k].suffix))) {
+        if (piped)
+            return km_seterr(&c->ctx->err, KM_EFORMAT,
+                             "%s: %s-compressed; decompress it first, e.g. "
+                             "'... | %s | kmill convert - -o OUT.kmx'",
+                             c->name, packers[k].name, packers[k].cat);
+        return km_seterr(&c->ctx->err, KM_EFORMAT,
+                         "%s: %s-compressed; decompress it first, e.g. "
+                         "'%s %s | kmill convert - -o OUT.kmx'",
+                         c->name, packers[k].name, packers[k].cat, in);
+    }
+    if (n >= 8 && memcmp(p, "\x89KMX\r\n\x1a\n", 8) == 0)
+        return km_seterr(&c->ctx->err, KM_EFORMAT,
+                         c->in.regular && !piped
+                             ? "%s: a kmill dataset (.kmx), not CSV"
+                             : "%s: a kmill dataset (.kmx) cannot be read from a pipe or standard "
+                               "input; give its file name",
+                         c->name);
+    if (n >= 8 && memcmp(p, "\x89KMM\r\n\x1a\n", 8) == 0)
+        return km_seterr(&c->ctx->err, KM_EFORMAT, "%s: a kmill model (.kmm), not CSV", c->name);
+    return 0;
+}
+
+/* Refuse text p[0..n), which starts at line `line` and at a record's
+ * start, if it holds a NUL byte: binary data, named by the line and
+ * field the parser would name (quotes followed, as km_csv_split does).
+ * Run on the first block and on a block that grows for want of a record
+ * end, so that binary input is refused at once rather than after
+ * --max-line bytes. */
+static int refuse_nul(struct conv *c, const char *p, size_t n, uint64_t line)
+{
+    const char *z = memchr(p, '\0', n);
+    if (!z)
+        return 0;
+    unsigned field = 1;
+    int inq = 0, fstart = 1;
+    for (const char *q = p; q < z; q++) {
+        int eol = *q == '\n' || (*q == '\r' && !(q + 1 < z && q[1] == '\n'));
+        if (inq) {
+            if (*q == '"' && q + 1 < z && q[1] == '"')
+                q++;
+            else if (*q == '"')
+                inq = 0;
+            line += eol;
+            continue;
+        }
+        if (*q == '"' && fstart)
+            inq = 1;
+        fstart = *q == c->delim || eol || (*q == '\r' && !eol);
+        field = *q == c->delim ? field + 1 : eol ? 1 : field;
+        line += eol;
+    }
+    return km_seterr(&c->ctx->err, KM_EPARSE,
+                     "%s:%llu:%u: binary data (NUL byte); is this a CSV file?", c->name,
+                     (unsigned long long)line, field);
 }
 
 /* Read until buf holds want bytes or the input ends. */
@@ -260,7 +369,10 @@ static int map_block(struct conv *c, struct block *b, size_t *end, uint64_t *lin
             b->len = *end;
             return 0;
         }
+        int rc = refuse_nul(c, text, want, line);
         munmap(m, len);
+        if (rc)
+            return rc;
         if (want >= max_line)
             return km_seterr(&c->ctx->err, KM_ELIMIT,
                              "%s:%llu: record longer than %zu bytes (raise --max-line)", c->name,
@@ -290,11 +402,13 @@ static int read_first_record(struct conv *c, size_t *skip, size_t *hend, uint64_
         return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
     size_t clen = 0;
     int rc = read_more(c->ctx, in->fd, c->name, in->carry, &clen, 65536, &in->eof);
-    if (rc)
+    if (rc || (rc = sniff_head(c, (const unsigned char *)in->carry, clen)))
         return rc;
     *skip = clen >= 3 && memcmp(in->carry, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
     c->delim = c->o->delim ? c->o->delim : km_csv_detect_delim(in->carry + *skip, clen - *skip);
     for (;;) { /* find the end of the header record */
+        if ((rc = refuse_nul(c, in->carry + *skip, clen - *skip, 1)))
+            return rc;
         *hend = km_csv_split(in->carry + *skip, clen - *skip, c->delim, in->eof, 1, lines);
         if (*hend || in->eof)
             break;
@@ -385,6 +499,8 @@ static int read_text_block(struct conv *c, struct block *b, size_t *end, uint64_
         *end = km_csv_split(b->text, b->len, c->delim, in->eof, 0, lines);
         if (*end > 0 || in->eof)
             break;
+        if ((rc = refuse_nul(c, b->text, b->len, in->next_line)))
+            return rc;
         if (b->len > c->max_line)
             return km_seterr(&c->ctx->err, KM_ELIMIT,
                              "%s:%llu: record longer than %zu bytes (raise --max-line)", c->name,

@@ -277,6 +277,16 @@ static uint32_t unescape(char *p, uint32_t len)
     return w;
 }
 
+/* A NUL byte in field nf + 1 of line: CSV is text, and a NUL is refused
+ * wherever it stands (unquoted, quoted, after a lazy closing quote), so no
+ * field ever holds one. */
+static __attribute__((noinline)) int binary_data(km_csv *c, uint64_t line, size_t nf)
+{
+    return km_seterr(&c->ctx->err, KM_EPARSE,
+                     "%s:%llu:%zu: binary data (NUL byte); is this a CSV file?", c->o.name,
+                     (unsigned long long)line, nf + 1);
+}
+
 #define NEED_MORE 1
 
 /* Parse one record at buf[beg..end). Returns 0 with the record complete
@@ -319,23 +329,26 @@ static int parse_record(km_csv *c, size_t *nfields, int *escapes)
                     if (buf[k] == '\n' || (buf[k] == '\r' && buf[k + 1] != '\n'))
                         line++;
                     else if (buf[k] == '\0')
-                        return km_seterr(&c->ctx->err, KM_EPARSE,
-                                         "%s:%llu:%zu: binary data (NUL byte); is this a CSV file?",
-                                         c->o.name, (unsigned long long)line, nf + 1);
+                        return binary_data(c, line, nf);
                 }
                 size_t after = h + 1;
                 if (after < end && cls[(unsigned char)buf[after]] != C_DELIM &&
                     buf[after] != '\n' && buf[after] != '\r') {
+                    if (buf[after] == '\0')
+                        return binary_data(c, line, nf);
                     if (!c->o.lazy_quotes)
                         return km_seterr(&c->ctx->err, KM_EPARSE,
                                          "%s:%llu:%zu: text after the closing quote of a quoted "
                                          "field (use --lazy-quotes to accept it)",
                                          c->o.name, (unsigned long long)line, nf + 1);
-                    /* lazy: treat the rest up to the delimiter as part of the field */
+                    /* lazy: treat the rest up to the delimiter as part of the field
+                     * (a NUL stops it too: binary data, refused as everywhere) */
                     size_t k = after;
-                    while (k < end && cls[(unsigned char)buf[k]] != C_DELIM && buf[k] != '\n' &&
-                           buf[k] != '\r')
+                    while (k < end && (cls[(unsigned char)buf[k]] == C_PLAIN ||
+                                       cls[(unsigned char)buf[k]] == C_QUOTE))
                         k++;
+                    if (k < end && cls[(unsigned char)buf[k]] == C_NUL)
+                        return binary_data(c, line, nf);
                     if (k == end && !c->eof)
                         return NEED_MORE;
                     if ((rc = push_field(c, &nf, buf + i, k - i, 0)))
@@ -363,9 +376,7 @@ static int parse_record(km_csv *c, size_t *nfields, int *escapes)
                     i++;
             }
             if (i < end && cls[(unsigned char)buf[i]] == C_NUL)
-                return km_seterr(&c->ctx->err, KM_EPARSE,
-                                 "%s:%llu:%zu: binary data (NUL byte); is this a CSV file?",
-                                 c->o.name, (unsigned long long)line, nf + 1);
+                return binary_data(c, line, nf);
             if (i == end && !c->eof)
                 return NEED_MORE;
             if ((rc = push_field(c, &nf, buf + fs, i - fs, 0)))

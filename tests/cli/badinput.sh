@@ -38,7 +38,7 @@ expect_status 0 "$KMILL" convert longline.csv -o ok.kmx
 # gzip input is recognised
 printf 'a,b\n1,2\n' | gzip >gz.csv
 expect_status 1 "$KMILL" convert gz.csv -o out.kmx
-expect_err_line "kmill convert: gz.csv: looks compressed; decompress it into a pipe, e.g. 'zcat gz.csv | kmill convert - -o OUT.kmx'"
+expect_err_line "kmill convert: gz.csv: gzip-compressed; decompress it first, e.g. 'zcat gz.csv | kmill convert - -o OUT.kmx'"
 
 # line numbers stay right across the parallel blocks (CRLF and quoted
 # newlines included): an error on line 250501 of a 7 MB file

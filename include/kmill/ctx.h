@@ -24,11 +24,15 @@ typedef struct km_ctx {
     FILE *log;               /* diagnostics stream, normally stderr */
     uint64_t mem_budget;     /* bytes the job may keep resident */
     int threads;             /* worker threads, >= 1 */
-    volatile sig_atomic_t *interrupted; /* non-zero: stop at the next safe point */
+    volatile sig_atomic_t *interrupted; /* non-zero (the number of the signal
+                                          * received): stop at the next safe point */
     /* fault injection (tests only): writes through km_file fail with ENOSPC
      * once this many bytes have been written in total; 0 disables it. */
     uint64_t fault_enospc_after;
     uint64_t fault_written;
+    /* fault injection (tests only): output files act as on a file system
+     * without O_TMPFILE (named temporaries from the start) */
+    int fault_no_tmpfile;
 } km_ctx;
 
 /* Defaults: normal verbosity, automatic progress, stderr, the default memory

@@ -2,7 +2,8 @@
  * with the common options (-q -v --mem --threads --progress --help), and
  * the mapping from library error codes to messages and exit statuses.
  * This layer is the only one that prints for humans or decides exit codes:
- * 0 success, 1 runtime or data error, 2 usage error, 130 interrupted. */
+ * 0 success, 1 runtime or data error, 2 usage error, 128 + the signal's
+ * number when stopped by SIGINT, SIGTERM, SIGHUP or SIGQUIT. */
 #ifndef KMILL_CLI_H
 #define KMILL_CLI_H
 
@@ -13,7 +14,7 @@
 #include "kmill/kmx.h"
 #include "kmill/pool.h"
 
-enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_INTR = 130 };
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2 };
 
 typedef struct cli_cmd {
     const char *name;
@@ -45,7 +46,8 @@ int cli_usage_error(const cli_cmd *cmd, km_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Report ctx->err for a failed library call whose code is rc; returns the
- * exit status (1, or 130 when interrupted, or 0 when our reader went away). */
+ * exit status (1; 2 for KM_EINVAL; 128 + the signal's number when stopped
+ * by one, KM_EINTR; 0 when our reader went away). */
 int cli_fail(km_ctx *ctx, int rc);
 
 /* Parse option values; on failure print a usage error and return 2, else 0. */
@@ -63,6 +65,28 @@ int cli_io_default(void);
  * once open. */
 int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
                   km_kmx **out);
+
+/* A file a command reads or writes, for cli_check_outputs: the option that
+ * names it ("-o", "--val"; NULL for an argument) and its name (NULL: not
+ * given; "-": standard input, or for an output standard output). */
+typedef struct cli_file {
+    const char *opt;
+    const char *path;
+} cli_file;
+
+/* Refuse, before anything is written, an output that is the same file as
+ * an input or as another output: the same device and inode (through
+ * symbolic and hard links, and standard input redirected from the file),
+ * or for an output not created yet the same directory and name. 0, or
+ * KM_EIO with the message naming both (exit status 1). */
+int cli_check_outputs(km_ctx *ctx, const cli_file *in, size_t nin, const cli_file *out,
+                      size_t nout);
+
+/* Refuse a dataset or model (what) that is not a regular file: these are
+ * read with random access, and open() would wait for ever on a FIFO
+ * without a writer. 0 for a regular file or one that does not exist (its
+ * reader words that), else KM_EIO with the message. */
+int cli_regular_file(km_ctx *ctx, const char *path, const char *what);
 
 /* JSON on stdout: a string of n bytes (escaped; bytes >= 0x80 as they
  * are, UTF-8 passing through), a number or null when not finite. */

@@ -120,7 +120,9 @@ int cmd_cat(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     if (argc - first != 1)
         return cli_usage_error(cmd, ctx, "expected one dataset file");
     km_kmx *d;
-    int rc = km_kmx_open(ctx, argv[first], s.io, &d);
+    int rc = cli_regular_file(ctx, argv[first], "dataset");
+    if (!rc)
+        rc = km_kmx_open(ctx, argv[first], s.io, &d);
     if (rc)
         return cli_fail(ctx, rc);
     km_pool *pool = NULL;

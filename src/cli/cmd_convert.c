@@ -146,11 +146,18 @@ int cmd_convert(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     s.o.input = first < argc ? argv[first] : "-";
     if (!s.o.output)
         return cli_usage_error(cmd, ctx, "no output file (-o OUT.kmx)");
+    if (strcmp(s.o.output, "-") == 0)
+        return cli_usage_error(cmd, ctx, "-o -: a dataset cannot be written to standard output "
+                               "(its index is written last); give a file name");
     if (strcmp(s.o.input, "-") == 0 && isatty(STDIN_FILENO))
         return cli_usage_error(cmd, ctx, "no input: give a CSV file, or pipe CSV into standard input");
+    const cli_file input = {NULL, s.o.input}, output = {"-o", s.o.output};
+    int rc = cli_check_outputs(ctx, &input, 1, &output, 1);
+    if (rc)
+        return cli_fail(ctx, rc);
 
     km_pool *pool = NULL;
-    int rc = km_pool_create(&pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err);
+    rc = km_pool_create(&pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err);
     if (rc)
         return cli_fail(ctx, rc);
     s.o.pool = pool;

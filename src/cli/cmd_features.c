@@ -71,8 +71,8 @@ int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         return cli_usage_error(cmd, ctx, "--json and --matrix exclude each other");
     const char *path = argv[first];
     km_model m;
-    int rc = km_model_load(ctx, path, &m);
-    if (rc)
+    int rc = cli_regular_file(ctx, path, "model");
+    if (rc || (rc = km_model_load(ctx, path, &m)))
         return cli_fail(ctx, rc);
     if (m.metric == KM_METRIC_NONE) {
         km_seterr(&ctx->err, KM_EDATA,

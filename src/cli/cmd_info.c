@@ -240,7 +240,9 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         return cli_usage_error(cmd, ctx, "expected one dataset file");
     const char *path = argv[first];
     km_kmx *d;
-    int rc = km_kmx_open(ctx, path, s.io, &d);
+    int rc = cli_regular_file(ctx, path, "dataset");
+    if (!rc)
+        rc = km_kmx_open(ctx, path, s.io, &d);
     if (rc)
         return cli_fail(ctx, rc);
     struct verify_result vr;

@@ -163,7 +163,15 @@ static int run_open(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv, cons
         return st;
     if (argc - first != 2)
         return cli_usage_error(cmd, ctx, "expected MODEL and DATA");
-    int rc = km_model_load(ctx, argv[first], &r->m);
+    if (s->output && strcmp(s->output, "-") == 0)
+        s->output = NULL; /* -o -: standard output, as without -o */
+    const cli_file in[] = {{NULL, argv[first]}, {NULL, argv[first + 1]}};
+    const cli_file out = {"-o", s->output};
+    int rc = cli_check_outputs(ctx, in, 2, &out, 1);
+    if (!rc)
+        rc = cli_regular_file(ctx, argv[first], "model");
+    if (!rc)
+        rc = km_model_load(ctx, argv[first], &r->m);
     if (!rc)
         rc = km_pool_create(&r->pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err);
     if (!rc)
@@ -325,7 +333,8 @@ int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         goto out;
     report(&res, &m->feat, s.json);
     if (fflush(stdout))
-        rc = km_seterr(&ctx->err, km_errno_code(errno), "error writing: %s", strerror(errno));
+        rc = km_seterr(&ctx->err, km_errno_code(errno), "error writing standard output: %s",
+                       strerror(errno));
 out:
     km_metrics_acc_free(&acc);
     km_metrics_free(&res);

@@ -288,6 +288,22 @@ static void log_step(void *arg, const km_select_step *p)
     }
 }
 
+/* The outputs: files, and none of them an input or the other output.
+ * -1 to go on, or the exit status. */
+static int check_files(const struct st *s, km_ctx *ctx, const char *data)
+{
+    if (strcmp(s->output, "-") == 0)
+        return cli_usage_error(s->cmd, ctx, "-o -: a model cannot be written to standard output; "
+                               "give a file name");
+    if (s->log && strcmp(s->log, "-") == 0)
+        return cli_usage_error(s->cmd, ctx, "--log -: the log cannot be written to standard "
+                               "output; give a file name");
+    const cli_file in[] = {{NULL, data}, {"--val", s->val}};
+    const cli_file out[] = {{"-o", s->output}, {"--log", s->log}};
+    int rc = cli_check_outputs(ctx, in, 2, out, 2);
+    return rc ? cli_fail(ctx, rc) : -1;
+}
+
 int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
 {
     struct st s;
@@ -318,7 +334,9 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     if (!s.o.search.rfm && !grid && !s.val && !(s.o.val_frac > 0) && (s.o.refit || s.log))
         km_warn(ctx, "--refit and --log apply only when there is validation data (--rfm, a grid, "
                 "--val or --val-frac)");
-    int rc;
+    int rc = check_files(&s, ctx, argv[first]);
+    if (rc >= 0)
+        return rc;
     if (s.log) {
         if ((rc = km_outfile_open(ctx, &s.logf, s.log)))
             return cli_fail(ctx, rc);

@@ -4,9 +4,13 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "kmill/io.h"
@@ -42,10 +46,19 @@ int cli_fail(km_ctx *ctx, int rc)
 {
     if (rc == KM_EPIPE)
         return EXIT_OK;
+    if (rc == KM_EINTR) {
+        /* stopped by a signal: 128 + its number, as a shell reports it */
+        int sig = ctx->interrupted && *ctx->interrupted > 0 ? (int)*ctx->interrupted : SIGINT;
+        if (sig == SIGINT)
+            fprintf(stderr, "%s: interrupted\n", ctx->prog);
+        else
+            fprintf(stderr, "%s: stopped by %s\n", ctx->prog,
+                    sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP"
+                    : sig == SIGQUIT ? "SIGQUIT" : "a signal");
+        return 128 + sig;
+    }
     const char *msg = ctx->err.msg[0] ? ctx->err.msg : km_strerror(rc);
     fprintf(stderr, "%s: %s\n", ctx->prog, msg);
-    if (rc == KM_EINTR)
-        return EXIT_INTR;
     return rc == KM_EINVAL ? EXIT_USAGE : EXIT_ERR;
 }
 
@@ -219,4 +232,99 @@ void cli_json_num(double v)
         printf("%.9g", v);
     else
         printf("null");
+}
+
+/* What names a file for cli_check_outputs: its device and inode when it
+ * exists (so symbolic and hard links compare equal), else its directory's
+ * real path and its base name (an output not created yet). */
+struct file_id {
+    int exists;
+    dev_t dev;
+    ino_t ino;
+    char *canon;
+};
+
+static int file_id(km_ctx *ctx, const char *path, struct file_id *id)
+{
+    struct stat st;
+    memset(id, 0, sizeof *id);
+    if (strcmp(path, "-") == 0 ? fstat(STDIN_FILENO, &st) == 0 : stat(path, &st) == 0) {
+        id->exists = 1;
+        id->dev = st.st_dev;
+        id->ino = st.st_ino;
+        return 0;
+    }
+    char *d = strdup(path), *b = strdup(path), *real = d ? realpath(dirname(d), NULL) : NULL;
+    const char *base = b ? basename(b) : NULL;
+    size_t n = (real ? strlen(real) : 0) + (base ? strlen(base) : 0) + 2;
+    if (b && (id->canon = malloc(n)))
+        snprintf(id->canon, n, "%s/%s", real ? real : ".", base);
+    free(real);
+    free(d);
+    free(b);
+    return id->canon ? 0 : km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+}
+
+static int same_file(const struct file_id *a, const struct file_id *b)
+{
+    if (a->exists || b->exists)
+        return a->exists && b->exists && a->dev == b->dev && a->ino == b->ino;
+    return strcmp(a->canon, b->canon) == 0;
+}
+
+static void file_desc(const cli_file *f, int input, char *buf, size_t size)
+{
+    const char *name = strcmp(f->path, "-") == 0 ? "(standard input)" : f->path;
+    if (f->opt)
+        snprintf(buf, size, "%s %s", f->opt, name);
+    else
+        snprintf(buf, size, "%s %s", input ? "the input" : "the output", name);
+}
+
+int cli_check_outputs(km_ctx *ctx, const cli_file *in, size_t nin, const cli_file *out,
+                      size_t nout)
+{
+    size_t n = nin + nout;
+    struct file_id *ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids)
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const cli_file *f = i < nin ? &in[i] : &out[i - nin];
+        if (f->path && (i < nin || strcmp(f->path, "-") != 0))
+            rc = file_id(ctx, f->path, &ids[i]);
+    }
+    /* each output against the inputs and the outputs before it */
+    for (size_t o = nin; o < n && !rc; o++) {
+        if (!ids[o].exists && !ids[o].canon)
+            continue; /* none, or standard output */
+        for (size_t i = 0; i < o && !rc; i++) {
+            if ((!ids[i].exists && !ids[i].canon) || !same_file(&ids[o], &ids[i]))
+                continue;
+            char a[300], b[300];
+            file_desc(&out[o - nin], 0, a, sizeof a);
+            file_desc(i < nin ? &in[i] : &out[i - nin], i < nin, b, sizeof b);
+            rc = km_seterr(&ctx->err, KM_EIO,
+                           "%s is the same file as %s; choose another output name", a, b);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(ids[i].canon);
+    free(ids);
+    return rc;
+}
+
+int cli_regular_file(km_ctx *ctx, const char *path, const char *what)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return 0; /* the reader words a missing file */
+    if (S_ISDIR(st.st_mode))
+        return km_seterr(&ctx->err, KM_EIO, "%s: is a directory", path);
+    const char *kind = S_ISFIFO(st.st_mode)  ? "a pipe"
+                       : S_ISCHR(st.st_mode) ? "a character device"
+                       : S_ISBLK(st.st_mode) ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket" : "a special file";
+    return km_seterr(&ctx->err, KM_EIO, "%s: %s, not a regular file; give the %s as a file", path,
+                     kind, what);
 }

@@ -1,8 +1,10 @@
 /* data.c - the DATA argument of train, predict and eval: a .kmx dataset,
  * or CSV (a file or "-") converted on the fly into a temporary dataset in
- * --tmpdir, opened and unlinked at once so nothing is left behind. */
+ * --tmpdir, opened and unlinked at once so nothing is left behind (and
+ * what a killed run leaves, the next one removes). */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +15,22 @@
 #include "kmill/log.h"
 #include "kmill/outfile.h"
 
+/* A failure of the conversion whose message names the temporary dataset
+ * (a full or read-only --tmpdir): say the user's input and the directory
+ * instead, with the reason (the message's last part). */
+static void name_input(km_ctx *ctx, int rc, const char *tmp, const char *arg, const char *dir)
+{
+    const char *base = strrchr(tmp, '/');
+    base = base ? base + 1 : tmp;
+    if (!strstr(ctx->err.msg, base))
+        return;
+    char why[KM_ERRMSG_MAX];
+    const char *colon = strrchr(ctx->err.msg, ':');
+    snprintf(why, sizeof why, "%s", colon ? colon + 2 : ctx->err.msg);
+    km_seterr(&ctx->err, rc, "cannot convert %s into a temporary dataset in %s: %s",
+              strcmp(arg, "-") == 0 ? "standard input" : arg, dir, why);
+}
+
 int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
                   km_kmx **out)
 {
@@ -22,13 +40,14 @@ int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_p
     if (strcmp(arg, "-") != 0 && stat(arg, &st) == 0 && S_ISREG(st.st_mode) && km_kmx_probe(arg))
         return km_kmx_open(ctx, arg, io, out);
     const char *dir = km_tmpdir(tmpdir);
-    size_t dl = strlen(dir);
-    char *tmp = malloc(dl + 40);
+    /* the name is reserved (mkostemp) and the conversion renames over it;
+     * a run killed before the unlink below leaves it, under a name with
+     * its pid that the next run's km_tmp_sweep removes */
+    char *tmp = km_tmp_name(dir, "kmill-input");
     if (!tmp)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-    memcpy(tmp, dir, dl);
-    strcpy(tmp + dl, "/.kmill-input-XXXXXX.kmx");
-    int fd = mkstemps(tmp, 4); /* reserves the name; the conversion renames over it */
+    km_tmp_sweep(dir);
+    int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         free(tmp);
@@ -45,7 +64,9 @@ int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_p
     km_convert_result cr;
     km_verbose(ctx, "converting %s into %s", arg, tmp);
     int rc = km_convert(ctx, &co, &cr);
-    if (!rc)
+    if (rc)
+        name_input(ctx, rc, tmp, arg, dir);
+    else
         rc = km_kmx_open(ctx, tmp, io, out);
     unlink(tmp);
     free(tmp);

@@ -13,18 +13,21 @@
 #include "kmill/size.h"
 #include "kmill/blas.h"
 
-/* The one piece of global state: what the signal handler can reach. The
- * library sees it only through ctx->interrupted. */
+/* The one piece of global state: what the signal handler can reach, the
+ * number of the signal that asks to stop. The library sees it only
+ * through ctx->interrupted; cli_fail makes it the exit status. */
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
 {
-    /* second signal: the user insists, die now with the default action */
+    /* second signal: the user insists, die now with the default action
+     * (anonymous temporaries vanish with the process, named ones are
+     * removed by the next run: see kmill/outfile.h) */
     if (interrupted) {
         signal(sig, SIG_DFL);
         raise(sig);
     }
-    interrupted = 1;
+    interrupted = sig;
 }
 
 static const char help_usage[] =
@@ -62,22 +65,24 @@ static void main_usage(FILE *f)
             "      --threads N    worker threads (default: all online CPUs)\n"
             "      --progress     always show progress; --no-progress never\n"
             "  -h, --help         show a command's options\n\n"
-            "Exit status: 0 success, 1 runtime or data error, 2 usage error.\n"
+            "Exit status: 0 success, 1 runtime or data error, 2 usage error, 128 + N when\n"
+            "stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT).\n"
             "'kmill help COMMAND' or 'man kmill-COMMAND' for details.\n");
 }
 
-/* Flush and close stdout, reporting a write error (except a closed pipe). */
+/* Flush and close stdout, reporting a write error (except a closed pipe)
+ * unless the command failed already: it has said why, in one line. */
 static int close_stdout(int status)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        if (errno != EPIPE) {
+        if (errno != EPIPE && status == EXIT_OK) {
             fprintf(stderr, "kmill: error writing standard output: %s\n", strerror(errno));
-            return status ? status : EXIT_ERR;
+            return EXIT_ERR;
         }
     }
-    if (fclose(stdout) != 0 && errno != EPIPE && errno != EBADF) {
+    if (fclose(stdout) != 0 && errno != EPIPE && errno != EBADF && status == EXIT_OK) {
         fprintf(stderr, "kmill: error closing standard output: %s\n", strerror(errno));
-        return status ? status : EXIT_ERR;
+        return EXIT_ERR;
     }
     return status;
 }
@@ -129,8 +134,12 @@ int main(int argc, char **argv)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
+    /* stop at the next safe point, remove what is half written, exit
+     * 128 + the signal's number */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
 
     const char *envmem = getenv("KMILL_MEM");
     if (envmem && *envmem && km_parse_size(envmem, &ctx.mem_budget, &ctx.err) < 0) {
@@ -146,6 +155,8 @@ int main(int argc, char **argv)
     const char *fault = getenv("KMILL_FAULT_ENOSPC_AFTER");
     if (fault && *fault)
         ctx.fault_enospc_after = strtoull(fault, NULL, 10);
+    const char *notmp = getenv("KMILL_FAULT_NO_TMPFILE");
+    ctx.fault_no_tmpfile = notmp && *notmp && strcmp(notmp, "0") != 0;
 
     if (argc < 2) {
         main_usage(stderr);

@@ -5,6 +5,7 @@
  * the simplicity is worth more than a lock-free queue. */
 #include "config.h"
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "kmill/pool.h"
@@ -87,6 +88,12 @@ int km_pool_create(km_pool **out, int nworkers, km_err *e)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->finish, NULL);
+    /* workers start with every signal blocked (they inherit the mask), so
+     * that SIGINT, SIGTERM and the like reach the caller's thread, whose
+     * blocking read they interrupt */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int i = 0; i < nworkers; i++) {
         struct worker_arg *wa = malloc(sizeof *wa);
         if (wa) {
@@ -95,11 +102,13 @@ int km_pool_create(km_pool **out, int nworkers, km_err *e)
         }
         if (!wa || pthread_create(&p->threads[i], NULL, worker_main, wa) != 0) {
             free(wa);
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
             km_pool_destroy(p);
             return km_seterr(e, KM_ENOMEM, "cannot start worker thread %d", i + 1);
         }
         p->nworkers++;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     *out = p;
     return 0;
 }

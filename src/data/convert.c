@@ -242,8 +242,12 @@ static int rewrite_late(struct conv *c, const km_kmx_source *src, const km_kmx_w
     if (rc)
         goto out;
     km_verbose(ctx, "a column turned categorical after its first chunk: rewriting the output");
-    if ((rc = km_kmx_open(ctx, tmp, KM_IO_PREAD, &d)) ||
-        (rc = km_kmx_create(ctx, c->o->output, ncols, wo, &w2)))
+    /* once open, the temporary needs no name: nothing is left if we die */
+    rc = km_kmx_open(ctx, tmp, KM_IO_PREAD, &d);
+    unlink(tmp);
+    free(tmp);
+    tmp = NULL;
+    if (rc || (rc = km_kmx_create(ctx, c->o->output, ncols, wo, &w2)))
         goto out;
     for (uint64_t k = 0; k < km_kmx_nchunks(d); k++) {
         const km_kmx_chunk *e = km_kmx_chunk_info(d, k);

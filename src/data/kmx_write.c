@@ -571,6 +571,8 @@ int km_kmx_finish_temp(km_kmx_writer *w, km_schema *schema, const km_kmx_source 
                        char **tmp_path)
 {
     int rc = write_trailer(w, schema, src);
+    if (!rc) /* an anonymous temporary needs its name to be opened by it */
+        rc = km_outfile_name_temp(&w->of);
     if (rc)
         return rc;
     if (close(w->of.fd) != 0) {

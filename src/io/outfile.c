@@ -1,16 +1,136 @@
 /* outfile.c - atomic output files (see include/kmill/outfile.h). */
 #include "config.h"
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kmill/outfile.h"
+
+/* ---- temporary names a later run can clean up --------------------------- */
+
+/* This host's name as it goes into temporary names: letters, digits, '-'
+ * and '_' (a dot would make the name ambiguous), at most 32 bytes. Two
+ * hosts sharing a directory (NFS) then never take each other's files for
+ * a dead process's. */
+static void host_tag(char *buf, size_t size)
+{
+    char h[256] = "";
+    if (gethostname(h, sizeof h - 1) != 0 || !h[0])
+        strcpy(h, "localhost");
+    size_t k = 0;
+    for (size_t i = 0; h[i] && k + 1 < size && k < 32; i++)
+        buf[k++] = isalnum((unsigned char)h[i]) || h[i] == '-' ? h[i] : '_';
+    buf[k] = '\0';
+}
+
+char *km_tmp_name(const char *dir, const char *stem)
+{
+    char host[40];
+    host_tag(host, sizeof host);
+    size_t n = strlen(dir) + strlen(stem) + strlen(host) + 48;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s/.%s.tmp.%s.%ld.XXXXXX", dir, stem, host, (long)getpid());
+    return s;
+}
+
+/* The owner's pid of a temporary name made by km_tmp_name on this host
+ * (".STEM.tmp.HOST.PID.XXXXXX"), or 0 when n is no such name. */
+static long tmp_owner(const char *n, const char *host)
+{
+    size_t len = strlen(n), hl = strlen(host);
+    if (n[0] != '.' || len < hl + 16 || n[len - 7] != '.')
+        return 0;
+    const char *pe = n + len - 7, *ps = pe;
+    while (ps > n && isdigit((unsigned char)ps[-1]))
+        ps--;
+    if (ps == pe || pe - ps > 9 || (size_t)(ps - n) < hl + 7 || ps[-1] != '.')
+        return 0;
+    const char *hs = ps - 1 - hl;
+    if (memcmp(hs, host, hl) != 0 || memcmp(hs - 5, ".tmp.", 5) != 0)
+        return 0;
+    return strtol(ps, NULL, 10);
+}
+
+int km_tmp_sweep(const char *dir)
+{
+    char host[40];
+    host_tag(host, sizeof host);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid = tmp_owner(e->d_name, host);
+        struct stat st;
+        /* ours (same user), a regular file, and its process is gone */
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
+    }
+    closedir(d);
+    return removed;
+}
+
+/* ---- output files ------------------------------------------------------- */
+
+/* An anonymous file in of->dir (O_TMPFILE): nothing is left by any end of
+ * the process, kill -9 included. -1 where the file system (or kernel) has
+ * none, or /proc is missing for linking it at the end. */
+static int open_anonymous(km_outfile *of)
+{
+#ifdef O_TMPFILE
+    if (of->ctx->fault_no_tmpfile)
+        return -1;
+    int fd = open(of->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return -1;
+    char proc[40];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (access(proc, F_OK) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+#else
+    (void)of;
+    return -1;
+#endif
+}
+
+/* A named temporary in of->dir (km_tmp_name): removed by abort, or by a
+ * later run's sweep when this process died first. */
+static int open_named(km_outfile *of)
+{
+    if (!(of->tmp = km_tmp_name(of->dir, of->base)))
+        return km_seterr(&of->ctx->err, KM_ENOMEM, "out of memory");
+    of->fd = mkostemp(of->tmp, O_CLOEXEC);
+    if (of->fd < 0) {
+        int rc = km_seterr(&of->ctx->err, km_errno_code(errno), "cannot create %s: %s", of->path,
+                           strerror(errno));
+        free(of->tmp);
+        of->tmp = NULL; /* nothing to remove */
+        return rc;
+    }
+    /* mkostemp makes 0600; an output file should get the usual mode */
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(of->fd, 0666 & ~um);
+    return 0;
+}
 
 int km_outfile_open(km_ctx *ctx, km_outfile *of, const char *path)
 {
@@ -19,23 +139,14 @@ int km_outfile_open(km_ctx *ctx, km_outfile *of, const char *path)
     of->fd = -1;
     char *d = strdup(path), *b = strdup(path);
     of->path = strdup(path);
-    if (!d || !b || !of->path) {
-        free(d);
-        free(b);
-        free(of->path);
-        of->path = NULL;
-        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    if (d && b && of->path) {
+        of->dir = strdup(dirname(d));
+        of->base = strdup(basename(b));
     }
-    const char *dir = dirname(d), *base = basename(b);
-    size_t n = strlen(dir) + strlen(base) + 32;
-    of->tmp = malloc(n);
-    if (of->tmp)
-        snprintf(of->tmp, n, "%s/.%s.tmp.XXXXXX", dir, base);
     free(d);
     free(b);
-    if (!of->tmp) {
-        free(of->path);
-        of->path = NULL;
+    if (!of->path || !of->dir || !of->base) {
+        km_outfile_abort(of);
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
     }
     struct stat st;
@@ -44,20 +155,43 @@ int km_outfile_open(km_ctx *ctx, km_outfile *of, const char *path)
         km_outfile_abort(of);
         return rc;
     }
-    of->fd = mkstemp(of->tmp);
-    if (of->fd < 0) {
-        int rc = km_seterr(&ctx->err, km_errno_code(errno), "cannot create %s: %s", path,
-                           strerror(errno));
-        free(of->tmp);
-        of->tmp = NULL; /* nothing to remove */
+    km_tmp_sweep(of->dir);
+    if ((of->fd = open_anonymous(of)) >= 0)
+        return 0;
+    int rc = open_named(of);
+    if (rc)
         km_outfile_abort(of);
-        return rc;
+    return rc;
+}
+
+int km_outfile_name_temp(km_outfile *of)
+{
+    if (of->tmp)
+        return 0;
+    char proc[40];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", of->fd);
+    if (!(of->tmp = km_tmp_name(of->dir, of->base)))
+        return km_seterr(&of->ctx->err, KM_ENOMEM, "out of memory");
+    /* the name's last six characters, tried until one is free */
+    static const char az[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    char *x = of->tmp + strlen(of->tmp) - 6;
+    uint64_t r = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)of ^
+                 (uint64_t)time(NULL);
+    for (int tries = 0; tries < 100; tries++) {
+        for (int i = 0; i < 6; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            x[i] = az[(r >> 33) % (sizeof az - 1)];
+        }
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, of->tmp, AT_SYMLINK_FOLLOW) == 0)
+            return 0;
+        if (errno != EEXIST)
+            break;
     }
-    /* mkstemp makes 0600; an output file should get the usual mode */
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(of->fd, 0666 & ~um);
-    return 0;
+    int rc = km_seterr(&of->ctx->err, km_errno_code(errno), "cannot create %s: %s", of->path,
+                       strerror(errno));
+    free(of->tmp);
+    of->tmp = NULL;
+    return rc;
 }
 
 static int write_error(km_outfile *of, int err)
@@ -179,6 +313,11 @@ int km_outfile_commit(km_outfile *of)
     km_ctx *ctx = of->ctx;
     if (fsync(of->fd) != 0 && errno != EINVAL)
         return write_error(of, errno);
+    /* an anonymous file gets a temporary name, to be renamed over the
+     * final one (linkat cannot replace a file) */
+    int rc = km_outfile_name_temp(of);
+    if (rc)
+        return rc;
     if (close(of->fd) != 0) {
         of->fd = -1;
         return write_error(of, errno);
@@ -199,8 +338,7 @@ int km_outfile_commit(km_outfile *of)
     }
     free(of->tmp);
     of->tmp = NULL;
-    free(of->path);
-    of->path = NULL;
+    km_outfile_abort(of); /* frees the names */
     return 0;
 }
 
@@ -215,4 +353,8 @@ void km_outfile_abort(km_outfile *of)
     of->tmp = NULL;
     free(of->path);
     of->path = NULL;
+    free(of->dir);
+    of->dir = NULL;
+    free(of->base);
+    of->base = NULL;
 }

@@ -174,6 +174,44 @@ Test(csv, errors_name_line_and_field)
     cr_assert_str_eq(ctx.err.msg, "t.csv:3:2: binary data (NUL byte); is this a CSV file?");
 }
 
+/* A NUL byte is refused wherever it stands, with and without
+ * --lazy-quotes: after a lazy closing quote it used to enter the field
+ * (issue 15, finding 1). */
+Test(csv, nul_is_binary_data_everywhere)
+{
+    static const struct {
+        const char *text;
+        size_t len;
+        int lazy;
+        const char *msg;
+    } cases[] = {
+        {"a\n\"x\"\0yz\n", 10, 1, "t.csv:2:1: binary data (NUL byte); is this a CSV file?"},
+        {"a\n\"x\"\0yz\n", 10, 0, "t.csv:2:1: binary data (NUL byte); is this a CSV file?"},
+        {"a,b\n1,\"x\"y\0\n", 12, 1, "t.csv:2:2: binary data (NUL byte); is this a CSV file?"},
+        {"a,b\n1,x\"y\0z\n", 12, 1, "t.csv:2:2: binary data (NUL byte); is this a CSV file?"},
+        {"a,b\n\"x\0\",1\n", 11, 0, "t.csv:2:1: binary data (NUL byte); is this a CSV file?"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        km_ctx ctx;
+        km_ctx_init(&ctx, "t");
+        km_csv_opts o = {',', cases[i].lazy, 0, "t.csv"};
+        km_csv *c;
+        cr_assert_eq(km_csv_open_mem(&ctx, &o, &c), 0);
+        char *buf = malloc(cases[i].len); /* exactly: ASan sees a read past it */
+        memcpy(buf, cases[i].text, cases[i].len);
+        km_csv_reset_mem(c, buf, cases[i].len, 1);
+        km_csv_field *f;
+        size_t nf;
+        int rc;
+        while ((rc = km_csv_next(c, &f, &nf)) == 1)
+            ;
+        cr_assert_eq(rc, KM_EPARSE, "case %zu: rc %d", i, rc);
+        cr_assert_str_eq(ctx.err.msg, cases[i].msg, "case %zu", i);
+        km_csv_close(c);
+        free(buf);
+    }
+}
+
 /* Random CSV with every construct, read whole and in tiny pieces. */
 Test(csv, split_reads_give_the_same_records, .timeout = 60)
 {

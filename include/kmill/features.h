@@ -85,7 +85,15 @@ void km_featbind_free(km_featbind *b);
 /* Rows (n x ncols_src, row-major, as in the dataset) to X (n x d) and, if
  * y is not NULL, targets: class index (as float) or value; NaN when the
  * label is missing or is a class never seen in training. *unseen counts
- * categorical values not seen in training (their one-hot block is zero). */
+ * categorical values not seen in training (their one-hot block is zero).
+ * A column whose type is not KM_COL_CATEGORICAL is numeric (one feature),
+ * as for the model reader's check that the columns tile 0 .. d-1.
+ * Category codes are not trusted: a code in the rows that is not an
+ * integer in [0, the dataset's dictionary size) -- negative, fractional,
+ * too large, infinite -- which the dataset reader refuses, is never
+ * converted or used as an index here: as a feature it counts as an unseen
+ * category (zero block, counted in *unseen), as a categorical label it
+ * gives the target NaN (the row is skipped by the metrics). */
 void km_features_apply(const km_features *f, const km_featbind *b, const float *rows,
                        uint32_t ncols_src, size_t n, float *X, float *y, uint64_t *unseen);
 

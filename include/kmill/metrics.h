@@ -50,7 +50,9 @@ typedef struct km_metrics {
  * 1). KM_ENOMEM when the confusion matrix cannot be allocated. */
 int km_metrics_init(km_metrics_acc *a, int classify, uint32_t c, km_err *e);
 /* Add n rows: scores (n x c) and targets y (class index or value, NaN:
- * skipped). */
+ * skipped). A class index that is not an integer in [0, c), which
+ * km_features_apply never gives, is skipped like NaN: it is never
+ * converted to an integer or used as an index. */
 void km_metrics_add(km_metrics_acc *a, const float *scores, const float *y, size_t n);
 /* The figures; the confusion matrix passes from a to r (a may then only
  * be freed). */

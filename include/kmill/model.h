@@ -52,7 +52,12 @@ void km_model_free(km_model *m);
 /* Written atomically (kmill/outfile.h). */
 int km_model_save(km_ctx *ctx, const km_model *m, const char *path);
 /* KM_EFORMAT for another kind of file or an unsupported version,
- * KM_ECORRUPT for a checksum mismatch or a truncated file. */
+ * KM_ECORRUPT for a checksum mismatch, a truncated file, or contents that
+ * are not consistent with themselves (formats/kmm.md, "Reading"): every
+ * count, type, size and value later used as an index or a divisor is
+ * checked, and the message names the section and the value. A loaded
+ * model has n >= 1 centres, d >= 1 features tiled exactly by the FEAT
+ * columns, c outputs matching the task and finite centres, alpha and M. */
 int km_model_load(km_ctx *ctx, const char *path, km_model *m);
 
 /* scores (n x c) for feature rows X (n x d), in blocks whose kernel

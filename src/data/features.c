@@ -292,7 +292,7 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
         /* a categorical model column may meet numbers (the prediction data
          * happened to hold only numeric-looking values): matched by text in
          * km_features_apply; the other way round cannot work */
-        if (fc->type == KM_COL_NUMERIC && sc->type == KM_COL_CATEGORICAL) {
+        if (fc->type != KM_COL_CATEGORICAL && sc->type == KM_COL_CATEGORICAL) {
             km_strtab_free(&names);
             km_featbind_free(b);
             return km_seterr(&ctx->err, KM_EDATA,
@@ -339,6 +339,18 @@ void km_featbind_free(km_featbind *b)
     memset(b, 0, sizeof *b);
 }
 
+/* What a stored category code stands for in map (n entries): its entry
+ * when the code is an integer in [0, n), else -1, as for a category unseen
+ * in training. A dataset's reader refuses other codes, but the transform
+ * does not rely on it: a negative, fractional, too large or non-finite
+ * code is never converted to an integer, let alone used as an index. */
+static int32_t code_entry(const int32_t *map, uint32_t n, float v)
+{
+    if (!(v >= 0 && (double)v < (double)n) || v != floorf(v))
+        return -1;
+    return map[(uint32_t)v];
+}
+
 /* The class index of a numeric label value: its position in the classes
  * (which are the shortest texts of the training values). */
 static float numeric_class(const km_features *f, float v)
@@ -361,7 +373,7 @@ void km_features_apply(const km_features *f, const km_featbind *b, const float *
         for (uint32_t j = 0; j < f->ncols; j++) {
             const km_featcol *fc = &f->cols[j];
             float v = r[b->src[j]];
-            if (fc->type == KM_COL_NUMERIC) {
+            if (fc->type != KM_COL_CATEGORICAL) {
                 x[fc->first] = ((isnan(v) ? fc->fill : v) - fc->shift) * fc->scale;
                 continue;
             }
@@ -370,8 +382,7 @@ void km_features_apply(const km_features *f, const km_featbind *b, const float *
                 continue; /* missing category: all zero */
             int32_t lev = -1;
             if (b->code[j]) {
-                uint32_t code = (uint32_t)v;
-                lev = code < b->ncode[j] ? b->code[j][code] : -1;
+                lev = code_entry(b->code[j], b->ncode[j], v);
             } else { /* numbers in the data: their text names the level */
                 char txt[KM_F32_BUFSZ];
                 uint32_t len = (uint32_t)km_format_f32(v, txt);
@@ -390,8 +401,8 @@ void km_features_apply(const km_features *f, const km_featbind *b, const float *
         if (isnan(t) || f->task == KM_TASK_REGRESS) {
             y[i] = t;
         } else if (b->class_code) {
-            uint32_t code = (uint32_t)t;
-            y[i] = code < b->nclass_code && b->class_code[code] >= 0 ? (float)b->class_code[code] : NAN;
+            int32_t k = code_entry(b->class_code, b->nclass_code, t);
+            y[i] = k >= 0 ? (float)k : NAN;
         } else {
             y[i] = numeric_class(f, t);
         }

@@ -30,16 +30,18 @@ void km_metrics_add(km_metrics_acc *a, const float *scores, const float *y, size
 {
     uint32_t c = a->c;
     for (size_t i = 0; i < n; i++) {
-        if (isnan(y[i])) {
+        /* a class index must be an integer in [0, c) before it is
+         * converted and indexes the confusion matrix */
+        if (isnan(y[i]) || (a->classify && !(y[i] >= 0 && (double)y[i] < c && y[i] == floorf(y[i])))) {
             a->skipped++;
             continue;
         }
         a->n++;
         if (a->classify) {
-            uint32_t k = km_argmax(scores + i * c, c);
-            a->right += k == (uint32_t)y[i];
+            uint32_t k = km_argmax(scores + i * c, c), t = (uint32_t)y[i];
+            a->right += k == t;
             if (a->conf)
-                a->conf[(size_t)y[i] * c + k]++;
+                a->conf[(size_t)t * c + k]++;
         } else {
             double r = (double)scores[i] - y[i];
             a->se += r * r;

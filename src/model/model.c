@@ -10,7 +10,10 @@
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +25,7 @@
 #include "kmill/metrics.h"
 #include "kmill/model.h"
 #include "kmill/outfile.h"
+#include "kmill/strtab.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'K', 'M', 'M', '\r', '\n', 0x1a, '\n'};
 enum { MAJOR = 1, MINOR = 1, HEADER = 24 };
@@ -208,65 +212,6 @@ static int read_full(int fd, void *buf, size_t len)
     return 0;
 }
 
-static int get_features(km_cur *c, km_features *f)
-{
-    f->task = (int)km_cur_u32(c);
-    f->scale = (int)km_cur_u32(c);
-    f->d = km_cur_u32(c);
-    f->label = km_cur_str(c, NULL);
-    f->nclasses = km_cur_u32(c);
-    if (c->bad || f->nclasses > (size_t)(c->end - c->p) / 4)
-        return -1;
-    f->classes = calloc(f->nclasses + 1, sizeof *f->classes);
-    f->class_len = calloc(f->nclasses + 1, sizeof *f->class_len);
-    if (!f->classes || !f->class_len)
-        return -1;
-    for (uint32_t k = 0; k < f->nclasses && !c->bad; k++)
-        f->classes[k] = km_cur_str(c, &f->class_len[k]);
-    f->ncols = km_cur_u32(c);
-    if (c->bad || f->ncols > (size_t)(c->end - c->p) / 40)
-        return -1;
-    f->cols = calloc(f->ncols + 1, sizeof *f->cols);
-    if (!f->cols)
-        return -1;
-    for (uint32_t j = 0; j < f->ncols && !c->bad; j++) {
-        km_featcol *fc = &f->cols[j];
-        fc->name = km_cur_str(c, NULL);
-        fc->type = (int)km_cur_u32(c);
-        fc->first = km_cur_u32(c);
-        fc->fill = (float)km_cur_f64(c);
-        fc->shift = (float)km_cur_f64(c);
-        fc->scale = (float)km_cur_f64(c);
-        fc->nlevels = km_cur_u32(c);
-        if (c->bad || fc->nlevels > (size_t)(c->end - c->p) / 4)
-            return -1;
-        fc->levels = calloc(fc->nlevels + 1, sizeof *fc->levels);
-        fc->level_len = calloc(fc->nlevels + 1, sizeof *fc->level_len);
-        if (!fc->levels || !fc->level_len)
-            return -1;
-        for (uint32_t k = 0; k < fc->nlevels && !c->bad; k++)
-            fc->levels[k] = km_cur_str(c, &fc->level_len[k]);
-        /* the features must tile [0, d) as the transform assumes */
-        uint32_t width = fc->type == KM_COL_CATEGORICAL ? fc->nlevels : 1;
-        if (fc->first > f->d || width > f->d - fc->first)
-            return -1;
-    }
-    return c->bad ? -1 : 0;
-}
-
-/* A float array after a fixed part of hlen bytes, checked against count. */
-static int take_floats(km_cur *c, uint64_t count, float **out)
-{
-    if ((uint64_t)(c->end - c->p) != count * sizeof(float))
-        return -1;
-    *out = malloc(count ? count * sizeof(float) : 1);
-    if (!*out)
-        return -1;
-    memcpy(*out, c->p, count * sizeof(float));
-    c->p = c->end;
-    return 0;
-}
-
 /* Read and check the file header: magic, checksum, major version and the
  * features a reader must know; st gets the file's size for the sections. */
 static int read_header(km_ctx *ctx, const char *path, int fd, struct stat *st)
@@ -323,98 +268,424 @@ static int read_section(km_ctx *ctx, const char *path, int fd, uint64_t pos, uin
     return 0;
 }
 
-/* Take a section's payload (len bytes at c) into m by its tag, marking
- * the required ones in *have and the end in *ended; a section of a later
- * minor version is skipped. Nonzero when the payload is malformed. */
-static int parse_section(km_model *m, uint32_t tag, km_cur *c, uint64_t len, int *have, int *ended)
+/* Where the reader is: the file, and the section being parsed, so that a
+ * message names both, and which required sections it has met. */
+typedef struct km_rd {
+    km_ctx *ctx;
+    const char *path;
+    uint32_t tag;
+    uint64_t pos;               /* offset of the section's tag */
+    uint64_t len;               /* its payload's length */
+    const unsigned char *base;  /* its payload */
+    int have;                   /* HAVE_* */
+} km_rd;
+
+enum { HAVE_FEAT = 1, HAVE_KERN = 2, HAVE_CENT = 4, HAVE_ALPH = 8 };
+
+/* A tag as its characters (trailing spaces dropped) when they are
+ * printable ASCII, else in hex. */
+static const char *tag_name(uint32_t tag, char buf[12])
 {
-    uint64_t cnt;
-    switch (tag) {
+    unsigned char b[4];
+    put_u32(b, tag);
+    int n = 4;
+    for (int i = 0; i < 4; i++)
+        if (b[i] < 0x20 || b[i] > 0x7e)
+            n = 0;
+    while (n > 0 && b[n - 1] == ' ')
+        n--;
+    if (n == 0)
+        snprintf(buf, 12, "0x%08x", (unsigned)tag);
+    else {
+        memcpy(buf, b, (size_t)n);
+        buf[n] = '\0';
+    }
+    return buf;
+}
+
+/* KM_ECORRUPT with "FILE: section TAG at byte P: " and the detail. */
+static int bad(const km_rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(const km_rd *r, const char *fmt, ...)
+{
+    char detail[KM_ERRMSG_MAX], t[12];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return km_seterr(&r->ctx->err, KM_ECORRUPT, "%s: section %s at byte %llu: %s", r->path,
+                     tag_name(r->tag, t), (unsigned long long)r->pos, detail);
+}
+
+static int overrun(const km_rd *r)
+{
+    return bad(r, "its fields run past the end of its %llu bytes", (unsigned long long)r->len);
+}
+
+static int nomem(const km_rd *r)
+{
+    return km_seterr(&r->ctx->err, KM_ENOMEM, "out of memory reading %s", r->path);
+}
+
+static size_t left(const km_cur *c)
+{
+    return (size_t)(c->end - c->p);
+}
+
+/* A str field into a new NUL-terminated *s (its length in *len if not
+ * NULL), its length checked against what is left of the payload. */
+static int get_str(const km_rd *r, km_cur *c, char **s, uint32_t *len)
+{
+    if (c->bad || left(c) < 4)
+        return overrun(r);
+    uint32_t n = get_u32(c->p);
+    if (n > left(c) - 4)
+        return bad(r, "a string of %u bytes at offset %llu runs past the end of its %llu bytes", n,
+                   (unsigned long long)(c->p - r->base), (unsigned long long)r->len);
+    *s = km_cur_str(c, len);
+    return *s ? 0 : nomem(r);
+}
+
+/* Bytes after the last field of a section that has no room for more. */
+static int no_rest(const km_rd *r, const km_cur *c)
+{
+    if (c->bad)
+        return overrun(r);
+    return left(c) ? bad(r, "%zu bytes after its last field", left(c)) : 0;
+}
+
+/* rows x cols finite floats (cols >= 1), filling the rest of the payload
+ * exactly, into *out; what names the array in messages. */
+static int take_floats(const km_rd *r, km_cur *c, uint64_t rows, uint32_t cols, const char *what,
+                       float **out)
+{
+    size_t bytes = left(c);
+    if (rows > bytes / 4 / cols || rows * cols * 4 != bytes)
+        return bad(r, "%s takes %zu bytes, not %llu x %u floats", what, bytes,
+                   (unsigned long long)rows, cols);
+    float *p = *out = malloc(bytes ? bytes : 1);
+    if (!p)
+        return nomem(r);
+    memcpy(p, c->p, bytes);
+    c->p = c->end;
+    for (uint64_t i = 0; i < rows * cols; i++)
+        if (!isfinite(p[i]))
+            return bad(r, "%s[%llu][%llu] is %g, not a finite number", what,
+                       (unsigned long long)(i / cols), (unsigned long long)(i % cols), p[i]);
+    return 0;
+}
+
+/* FEAT's fixed fields, the label's name and the classes. */
+static int feat_classes(const km_rd *r, km_cur *c, km_features *f)
+{
+    uint32_t task = km_cur_u32(c), scale = km_cur_u32(c), len = 0;
+    f->d = km_cur_u32(c);
+    int rc = get_str(r, c, &f->label, &len);
+    if (rc)
+        return rc;
+    uint32_t nclasses = km_cur_u32(c);
+    if (c->bad)
+        return overrun(r);
+    if (task != KM_TASK_CLASSIFY && task != KM_TASK_REGRESS)
+        return bad(r, "task %u is not 1 (classification) or 2 (regression)", task);
+    if (scale > KM_SCALE_NONE)
+        return bad(r, "scale %u is not 0 (standard), 1 (min-max) or 2 (none)", scale);
+    f->task = (int)task;
+    f->scale = (int)scale;
+    if (!f->d)
+        return bad(r, "d is 0: a model has at least one feature");
+    if (!len)
+        return bad(r, "the label column's name is empty");
+    if (task == KM_TASK_CLASSIFY && nclasses < 2)
+        return bad(r, "nclasses %u: a classification model has at least 2", nclasses);
+    if (task == KM_TASK_REGRESS && nclasses)
+        return bad(r, "nclasses %u: a regression model has 0", nclasses);
+    if (nclasses > left(c) / 4)
+        return bad(r, "nclasses %u: more than the %zu bytes left can hold", nclasses, left(c));
+    f->classes = calloc((size_t)nclasses + 1, sizeof *f->classes);
+    f->class_len = calloc((size_t)nclasses + 1, sizeof *f->class_len);
+    if (!f->classes || !f->class_len)
+        return nomem(r);
+    f->nclasses = nclasses;
+    for (uint32_t k = 0; k < nclasses; k++)
+        if ((rc = get_str(r, c, &f->classes[k], &f->class_len[k])))
+            return rc;
+    return 0;
+}
+
+/* Column j of FEAT. Its features must start at *next (the columns tile
+ * 0 .. d-1 in order, without gap or overlap), which then moves past them. */
+static int feat_column(const km_rd *r, km_cur *c, km_features *f, uint32_t j, uint32_t *next)
+{
+    static const char *what[3] = {"fill", "shift", "scale"};
+    km_featcol *fc = &f->cols[j];
+    int rc = get_str(r, c, &fc->name, NULL);
+    if (rc)
+        return rc;
+    uint32_t type = km_cur_u32(c), n = f->ncols;
+    fc->first = km_cur_u32(c);
+    double v[3];
+    for (int k = 0; k < 3; k++)
+        v[k] = km_cur_f64(c);
+    uint32_t nlevels = km_cur_u32(c);
+    if (c->bad)
+        return overrun(r);
+    if (type != KM_COL_NUMERIC && type != KM_COL_CATEGORICAL)
+        return bad(r, "column %u of %u: type %u is not 0 (numeric) or 1 (categorical)", j + 1, n, type);
+    fc->type = (int)type;
+    for (int k = 0; k < 3; k++)
+        if (!(fabs(v[k]) <= FLT_MAX))
+            return bad(r, "column %u of %u: %s %g is not a finite float", j + 1, n, what[k], v[k]);
+    fc->fill = (float)v[0];
+    fc->shift = (float)v[1];
+    fc->scale = (float)v[2];
+    if (type == KM_COL_NUMERIC && nlevels)
+        return bad(r, "column %u of %u: nlevels %u for a numeric column (expected 0)", j + 1, n, nlevels);
+    if (fc->first != *next)
+        return bad(r, "column %u of %u: first feature %u, expected %u (the columns' features follow "
+                   "each other from 0)", j + 1, n, fc->first, *next);
+    uint32_t width = type == KM_COL_CATEGORICAL ? nlevels : 1;
+    if (width > f->d - *next)
+        return bad(r, "column %u of %u: %u features from %u run past d %u", j + 1, n, width,
+                   fc->first, f->d);
+    *next += width;
+    if (nlevels > left(c) / 4)
+        return bad(r, "column %u of %u: nlevels %u, more than the %zu bytes left can hold", j + 1, n,
+                   nlevels, left(c));
+    fc->levels = calloc((size_t)nlevels + 1, sizeof *fc->levels);
+    fc->level_len = calloc((size_t)nlevels + 1, sizeof *fc->level_len);
+    if (!fc->levels || !fc->level_len)
+        return nomem(r);
+    fc->nlevels = nlevels;
+    for (uint32_t k = 0; k < nlevels; k++)
+        if ((rc = get_str(r, c, &fc->levels[k], &fc->level_len[k])))
+            return rc;
+    return 0;
+}
+
+static int parse_feat(const km_rd *r, km_cur *c, km_model *m)
+{
+    km_features *f = &m->feat;
+    int rc = feat_classes(r, c, f);
+    if (rc)
+        return rc;
+    uint32_t ncols = km_cur_u32(c);
+    if (c->bad)
+        return overrun(r);
+    /* a column takes at least 40 bytes: name length, type, first, fill,
+     * shift, scale and nlevels */
+    if (ncols > left(c) / 40)
+        return bad(r, "ncols %u: more than the %zu bytes left can hold", ncols, left(c));
+    if (!(f->cols = calloc((size_t)ncols + 1, sizeof *f->cols)))
+        return nomem(r);
+    f->ncols = ncols;
+    uint32_t next = 0;
+    for (uint32_t j = 0; j < ncols; j++)
+        if ((rc = feat_column(r, c, f, j, &next)))
+            return rc;
+    if (next != f->d)
+        return bad(r, "the columns' features end at %u, short of d %u", next, f->d);
+    return no_rest(r, c);
+}
+
+static int parse_kern(const km_rd *r, km_cur *c, km_model *m)
+{
+    uint32_t type = km_cur_u32(c);
+    double bandwidth = km_cur_f64(c);
+    double reg = km_cur_f64(c);
+    uint32_t metric = km_cur_u32(c);
+    m->d = km_cur_u32(c);
+    if (c->bad)
+        return overrun(r);
+    if (type != KM_KERNEL_LAPLACE && type != KM_KERNEL_GAUSSIAN)
+        return bad(r, "kernel %u is not 0 (Laplace) or 1 (Gaussian)", type);
+    if (!(isfinite(bandwidth) && bandwidth > 0))
+        return bad(r, "bandwidth %g is not a finite number > 0", bandwidth);
+    if (!(isfinite(reg) && reg >= 0))
+        return bad(r, "reg %g is not a finite number >= 0", reg);
+    if (metric > KM_METRIC_FULL)
+        return bad(r, "metric %u is not 0 (none), 1 (diagonal) or 2 (full)", metric);
+    m->kernel.type = (int)type;
+    m->kernel.bandwidth = bandwidth;
+    m->reg = reg;
+    m->metric = (int)metric;
+    if (!m->d)
+        return bad(r, "d is 0: a model has at least one feature");
+    if (metric == KM_METRIC_NONE)
+        return no_rest(r, c);
+    int rc = take_floats(r, c, metric == KM_METRIC_FULL ? m->d : 1, m->d, "M", &m->M);
+    for (uint32_t i = 0; !rc && i < m->d; i++) {
+        float v = metric == KM_METRIC_FULL ? m->M[(size_t)i * m->d + i] : m->M[i];
+        if (v < 0)
+            rc = bad(r, "the diagonal entry %u of M is %g, negative", i, v);
+    }
+    return rc;
+}
+
+static int parse_cent(const km_rd *r, km_cur *c, km_model *m)
+{
+    m->n = km_cur_u64(c);
+    uint32_t d = km_cur_u32(c);
+    if (c->bad)
+        return overrun(r);
+    if (!(r->have & HAVE_KERN))
+        return bad(r, "it comes before KERN, whose d it must match");
+    if (d != m->d)
+        return bad(r, "d %u differs from KERN's d %u", d, m->d);
+    if (!m->n)
+        return bad(r, "n is 0: a model has at least one centre");
+    return take_floats(r, c, m->n, d, "centre", &m->centres);
+}
+
+static int parse_alph(const km_rd *r, km_cur *c, km_model *m)
+{
+    uint64_t n = km_cur_u64(c);
+    m->c = km_cur_u32(c);
+    if (c->bad)
+        return overrun(r);
+    if (!(r->have & HAVE_CENT))
+        return bad(r, "it comes before CENT, whose n it must match");
+    if (n != m->n)
+        return bad(r, "n %llu differs from CENT's n %llu", (unsigned long long)n,
+                   (unsigned long long)m->n);
+    if (!m->c)
+        return bad(r, "c is 0: a model has at least one output");
+    return take_floats(r, c, n, m->c, "alpha", &m->alpha);
+}
+
+/* Informative sections: a later minor version may append fields. */
+static int parse_prov(const km_rd *r, km_cur *c, km_model *m)
+{
+    int rc;
+    if ((rc = get_str(r, c, &m->version, NULL)) || (rc = get_str(r, c, &m->command, NULL)) ||
+        (rc = get_str(r, c, &m->created, NULL)) || (rc = get_str(r, c, &m->data_path, NULL)))
+        return rc;
+    m->data_checksum = km_cur_u32(c);
+    if ((rc = get_str(r, c, &m->solver, NULL)))
+        return rc;
+    m->iters = (int64_t)km_cur_u64(c);
+    m->residual = km_cur_f64(c);
+    m->train_metric = km_cur_f64(c);
+    return c->bad ? overrun(r) : 0;
+}
+
+static int parse_sele(const km_rd *r, km_cur *c, km_model *m)
+{
+    m->sel = 1;
+    m->rfm_iters = km_cur_u32(c);
+    m->best_iter = km_cur_u32(c);
+    m->rfm_diag = (int)km_cur_u32(c);
+    m->center_grads = (int)km_cur_u32(c);
+    m->agop_samples = km_cur_u64(c);
+    m->train_rows = km_cur_u64(c);
+    m->val_rows = km_cur_u64(c);
+    m->val_metric = km_cur_f64(c);
+    m->refit = (int)km_cur_u32(c);
+    return c->bad ? overrun(r) : 0;
+}
+
+/* Take a section's payload into m by its tag; a section of a later minor
+ * version is skipped. */
+static int parse_section(km_rd *r, km_cur *c, km_model *m)
+{
+    switch (r->tag) {
     case T_PROV:
-        m->version = km_cur_str(c, NULL);
-        m->command = km_cur_str(c, NULL);
-        m->created = km_cur_str(c, NULL);
-        m->data_path = km_cur_str(c, NULL);
-        m->data_checksum = km_cur_u32(c);
-        m->solver = km_cur_str(c, NULL);
-        m->iters = (int64_t)km_cur_u64(c);
-        m->residual = km_cur_f64(c);
-        m->train_metric = km_cur_f64(c);
-        return c->bad;
+        return parse_prov(r, c, m);
     case T_FEAT:
-        *have |= 1;
-        return get_features(c, &m->feat);
+        r->have |= HAVE_FEAT;
+        return parse_feat(r, c, m);
     case T_KERN:
-        m->kernel.type = (int)km_cur_u32(c);
-        m->kernel.bandwidth = km_cur_f64(c);
-        m->reg = km_cur_f64(c);
-        m->metric = (int)km_cur_u32(c);
-        m->d = km_cur_u32(c);
-        cnt = m->metric == KM_METRIC_FULL ? (uint64_t)m->d * m->d
-              : m->metric == KM_METRIC_DIAG ? m->d : 0;
-        *have |= 2;
-        return c->bad || m->metric < 0 || m->metric > KM_METRIC_FULL ||
-               (m->kernel.type != KM_KERNEL_LAPLACE && m->kernel.type != KM_KERNEL_GAUSSIAN) ||
-               !(m->kernel.bandwidth > 0) || (cnt ? take_floats(c, cnt, &m->M) : 0);
+        r->have |= HAVE_KERN;
+        return parse_kern(r, c, m);
     case T_CENT:
-        m->n = km_cur_u64(c);
-        cnt = km_cur_u32(c);
-        *have |= 4;
-        return c->bad || cnt != m->d || m->n > len / 4 ||
-               take_floats(c, m->n * m->d, &m->centres);
+        r->have |= HAVE_CENT;
+        return parse_cent(r, c, m);
     case T_ALPH:
-        cnt = km_cur_u64(c);
-        m->c = km_cur_u32(c);
-        *have |= 8;
-        return c->bad || cnt != m->n || !m->c || m->c > len / 4 ||
-               take_floats(c, m->n * m->c, &m->alpha);
+        r->have |= HAVE_ALPH;
+        return parse_alph(r, c, m);
     case T_SELE:
-        m->sel = 1;
-        m->rfm_iters = km_cur_u32(c);
-        m->best_iter = km_cur_u32(c);
-        m->rfm_diag = (int)km_cur_u32(c);
-        m->center_grads = (int)km_cur_u32(c);
-        m->agop_samples = km_cur_u64(c);
-        m->train_rows = km_cur_u64(c);
-        m->val_rows = km_cur_u64(c);
-        m->val_metric = km_cur_f64(c);
-        m->refit = (int)km_cur_u32(c);
-        return c->bad;
+        return parse_sele(r, c, m);
     case T_END:
-        *ended = 1;
-        return 0;
+        return no_rest(r, c);
     default: /* a section of a later minor version */
         return 0;
     }
 }
 
-/* The sections after the header, up to and including END, into m; then
- * the checks that need them all: every required one present, and the
- * features, kernel and coefficients of one shape. */
+/* Refuse a tag met before (known or not: each section appears once), or
+ * remember where it is; seen interns the tags in the order met, at[code]
+ * is where each one was. */
+static int note_tag(const km_rd *r, km_strtab *seen, uint64_t **at)
+{
+    unsigned char b[4];
+    put_u32(b, r->tag);
+    uint32_t n = seen->n, code;
+    if (km_strtab_intern(seen, (const char *)b, 4, UINT32_MAX, &code) < 0)
+        return nomem(r);
+    if (code < n) {
+        char t[12];
+        return km_seterr(&r->ctx->err, KM_ECORRUPT, "%s: section %s appears twice (at bytes %llu and %llu)",
+                         r->path, tag_name(r->tag, t), (unsigned long long)(*at)[code],
+                         (unsigned long long)r->pos);
+    }
+    if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4, ...: full */
+        uint64_t *a = realloc(*at, (n ? 2 * (size_t)n : 1) * sizeof *a);
+        if (!a)
+            return nomem(r);
+        *at = a;
+    }
+    (*at)[n] = r->pos;
+    return 0;
+}
+
+/* The checks that need every section: the required ones present, and
+ * the features, kernel and coefficients of one shape. */
+static int check_whole(const km_rd *r, const km_model *m)
+{
+    static const struct { int bit; const char *tag; } req[] = {
+        {HAVE_FEAT, "FEAT"}, {HAVE_KERN, "KERN"}, {HAVE_CENT, "CENT"}, {HAVE_ALPH, "ALPH"}};
+    km_err *e = &r->ctx->err;
+    for (size_t k = 0; k < sizeof req / sizeof req[0]; k++)
+        if (!(r->have & req[k].bit))
+            return km_seterr(e, KM_ECORRUPT, "%s: model file lacks the required section %s", r->path,
+                             req[k].tag);
+    const km_features *f = &m->feat;
+    if (f->d != m->d)
+        return km_seterr(e, KM_ECORRUPT, "%s: inconsistent model file: FEAT has d %u, KERN has d %u",
+                         r->path, f->d, m->d);
+    if (f->task == KM_TASK_CLASSIFY && m->c != f->nclasses)
+        return km_seterr(e, KM_ECORRUPT,
+                         "%s: inconsistent model file: ALPH has c %u, FEAT has %u classes", r->path,
+                         m->c, f->nclasses);
+    if (f->task == KM_TASK_REGRESS && m->c != 1)
+        return km_seterr(e, KM_ECORRUPT,
+                         "%s: inconsistent model file: ALPH has c %u, a regression model has 1",
+                         r->path, m->c);
+    return 0;
+}
+
+/* The sections after the header, up to and including END, into m, each
+ * checked as it is read, then together (check_whole). */
 static int read_sections(km_ctx *ctx, const char *path, int fd, uint64_t size, km_model *m)
 {
-    uint64_t pos = HEADER;
-    int rc = 0, have = 0, ended = 0;
-    while (!rc && !ended) {
-        uint32_t tag = 0;
-        uint64_t len = 0;
+    km_rd r = {ctx, path, 0, HEADER, 0, NULL, 0};
+    km_strtab seen = {0};
+    uint64_t *at = NULL;
+    int rc = 0;
+    while (!rc && r.tag != T_END) {
         unsigned char *p = NULL;
-        if ((rc = read_section(ctx, path, fd, pos, size, &tag, &len, &p)))
+        if ((rc = read_section(ctx, path, fd, r.pos, size, &r.tag, &r.len, &p)))
             break;
-        km_cur c = {p, p + len, 0};
-        int bad = parse_section(m, tag, &c, len, &have, &ended);
+        if (!(rc = note_tag(&r, &seen, &at))) {
+            km_cur c = {p, p + r.len, 0};
+            r.base = p;
+            rc = parse_section(&r, &c, m);
+        }
         free(p);
-        if (bad)
-            rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: malformed section at byte %llu", path,
-                           (unsigned long long)pos);
-        pos += 16 + len;
+        r.pos += 16 + r.len;
     }
-    if (!rc && have != 15)
-        rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: model file lacks a required section", path);
-    if (!rc && (m->feat.d != m->d ||
-                (m->feat.task == KM_TASK_CLASSIFY ? m->c != m->feat.nclasses : m->c != 1)))
-        rc = km_seterr(&ctx->err, KM_ECORRUPT, "%s: inconsistent model file", path);
-    return rc;
+    km_strtab_free(&seen);
+    free(at);
+    return rc ? rc : check_whole(&r, m);
 }
 
 int km_model_load(km_ctx *ctx, const char *path, km_model *m)

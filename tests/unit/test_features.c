@@ -145,3 +145,46 @@ Test(features, colstats_moments)
     cr_assert_eq(km_colstats_moments(&st, &mean, &sd), 0);
     cr_assert(isnan(mean) && isnan(sd));
 }
+
+/* Finding 3: category and label codes are not trusted. A dataset whose
+ * checksums are valid may still hold a code of -1, a fraction, one past
+ * its dictionary or an infinity: never converted to an integer or used as
+ * an index (UBSan and ASan would object), a feature code outside the
+ * dictionary is an unseen category and a label code outside it a NaN
+ * target. */
+Test(features, codes_out_of_range_are_unseen)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    km_schema s;
+    train_schema(&s);
+    float y[4] = {0, 1, 1, 0};
+    km_feat_opts o = {NULL, KM_TASK_AUTO, KM_SCALE_STANDARD};
+    km_features f;
+    cr_assert_eq(km_features_fit(&ctx, &s, 1, y, 4, &o, &f), 0, "%s", ctx.err.msg);
+    km_featbind b;
+    cr_assert_eq(km_features_bind(&ctx, &f, &s, 1, &b), 0, "%s", ctx.err.msg);
+    /* x, Class, color: the same schema, 3 colours and 2 classes */
+    const float bad[] = {-1, 3, 1.5f, -0.5f, 1e10f, 4294967296.0f, INFINITY, -INFINITY, 2.5f};
+    enum { NB = sizeof bad / sizeof bad[0] };
+    float rows[(NB + 1) * 3], X[(NB + 1) * 4], yy[NB + 1];
+    for (int i = 0; i < NB; i++) {
+        rows[i * 3] = 2;
+        rows[i * 3 + 1] = bad[i];
+        rows[i * 3 + 2] = bad[i];
+    }
+    rows[NB * 3] = 2, rows[NB * 3 + 1] = 1, rows[NB * 3 + 2] = 2; /* dog, blue: valid */
+    uint64_t unseen = 0;
+    km_features_apply(&f, &b, rows, 3, NB + 1, X, yy, &unseen);
+    cr_assert_eq(unseen, NB);
+    for (int i = 0; i < NB; i++) {
+        for (int k = 1; k < 4; k++)
+            cr_assert_eq(X[i * 4 + k], 0, "code %g: one-hot block not zero", bad[i]);
+        cr_assert(isnan(yy[i]), "label code %g gave the target %g", bad[i], yy[i]);
+    }
+    cr_assert_eq(X[NB * 4 + 3], 1);
+    cr_assert_eq(yy[NB], 1);
+    km_featbind_free(&b);
+    km_features_free(&f);
+    km_schema_free(&s);
+}

@@ -102,3 +102,25 @@ Test(metrics, constant_targets_and_no_rows)
     cr_assert(isnan(km_score_metric(0, s, none, 1, 1)));
     cr_assert(isnan(km_score_metric(1, s, none, 1, 2)));
 }
+
+/* A class index outside 0 .. c-1 or not an integer (a caller's bug; the
+ * feature transform gives NaN instead) is skipped, never converted or used
+ * to index the confusion matrix. */
+Test(metrics, class_index_out_of_range_skipped)
+{
+    km_err e = {0};
+    km_metrics_acc a;
+    km_metrics r;
+    const float s[5 * 2] = {1, 0, 1, 0, 0, 1, 1, 0, 0, 1};
+    const float y[5] = {-1, 2, 0.5f, 4294967296.0f, 1};
+    cr_assert_eq(km_metrics_init(&a, 1, 2, &e), 0);
+    km_metrics_add(&a, s, y, 5);
+    cr_assert_eq(km_metrics_finish(&a, &r, &e), 0);
+    cr_assert_eq(r.rows, 1);
+    cr_assert_eq(r.skipped, 4);
+    cr_assert_eq(r.confusion[1 * 2 + 1], 1);
+    cr_assert_float_eq(r.accuracy, 1, 0);
+    km_metrics_free(&r);
+    km_metrics_acc_free(&a);
+    cr_assert_float_eq(km_score_metric(1, s, y, 5, 2), 1, 0);
+}

@@ -1,0 +1,538 @@
+/* test_model.c - the .kmm reader checks what it will index with: a model
+ * written by km_model_save is taken apart into its sections, one value is
+ * patched (or a section repeated, dropped, lengthened), the section CRCs
+ * are recomputed so that only the checks of the contents can object, and
+ * km_model_load must refuse the file with KM_ECORRUPT and exactly the
+ * message naming the section and the value (formats/kmm.md, "Reading"). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kmill/bytes.h"
+#include "kmill/crc32c.h"
+#include "kmill/model.h"
+
+/* ---- a small valid model ------------------------------------------------ */
+
+static char *dup_str(const char *s)
+{
+    char *p = strdup(s);
+    cr_assert(p);
+    return p;
+}
+
+static void set_strs(char ***v, uint32_t **len, const char **s, uint32_t n)
+{
+    *v = calloc(n, sizeof **v);
+    *len = calloc(n, sizeof **len);
+    for (uint32_t k = 0; k < n; k++) {
+        (*v)[k] = dup_str(s[k]);
+        (*len)[k] = (uint32_t)strlen(s[k]);
+    }
+}
+
+/* The model of formats/kmm.md's worked example: x numeric (feature 0), c
+ * categorical with levels a, b (features 1, 2), classes yes and no, three
+ * centres; metric: 0 none, 1 diagonal, 2 full. c_out outputs and n centres
+ * (alpha and centres filled with small numbers). */
+static void make_model(km_model *m, int metric, uint32_t n, uint32_t c_out)
+{
+    memset(m, 0, sizeof *m);
+    km_features *f = &m->feat;
+    f->task = KM_TASK_CLASSIFY;
+    f->scale = KM_SCALE_STANDARD;
+    f->d = 3;
+    f->label = dup_str("label");
+    const char *cls[] = {"yes", "no"};
+    set_strs(&f->classes, &f->class_len, cls, 2);
+    f->nclasses = 2;
+    f->ncols = 2;
+    f->cols = calloc(2, sizeof *f->cols);
+    f->cols[0] = (km_featcol){dup_str("x"), KM_COL_NUMERIC, 0, 2, 2, 1.2247449f, 0, NULL, NULL};
+    f->cols[1] = (km_featcol){dup_str("c"), KM_COL_CATEGORICAL, 1, 0, 0, 0, 2, NULL, NULL};
+    const char *lv[] = {"a", "b"};
+    set_strs(&f->cols[1].levels, &f->cols[1].level_len, lv, 2);
+    m->kernel.type = KM_KERNEL_LAPLACE;
+    m->kernel.bandwidth = 10;
+    m->reg = 1e-3;
+    m->metric = metric;
+    m->d = 3;
+    if (metric == KM_METRIC_DIAG) {
+        m->M = malloc(3 * sizeof *m->M);
+        for (int i = 0; i < 3; i++)
+            m->M[i] = 1.0f / (float)(i + 1);
+    } else if (metric == KM_METRIC_FULL) {
+        m->M = calloc(9, sizeof *m->M);
+        for (int i = 0; i < 3; i++)
+            m->M[i * 3 + i] = 1;
+    }
+    m->n = n;
+    m->c = c_out;
+    m->centres = malloc((n * 3 + 1) * sizeof *m->centres);
+    m->alpha = malloc((n * c_out + 1) * sizeof *m->alpha);
+    for (uint32_t i = 0; i < n * 3; i++)
+        m->centres[i] = (float)(i % 3) - 1;
+    for (uint32_t i = 0; i < n * c_out; i++)
+        m->alpha[i] = (float)i / 8 - 0.25f;
+    m->version = dup_str("0.1.0");
+    m->command = dup_str("kmill train -o m.kmm t.csv");
+    m->created = dup_str("2026-01-01T00:00:00Z");
+    m->data_path = dup_str("t.csv");
+    m->solver = dup_str("direct");
+}
+
+/* ---- a model file as its sections --------------------------------------- */
+
+typedef struct sect {
+    uint32_t tag;
+    unsigned char *p;
+    size_t len;
+} sect;
+
+typedef struct kmm {
+    unsigned char head[24];
+    sect s[16];
+    int n;
+} kmm;
+
+#define TAG(s) ((uint32_t)(s)[0] | (uint32_t)(s)[1] << 8 | (uint32_t)(s)[2] << 16 | (uint32_t)(s)[3] << 24)
+
+static char dir[64], path[96];
+static km_ctx ctx;
+
+static void setup(void)
+{
+    strcpy(dir, "/tmp/kmill-model-XXXXXX");
+    cr_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/m.kmm", dir);
+    km_ctx_init(&ctx, "t");
+}
+
+static void teardown(void)
+{
+    unlink(path);
+    rmdir(dir);
+}
+
+static void save(int metric, uint32_t n, uint32_t c_out)
+{
+    km_model m;
+    make_model(&m, metric, n, c_out);
+    cr_assert_eq(km_model_save(&ctx, &m, path), 0, "%s", ctx.err.msg);
+    km_model_free(&m);
+}
+
+static void split(kmm *k)
+{
+    FILE *fp = fopen(path, "rb");
+    cr_assert(fp);
+    unsigned char buf[4096];
+    size_t len = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    cr_assert(len > 24 && len < sizeof buf);
+    memcpy(k->head, buf, 24);
+    k->n = 0;
+    for (size_t pos = 24; pos + 16 <= len && k->n < 16; k->n++) {
+        sect *s = &k->s[k->n];
+        s->tag = get_u32(buf + pos);
+        s->len = (size_t)get_u64(buf + pos + 4);
+        s->p = calloc(1, s->len + 64); /* room to lengthen it */
+        memcpy(s->p, buf + pos + 12, s->len);
+        pos += 16 + s->len;
+    }
+}
+
+/* Write the sections back, each with the CRC of its payload as it now is. */
+static void join(kmm *k)
+{
+    FILE *fp = fopen(path, "wb");
+    cr_assert(fp);
+    fwrite(k->head, 1, 24, fp);
+    for (int i = 0; i < k->n; i++) {
+        unsigned char h[12], t[4];
+        put_u32(h, k->s[i].tag);
+        put_u64(h + 4, k->s[i].len);
+        put_u32(t, km_crc32c(0, k->s[i].p, k->s[i].len));
+        fwrite(h, 1, 12, fp);
+        fwrite(k->s[i].p, 1, k->s[i].len, fp);
+        fwrite(t, 1, 4, fp);
+    }
+    fclose(fp);
+    for (int i = 0; i < k->n; i++)
+        free(k->s[i].p);
+}
+
+static int find(const kmm *k, const char *tag)
+{
+    for (int i = 0; i < k->n; i++)
+        if (k->s[i].tag == TAG(tag))
+            return i;
+    cr_assert_fail("no section %s", tag);
+    return -1;
+}
+
+static unsigned char *payload(kmm *k, const char *tag)
+{
+    return k->s[find(k, tag)].p;
+}
+
+/* The offset of section i's tag in the file as join writes it. */
+static size_t at(const kmm *k, int i)
+{
+    size_t pos = 24;
+    for (int j = 0; j < i; j++)
+        pos += 16 + k->s[j].len;
+    return pos;
+}
+
+static void insert(kmm *k, int i, const sect *s)
+{
+    memmove(&k->s[i + 1], &k->s[i], (size_t)(k->n - i) * sizeof *s);
+    k->s[i] = *s;
+    k->s[i].p = malloc(s->len + 1);
+    memcpy(k->s[i].p, s->p, s->len);
+    k->n++;
+}
+
+/* km_model_load refuses the file with KM_ECORRUPT and "PATH: " + want. */
+static void refused(const char *want)
+{
+    km_model m;
+    char full[KM_ERRMSG_MAX];
+    snprintf(full, sizeof full, "%s: %s", path, want);
+    km_clearerr(&ctx.err);
+    int rc = km_model_load(&ctx, path, &m);
+    cr_assert_eq(rc, KM_ECORRUPT, "rc %d (%s), expected KM_ECORRUPT for '%s'", rc, ctx.err.msg, want);
+    cr_assert_str_eq(ctx.err.msg, full);
+}
+
+/* The FEAT payload of make_model: task 0, scale 4, d 8, label 12 (9
+ * bytes), nclasses 21, "yes" 25, "no" 32, ncols 38; column x at 42: type
+ * 47, first 51, fill 55, shift 63, scale 71, nlevels 79; column c at 83:
+ * type 88, first 92, fill 96, shift 104, scale 112, nlevels 120, "a" 124,
+ * "b" 129; 134 bytes. */
+enum {
+    F_TASK = 0, F_SCALE = 4, F_D = 8, F_LABEL = 12, F_NCLASSES = 21, F_NCOLS = 38,
+    X_TYPE = 47, X_FIRST = 51, X_FILL = 55, X_NLEVELS = 79,
+    C_TYPE = 88, C_FIRST = 92, C_SCALE = 112, C_NLEVELS = 120, FEAT_LEN = 134
+};
+/* KERN: kernel 0, bandwidth 4, reg 12, metric 20, d 24, M 28. */
+enum { K_KERNEL = 0, K_BW = 4, K_REG = 12, K_METRIC = 20, K_D = 24, K_M = 28 };
+
+/* Patch a u32 of section tag's payload at off; the message wanted, after
+ * "section TAG at byte P: ", is want. */
+static void patch_u32(const char *tag, size_t off, uint32_t v, const char *want)
+{
+    save(KM_METRIC_NONE, 3, 2);
+    kmm k;
+    split(&k);
+    int i = find(&k, tag);
+    put_u32(k.s[i].p + off, v);
+    char full[KM_ERRMSG_MAX];
+    snprintf(full, sizeof full, "section %s at byte %zu: %s", tag, at(&k, i), want);
+    join(&k);
+    refused(full);
+}
+
+static void patch_f64(const char *tag, size_t off, double v, const char *want)
+{
+    save(KM_METRIC_NONE, 3, 2);
+    kmm k;
+    split(&k);
+    int i = find(&k, tag);
+    put_f64(k.s[i].p + off, v);
+    char full[KM_ERRMSG_MAX];
+    snprintf(full, sizeof full, "section %s at byte %zu: %s", tag, at(&k, i), want);
+    join(&k);
+    refused(full);
+}
+
+TestSuite(model, .init = setup, .fini = teardown);
+
+Test(model, valid_file_loads_and_layout_is_as_documented)
+{
+    save(KM_METRIC_NONE, 3, 2);
+    kmm k;
+    split(&k);
+    cr_assert_eq(k.n, 6);
+    const sect *f = &k.s[find(&k, "FEAT")];
+    cr_assert_eq(f->len, FEAT_LEN);
+    cr_assert_eq(get_u32(f->p + C_TYPE), KM_COL_CATEGORICAL);
+    cr_assert_eq(get_u32(f->p + C_NLEVELS), 2);
+    cr_assert_eq(get_u32(f->p + X_NLEVELS), 0);
+    cr_assert_eq(get_u32(f->p + F_NCOLS), 2);
+    /* a section of a later minor version is skipped */
+    sect z = {TAG("ZZZZ"), (unsigned char *)"abc", 3};
+    insert(&k, find(&k, "END "), &z);
+    join(&k);
+    km_model m;
+    cr_assert_eq(km_model_load(&ctx, path, &m), 0, "%s", ctx.err.msg);
+    cr_assert_eq(m.n, 3);
+    cr_assert_eq(m.c, 2);
+    cr_assert_eq(m.feat.cols[1].nlevels, 2);
+    km_model_free(&m);
+}
+
+/* Finding 2: a column type other than 0 and 1 passed the tiling check as
+ * one feature, while the transform cleared nlevels features. */
+Test(model, column_type_unknown)
+{
+    patch_u32("FEAT", C_TYPE, 5, "column 2 of 2: type 5 is not 0 (numeric) or 1 (categorical)");
+}
+
+Test(model, task_and_scale_known)
+{
+    patch_u32("FEAT", F_TASK, 0, "task 0 is not 1 (classification) or 2 (regression)");
+    patch_u32("FEAT", F_SCALE, 3, "scale 3 is not 0 (standard), 1 (min-max) or 2 (none)");
+}
+
+Test(model, regression_has_no_classes)
+{
+    patch_u32("FEAT", F_TASK, KM_TASK_REGRESS, "nclasses 2: a regression model has 0");
+}
+
+Test(model, columns_tile_d)
+{
+    patch_u32("FEAT", F_D, 4, "the columns' features end at 3, short of d 4");
+    patch_u32("FEAT", F_D, 2, "column 2 of 2: 2 features from 1 run past d 2");
+    patch_u32("FEAT", F_D, 0, "d is 0: a model has at least one feature");
+    patch_u32("FEAT", C_FIRST, 0,
+              "column 2 of 2: first feature 0, expected 1 (the columns' features follow each other from 0)");
+    patch_u32("FEAT", C_FIRST, 2,
+              "column 2 of 2: first feature 2, expected 1 (the columns' features follow each other from 0)");
+    patch_u32("FEAT", X_FIRST, 1,
+              "column 1 of 2: first feature 1, expected 0 (the columns' features follow each other from 0)");
+    patch_u32("FEAT", C_NLEVELS, 3, "column 2 of 2: 3 features from 1 run past d 3");
+    patch_u32("FEAT", X_NLEVELS, 1, "column 1 of 2: nlevels 1 for a numeric column (expected 0)");
+    patch_u32("FEAT", X_TYPE, KM_COL_CATEGORICAL,
+              "column 2 of 2: first feature 1, expected 0 (the columns' features follow each other from 0)");
+}
+
+Test(model, counts_within_the_section)
+{
+    patch_u32("FEAT", F_NCLASSES, 100, "nclasses 100: more than the 109 bytes left can hold");
+    patch_u32("FEAT", F_NCOLS, 3, "ncols 3: more than the 92 bytes left can hold");
+    patch_u32("FEAT", F_LABEL, 0xFFFFFFFF,
+              "a string of 4294967295 bytes at offset 12 runs past the end of its 134 bytes");
+    patch_u32("FEAT", F_LABEL, 0, "the label column's name is empty");
+}
+
+Test(model, column_parameters_finite)
+{
+    patch_f64("FEAT", X_FILL, NAN, "column 1 of 2: fill nan is not a finite float");
+    patch_f64("FEAT", C_SCALE, 1e300, "column 2 of 2: scale 1e+300 is not a finite float");
+}
+
+Test(model, kernel_known)
+{
+    patch_u32("KERN", K_KERNEL, 2, "kernel 2 is not 0 (Laplace) or 1 (Gaussian)");
+    patch_f64("KERN", K_BW, 0, "bandwidth 0 is not a finite number > 0");
+    patch_f64("KERN", K_BW, INFINITY, "bandwidth inf is not a finite number > 0");
+    patch_f64("KERN", K_BW, NAN, "bandwidth nan is not a finite number > 0");
+    patch_f64("KERN", K_REG, -1, "reg -1 is not a finite number >= 0");
+    patch_f64("KERN", K_REG, NAN, "reg nan is not a finite number >= 0");
+    patch_u32("KERN", K_METRIC, 3, "metric 3 is not 0 (none), 1 (diagonal) or 2 (full)");
+    patch_u32("KERN", K_METRIC, KM_METRIC_DIAG, "M takes 0 bytes, not 1 x 3 floats");
+    patch_u32("KERN", K_D, 0, "d is 0: a model has at least one feature");
+}
+
+static void patch_metric(int metric, size_t off, uint32_t v, float f, const char *want)
+{
+    save(metric, 3, 2);
+    kmm k;
+    split(&k);
+    int i = find(&k, "KERN");
+    if (off == K_METRIC)
+        put_u32(k.s[i].p + off, v);
+    else
+        put_f32(k.s[i].p + off, f);
+    char full[KM_ERRMSG_MAX];
+    snprintf(full, sizeof full, "section KERN at byte %zu: %s", at(&k, i), want);
+    join(&k);
+    refused(full);
+}
+
+Test(model, metric_length_finite_and_diagonal)
+{
+    patch_metric(KM_METRIC_DIAG, K_METRIC, KM_METRIC_FULL, 0, "M takes 12 bytes, not 3 x 3 floats");
+    patch_metric(KM_METRIC_FULL, K_METRIC, KM_METRIC_DIAG, 0, "M takes 36 bytes, not 1 x 3 floats");
+    patch_metric(KM_METRIC_FULL, K_METRIC, KM_METRIC_NONE, 0, "36 bytes after its last field");
+    patch_metric(KM_METRIC_DIAG, K_M + 4, 0, -1, "the diagonal entry 1 of M is -1, negative");
+    patch_metric(KM_METRIC_FULL, K_M + 16, 0, -0.5f, "the diagonal entry 1 of M is -0.5, negative");
+    patch_metric(KM_METRIC_DIAG, K_M + 8, 0, NAN, "M[0][2] is nan, not a finite number");
+    patch_metric(KM_METRIC_FULL, K_M + 4, 0, INFINITY, "M[0][1] is inf, not a finite number");
+    /* off the diagonal of a full M, negative entries are fine */
+    save(KM_METRIC_FULL, 3, 2);
+    kmm k;
+    split(&k);
+    put_f32(payload(&k, "KERN") + K_M + 4, -0.25f);
+    put_f32(payload(&k, "KERN") + K_M + 12, -0.25f);
+    join(&k);
+    km_model m;
+    cr_assert_eq(km_model_load(&ctx, path, &m), 0, "%s", ctx.err.msg);
+    km_model_free(&m);
+}
+
+Test(model, centres_and_alpha)
+{
+    /* CENT: n 0, d 8, centres 12; ALPH: n 0, c 8, alpha 12 */
+    patch_u32("CENT", 8, 4, "d 4 differs from KERN's d 3");
+    patch_u32("CENT", 0, 4, "centre takes 36 bytes, not 4 x 3 floats");
+    patch_u32("ALPH", 0, 2, "n 2 differs from CENT's n 3");
+    patch_u32("ALPH", 8, 0, "c is 0: a model has at least one output");
+    patch_u32("ALPH", 8, 3, "alpha takes 24 bytes, not 3 x 3 floats");
+    patch_u32("CENT", 12 + 5 * 4, 0x7FC00000, "centre[1][2] is nan, not a finite number");
+    patch_u32("ALPH", 12 + 3 * 4, 0xFF800000, "alpha[1][1] is -inf, not a finite number");
+}
+
+/* Finding 5: a model without centres loaded and predicted class 0. */
+Test(model, no_centres)
+{
+    save(KM_METRIC_NONE, 0, 2);
+    kmm k;
+    split(&k);
+    char want[200];
+    snprintf(want, sizeof want, "section CENT at byte %zu: n is 0: a model has at least one centre",
+             at(&k, find(&k, "CENT")));
+    join(&k);
+    refused(want);
+}
+
+Test(model, outputs_match_the_task)
+{
+    save(KM_METRIC_NONE, 3, 3);
+    refused("inconsistent model file: ALPH has c 3, FEAT has 2 classes");
+    save(KM_METRIC_NONE, 3, 2);
+    kmm k;
+    split(&k);
+    /* a regression model without classes, but two outputs: the FEAT of
+     * one numeric column, "y" */
+    unsigned char *f = payload(&k, "FEAT");
+    size_t n = 0;
+    put_u32(f + n, KM_TASK_REGRESS), n += 4;
+    put_u32(f + n, KM_SCALE_NONE), n += 4;
+    put_u32(f + n, 3), n += 4; /* d */
+    put_u32(f + n, 1), n += 4;
+    f[n++] = 'y';
+    put_u32(f + n, 0), n += 4; /* nclasses */
+    put_u32(f + n, 1), n += 4; /* ncols */
+    put_u32(f + n, 1), n += 4;
+    f[n++] = 'x';
+    put_u32(f + n, KM_COL_CATEGORICAL), n += 4;
+    put_u32(f + n, 0), n += 4; /* first */
+    memset(f + n, 0, 24), n += 24;
+    put_u32(f + n, 3), n += 4; /* nlevels */
+    for (int q = 0; q < 3; q++) {
+        put_u32(f + n, 1), n += 4;
+        f[n++] = (unsigned char)('a' + q);
+    }
+    k.s[find(&k, "FEAT")].len = n;
+    join(&k);
+    refused("inconsistent model file: ALPH has c 2, a regression model has 1");
+}
+
+Test(model, kern_d_matches_feat)
+{
+    save(KM_METRIC_NONE, 3, 2);
+    kmm k;
+    split(&k);
+    /* d 4 throughout KERN, CENT and ALPH, FEAT keeping 3 */
+    put_u32(payload(&k, "KERN") + K_D, 4);
+    sect *c = &k.s[find(&k, "CENT")];
+    put_u32(c->p + 8, 4);
+    c->len = 12 + 3 * 4 * 4;
+    memset(c->p + 12, 0, 48);
+    join(&k);
+    refused("inconsistent model file: FEAT has d 3, KERN has d 4");
+}
+
+Test(model, trailing_bytes)
+{
+    save(KM_METRIC_NONE, 3, 2);
+    kmm k;
+    split(&k);
+    int i = find(&k, "FEAT");
+    k.s[i].len += 4;
+    char want[200];
+    snprintf(want, sizeof want, "section FEAT at byte %zu: 4 bytes after its last field", at(&k, i));
+    join(&k);
+    refused(want);
+}
+
+/* Finding 5: a repeated section leaked the first copy; now any tag may
+ * appear once. */
+static void repeated(const char *tag, const char *before)
+{
+    save(KM_METRIC_NONE, 3, 2);
+    kmm k;
+    split(&k);
+    int i = find(&k, tag);
+    sect s = k.s[i];
+    insert(&k, find(&k, before), &s);
+    int j = find(&k, before) - 1;
+    char want[200];
+    snprintf(want, sizeof want, "section %.4s appears twice (at bytes %zu and %zu)", tag, at(&k, i),
+             at(&k, j));
+    join(&k);
+    refused(want);
+}
+
+Test(model, sections_appear_once)
+{
+    repeated("FEAT", "KERN");
+    repeated("FEAT", "END ");
+    repeated("CENT", "ALPH");
+    repeated("PROV", "FEAT");
+    repeated("ALPH", "END ");
+    save(KM_METRIC_NONE, 3, 2);
+    kmm k;
+    split(&k);
+    sect z = {TAG("ZZZZ"), (unsigned char *)"", 0};
+    insert(&k, find(&k, "KERN"), &z);
+    insert(&k, find(&k, "END "), &z);
+    char want[200];
+    snprintf(want, sizeof want, "section ZZZZ appears twice (at bytes %zu and %zu)",
+             at(&k, find(&k, "KERN") - 1), at(&k, find(&k, "END ") - 1));
+    join(&k);
+    refused(want);
+}
+
+Test(model, required_sections_and_order)
+{
+    save(KM_METRIC_NONE, 3, 2);
+    kmm k;
+    split(&k);
+    k.s[find(&k, "ALPH")].tag = TAG("ALPX");
+    join(&k);
+    refused("model file lacks the required section ALPH");
+    save(KM_METRIC_NONE, 3, 2);
+    split(&k);
+    k.s[find(&k, "FEAT")].tag = TAG("FEA\x01");
+    join(&k);
+    refused("model file lacks the required section FEAT");
+    save(KM_METRIC_NONE, 3, 2);
+    split(&k);
+    int i = find(&k, "KERN");
+    k.s[i].tag = TAG("KERX");
+    char want[200];
+    snprintf(want, sizeof want, "section CENT at byte %zu: it comes before KERN, whose d it must match",
+             at(&k, i + 1));
+    join(&k);
+    refused(want);
+}
+
+Test(model, end_is_empty)
+{
+    save(KM_METRIC_NONE, 3, 2);
+    kmm k;
+    split(&k);
+    int i = find(&k, "END ");
+    k.s[i].len = 2;
+    char want[200];
+    snprintf(want, sizeof want, "section END at byte %zu: 2 bytes after its last field", at(&k, i));
+    join(&k);
+    refused(want);
+}

@@ -345,6 +345,25 @@ static int get_str(const km_rd *r, km_cur *c, char **s, uint32_t *len)
     return *s ? 0 : nomem(r);
 }
 
+/* n strings (their count checked against the payload by the caller) into
+ * new arrays *v and *len; *count = n once the arrays exist, so that the
+ * model's free finds what was read. */
+static int get_strs(const km_rd *r, km_cur *c, uint32_t n, char ***v, uint32_t **len,
+                    uint32_t *count)
+{
+    *v = calloc((size_t)n + 1, sizeof **v);
+    *len = calloc((size_t)n + 1, sizeof **len);
+    if (!*v || !*len)
+        return nomem(r);
+    *count = n;
+    for (uint32_t k = 0; k < n; k++) {
+        int rc = get_str(r, c, &(*v)[k], &(*len)[k]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* Bytes after the last field of a section that has no room for more. */
 static int no_rest(const km_rd *r, const km_cur *c)
 {
@@ -401,15 +420,7 @@ static int feat_classes(const km_rd *r, km_cur *c, km_features *f)
         return bad(r, "nclasses %u: a regression model has 0", nclasses);
     if (nclasses > left(c) / 4)
         return bad(r, "nclasses %u: more than the %zu bytes left can hold", nclasses, left(c));
-    f->classes = calloc((size_t)nclasses + 1, sizeof *f->classes);
-    f->class_len = calloc((size_t)nclasses + 1, sizeof *f->class_len);
-    if (!f->classes || !f->class_len)
-        return nomem(r);
-    f->nclasses = nclasses;
-    for (uint32_t k = 0; k < nclasses; k++)
-        if ((rc = get_str(r, c, &f->classes[k], &f->class_len[k])))
-            return rc;
-    return 0;
+    return get_strs(r, c, nclasses, &f->classes, &f->class_len, &f->nclasses);
 }
 
 /* Column j of FEAT. Its features must start at *next (the columns tile
@@ -451,15 +462,7 @@ static int feat_column(const km_rd *r, km_cur *c, km_features *f, uint32_t j, ui
     if (nlevels > left(c) / 4)
         return bad(r, "column %u of %u: nlevels %u, more than the %zu bytes left can hold", j + 1, n,
                    nlevels, left(c));
-    fc->levels = calloc((size_t)nlevels + 1, sizeof *fc->levels);
-    fc->level_len = calloc((size_t)nlevels + 1, sizeof *fc->level_len);
-    if (!fc->levels || !fc->level_len)
-        return nomem(r);
-    fc->nlevels = nlevels;
-    for (uint32_t k = 0; k < nlevels; k++)
-        if ((rc = get_str(r, c, &fc->levels[k], &fc->level_len[k])))
-            return rc;
-    return 0;
+    return get_strs(r, c, nlevels, &fc->levels, &fc->level_len, &fc->nlevels);
 }
 
 static int parse_feat(const km_rd *r, km_cur *c, km_model *m)

@@ -222,32 +222,35 @@ enum {
 /* KERN: kernel 0, bandwidth 4, reg 12, metric 20, d 24, M 28. */
 enum { K_KERNEL = 0, K_BW = 4, K_REG = 12, K_METRIC = 20, K_D = 24, K_M = 28 };
 
-/* Patch a u32 of section tag's payload at off; the message wanted, after
- * "section TAG at byte P: ", is want. */
-static void patch_u32(const char *tag, size_t off, uint32_t v, const char *want)
+/* Patch the n bytes b into section tag's payload at off, in a model of
+ * the metric given; the message wanted, after "section TAG at byte P: ",
+ * is want. */
+static void patch(int metric, const char *tag, size_t off, const unsigned char *b, size_t n,
+                  const char *want)
 {
-    save(KM_METRIC_NONE, 3, 2);
+    save(metric, 3, 2);
     kmm k;
     split(&k);
     int i = find(&k, tag);
-    put_u32(k.s[i].p + off, v);
+    memcpy(k.s[i].p + off, b, n);
     char full[KM_ERRMSG_MAX];
     snprintf(full, sizeof full, "section %s at byte %zu: %s", tag, at(&k, i), want);
     join(&k);
     refused(full);
 }
 
+static void patch_u32(const char *tag, size_t off, uint32_t v, const char *want)
+{
+    unsigned char b[4];
+    put_u32(b, v);
+    patch(KM_METRIC_NONE, tag, off, b, 4, want);
+}
+
 static void patch_f64(const char *tag, size_t off, double v, const char *want)
 {
-    save(KM_METRIC_NONE, 3, 2);
-    kmm k;
-    split(&k);
-    int i = find(&k, tag);
-    put_f64(k.s[i].p + off, v);
-    char full[KM_ERRMSG_MAX];
-    snprintf(full, sizeof full, "section %s at byte %zu: %s", tag, at(&k, i), want);
-    join(&k);
-    refused(full);
+    unsigned char b[8];
+    put_f64(b, v);
+    patch(KM_METRIC_NONE, tag, off, b, 8, want);
 }
 
 TestSuite(model, .init = setup, .fini = teardown);
@@ -339,20 +342,15 @@ Test(model, kernel_known)
     patch_u32("KERN", K_D, 0, "d is 0: a model has at least one feature");
 }
 
+/* In a model with a metric: off K_METRIC gets v, an offset into M gets f. */
 static void patch_metric(int metric, size_t off, uint32_t v, float f, const char *want)
 {
-    save(metric, 3, 2);
-    kmm k;
-    split(&k);
-    int i = find(&k, "KERN");
+    unsigned char b[4];
     if (off == K_METRIC)
-        put_u32(k.s[i].p + off, v);
+        put_u32(b, v);
     else
-        put_f32(k.s[i].p + off, f);
-    char full[KM_ERRMSG_MAX];
-    snprintf(full, sizeof full, "section KERN at byte %zu: %s", at(&k, i), want);
-    join(&k);
-    refused(full);
+        put_f32(b, f);
+    patch(metric, "KERN", off, b, 4, want);
 }
 
 Test(model, metric_length_finite_and_diagonal)

@@ -91,8 +91,13 @@ const km_kmx_source *km_kmx_source_info(const km_kmx *d);
 const char *km_kmx_io_name(const km_kmx *d);
 int km_kmx_version(const km_kmx *d, int *minor);
 
-/* Read, verify and decode chunk k into out (nrows * ncols floats). */
+/* Read, verify and decode chunk k into out (nrows * ncols floats). Every
+ * value of a categorical column is checked to be NaN or a code of its
+ * dictionary (so are those of a scan). */
 int km_kmx_read_chunk(km_kmx *d, uint64_t k, float *out);
+/* The same without that check: for convert's own intermediate file, whose
+ * columns that turned categorical late still hold their numbers. */
+int km_kmx_read_chunk_raw(km_kmx *d, uint64_t k, float *out);
 
 /* Ordered scan over chunks (all of them when list is NULL): reads run ahead
  * through the I/O backend while the pool decompresses. */

@@ -247,7 +247,7 @@ static int rewrite_late(struct conv *c, const km_kmx_source *src, const km_kmx_w
     for (uint64_t k = 0; k < km_kmx_nchunks(d); k++) {
         const km_kmx_chunk *e = km_kmx_chunk_info(d, k);
         float *buf = km_kmx_buffer(w2);
-        if ((rc = km_kmx_read_chunk(d, k, buf)))
+        if ((rc = km_kmx_read_chunk_raw(d, k, buf))) /* late columns hold numbers */
             goto out;
         for (uint32_t j = 0; j < ncols; j++) {
             if (c->late_row[j] == UINT64_MAX || c->late_row[j] <= e->first_row)

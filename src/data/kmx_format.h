@@ -50,6 +50,7 @@
 #define KMX_KNOWN_REQUIRED 0u     /* no required feature bits in 1.0 */
 #define KMX_MAX_CHUNK_RAW (256u << 20)
 #define KMX_MAGIC_LEN 8u          /* KMX_SIGNATURE and KMX_END_MAGIC */
+#define KMX_MAX_LEVELS (1u << 24) /* categories in a column: every code an exact float32 */
 
 /* Field offsets within each fixed-size record, as in formats/kmx.md's
  * tables; a CRC field covers the bytes before it (0 .. offset - 1). */

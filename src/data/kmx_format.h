@@ -116,5 +116,8 @@ enum kmx_footer_field {       /* the footer, the file's last KMX_FOOTER_SIZE byt
 /* Byte shuffle of n 4-byte values: all first bytes, then all second bytes... */
 void kmx_shuffle(unsigned char *dst, const unsigned char *src, size_t n);
 void kmx_unshuffle(unsigned char *dst, const unsigned char *src, size_t n);
+/* Only values from .. from + count - 1 of the n (dst and src as above). */
+void kmx_unshuffle_range(unsigned char *dst, const unsigned char *src, size_t n, size_t from,
+                         size_t count);
 
 #endif

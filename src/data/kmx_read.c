@@ -22,6 +22,8 @@
 #include "kmill/rng.h"
 #include "kmx_format.h"
 
+#define KMX_CHECK_BLOCK 16384 /* values undone and checked at a time: 64 KiB */
+
 struct km_kmx {
     km_ctx *ctx;
     char *path;
@@ -37,6 +39,8 @@ struct km_kmx {
     uint32_t ncat;       /* categorical columns: their numbers and level counts */
     uint32_t *cat;
     float *cat_nl;
+    float *lim;          /* per column its level count, -1 if numeric (code_ok), */
+    uint32_t block_rows; /* repeated for this many rows: a block of unfilter */
     ZSTD_DCtx *dctx;     /* for km_kmx_read_chunk */
 };
 
@@ -169,19 +173,27 @@ static int meta_column(km_kmx *d, km_cur *c, uint32_t j)
     return rc;
 }
 
-/* The categorical columns, for the check of every decoded chunk's codes. */
+/* The categorical columns, for the check of every decoded chunk's codes:
+ * their numbers and level counts, and every column's (code_ok's lim)
+ * repeated for a block of rows. */
 static int list_categorical(km_kmx *d)
 {
+    d->block_rows = KMX_CHECK_BLOCK / d->ncols ? KMX_CHECK_BLOCK / d->ncols : 1;
     d->cat = malloc(d->ncols * sizeof *d->cat);
     d->cat_nl = malloc(d->ncols * sizeof *d->cat_nl);
-    if (!d->cat || !d->cat_nl)
+    d->lim = malloc((size_t)d->block_rows * d->ncols * sizeof *d->lim);
+    if (!d->cat || !d->cat_nl || !d->lim)
         return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
     for (uint32_t j = 0; j < d->ncols; j++) {
-        if (d->schema.cols[j].type != KM_COL_CATEGORICAL)
+        int cat = d->schema.cols[j].type == KM_COL_CATEGORICAL;
+        d->lim[j] = cat ? (float)d->schema.cols[j].nlevels : -1.0f;
+        if (!cat)
             continue;
         d->cat[d->ncat] = j;
         d->cat_nl[d->ncat++] = (float)d->schema.cols[j].nlevels;
     }
+    for (uint32_t r = 1; r < d->block_rows; r++)
+        memcpy(d->lim + (size_t)r * d->ncols, d->lim, d->ncols * sizeof *d->lim);
     return 0;
 }
 
@@ -426,6 +438,7 @@ void km_kmx_close(km_kmx *d)
     free(d->index);
     free(d->cat);
     free(d->cat_nl);
+    free(d->lim);
     free(d->src_name);
     free(d->path);
     free(d);
@@ -467,21 +480,63 @@ KMX_HOT static void widen_i16(const unsigned char *restrict s, size_t n, float *
         out[i] = (float)(int16_t)(uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
 }
 
-/* Whether every categorical value of a decoded chunk is missing (NaN) or
- * a code of its column: a whole number below its level count. Branch-free
- * over the categorical columns only; the message comes from bad_code. */
-KMX_HOT static int codes_ok(const float *restrict v, size_t nrows, size_t ncols,
-                            const uint32_t *restrict cat, const float *restrict nl, uint32_t ncat)
+/* Whether a column whose level count is lim may hold x: any value when lim
+ * is negative (a numeric column), else NaN (missing) or a whole number in
+ * [0, lim). Whole: at or above 2^23 every float is; below, adding and
+ * taking away 2^23 rounds any fraction away. No branch and no conversion
+ * to an integer (which GCC will not if-convert), so the loops below
+ * vectorise. */
+static inline int code_ok(float x, float lim)
+{
+    float r = (float)((float)(x + 0x1p23f) - 0x1p23f);
+    return (x != x) | (lim < 0) | ((x >= 0) & (x < lim) & ((x >= 0x1p23f) | (r == x)));
+}
+
+/* n values of a decoded chunk, whole rows, against lim tiled to match
+ * (see code_ok): for chunks with many categorical columns, one flat pass. */
+KMX_HOT static int codes_ok_dense(const float *restrict v, size_t n, const float *restrict lim)
 {
     int bad = 0;
-    for (size_t r = 0; r < nrows; r++) {
-        const float *row = v + r * ncols;
-        for (uint32_t k = 0; k < ncat; k++) {
-            float x = row[cat[k]];
-            bad |= (x == x) & !((x >= 0) & (x < nl[k]) & (floorf(x) == x));
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        bad |= !code_ok(v[i], lim[i]);
     return !bad;
+}
+
+/* The same for a chunk stored as integers (filters 2 and 3), whose values
+ * are whole and never NaN: only the range is left to check. */
+KMX_HOT static int codes_ok_dense_int(const float *restrict v, size_t n, const float *restrict lim)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= ((v[i] < 0) | (v[i] >= lim[i])) & (lim[i] >= 0);
+    return !bad;
+}
+
+/* The same over the ncat categorical columns only (numbers cat, level
+ * counts nl): for chunks with few of them among many columns. */
+KMX_HOT static int codes_ok_sparse(const float *restrict v, size_t nrows, size_t ncols,
+                                   const uint32_t *restrict cat, const float *restrict nl,
+                                   uint32_t ncat)
+{
+    int bad = 0;
+    for (size_t r = 0; r < nrows; r++)
+        for (uint32_t k = 0; k < ncat; k++)
+            bad |= !code_ok(v[r * ncols + cat[k]], nl[k]);
+    return !bad;
+}
+
+/* Whether every categorical value of nrows decoded rows (at most
+ * d->block_rows) is missing or a code of its column; the message comes
+ * from bad_code. */
+static int codes_ok(const km_kmx *d, const float *v, size_t nrows, int filter)
+{
+    if (!d->ncat)
+        return 1;
+    if ((uint64_t)d->ncat * 8 >= d->ncols && (filter == KMX_FILTER_U8 || filter == KMX_FILTER_I16))
+        return codes_ok_dense_int(v, nrows * d->ncols, d->lim);
+    if ((uint64_t)d->ncat * 8 >= d->ncols)
+        return codes_ok_dense(v, nrows * d->ncols, d->lim);
+    return codes_ok_sparse(v, nrows, d->ncols, d->cat, d->cat_nl, d->ncat);
 }
 
 /* The message for the first value codes_ok refused. */
@@ -492,7 +547,7 @@ static void bad_code(const km_kmx *d, uint64_t k, const float *v, char *err, siz
         for (uint32_t q = 0; q < d->ncat; q++) {
             const km_column *c = &d->schema.cols[d->cat[q]];
             float x = v[(size_t)r * d->ncols + d->cat[q]];
-            if (isnan(x) || (x >= 0 && x < d->cat_nl[q] && floorf(x) == x))
+            if (code_ok(x, d->cat_nl[q]))
                 continue;
             int n = snprintf(err, errlen, "%s: chunk %llu: row %llu, column '%s': category code %g",
                              d->path, (unsigned long long)k,
@@ -504,6 +559,29 @@ static void bad_code(const km_kmx *d, uint64_t k, const float *v, char *err, siz
             return;
         }
     }
+}
+
+/* Undo a chunk's filter from scratch into out and, when codes is set,
+ * check its categorical codes (codes_ok): a block of rows at a time, each
+ * checked while it is still in cache (a second pass over a whole chunk
+ * would read it back from memory). 0 when a code is refused. */
+static int unfilter(const km_kmx *d, const km_kmx_chunk *e, const unsigned char *scratch,
+                    float *out, int codes)
+{
+    size_t nc = d->ncols, n = e->raw_len / 4, step = d->block_rows;
+    int ok = 1;
+    for (size_t r = 0; r < e->nrows; r += step) {
+        size_t nb = e->nrows - r < step ? e->nrows - r : step, i0 = r * nc, m = nb * nc;
+        if (e->filter == KMX_FILTER_SHUFFLE)
+            kmx_unshuffle_range((unsigned char *)out, scratch, n, i0, m);
+        else if (e->filter == KMX_FILTER_U8)
+            widen_u8(scratch + i0, m, out + i0);
+        else if (e->filter == KMX_FILTER_I16)
+            widen_i16(scratch + 2 * i0, m, out + i0);
+        if (codes)
+            ok &= codes_ok(d, out + i0, nb, e->filter);
+    }
+    return ok;
 }
 
 /* Check and decode one chunk's region (header, payload, stats) into out.
@@ -540,14 +618,7 @@ static int decode_region(const km_kmx *d, uint64_t k, const unsigned char *reg, 
                  (unsigned long long)k, ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size");
         return KM_ECORRUPT;
     }
-    if (e->filter == KMX_FILTER_SHUFFLE) {
-        kmx_unshuffle((unsigned char *)out, scratch, n);
-    } else if (e->filter == KMX_FILTER_U8) {
-        widen_u8(scratch, n, out);
-    } else if (e->filter == KMX_FILTER_I16) {
-        widen_i16(scratch, n, out);
-    }
-    if (codes && d->ncat && !codes_ok(out, e->nrows, d->ncols, d->cat, d->cat_nl, d->ncat)) {
+    if (!unfilter(d, e, scratch, out, codes)) {
         bad_code(d, k, out, err, errlen);
         return KM_ECORRUPT;
     }

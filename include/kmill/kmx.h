@@ -43,6 +43,10 @@ typedef struct km_kmx_wopts {
 
 typedef struct km_kmx_writer km_kmx_writer;
 
+/* The rows per chunk a writer uses when rows_per_chunk is 0: about 4 MiB
+ * of values, at least 64 rows (so the per-chunk statistics, 32 bytes a
+ * column, are at most an eighth of the values), at most 256 MiB of values. */
+uint32_t km_kmx_default_chunk_rows(uint64_t ncols);
 int km_kmx_create(km_ctx *ctx, const char *path, uint32_t ncols, const km_kmx_wopts *o,
                   km_kmx_writer **out);
 /* The buffer to fill with up to rows_per_chunk rows of ncols floats. */

@@ -44,8 +44,6 @@
 #include "kmill/strtab.h"
 #include "data/convert_impl.h"
 
-#define CHUNK_BYTES (4u << 20)
-
 /* ---- stage 3: merge blocks in order ------------------------------------ */
 
 /* Code of the string in column j's dictionary, adding it if new. */
@@ -285,8 +283,7 @@ static int default_blocks(int workers)
 
 static uint64_t default_chunk_rows(uint64_t ncols)
 {
-    uint64_t row = 4 * ncols;
-    return CHUNK_BYTES / row ? CHUNK_BYTES / row : 1;
+    return km_kmx_default_chunk_rows(ncols);
 }
 
 /* The plan's items: the text blocks in flight, the writer's chunk buffers,

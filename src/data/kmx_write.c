@@ -322,6 +322,16 @@ static void compress_chunk(void *arg, size_t i, int worker)
     s->rc = 0;
 }
 
+uint32_t km_kmx_default_chunk_rows(uint64_t ncols)
+{
+    uint64_t rows = KMX_CHUNK_BYTES / (4 * ncols);
+    if (rows < KMX_MIN_CHUNK_ROWS)
+        rows = KMX_MIN_CHUNK_ROWS;
+    if (rows * 4 * ncols > KMX_MAX_CHUNK_RAW)
+        rows = KMX_MAX_CHUNK_RAW / (4 * ncols);
+    return rows ? (uint32_t)rows : 1;
+}
+
 int km_kmx_create(km_ctx *ctx, const char *path, uint32_t ncols, const km_kmx_wopts *o,
                   km_kmx_writer **out)
 {
@@ -334,11 +344,7 @@ int km_kmx_create(km_ctx *ctx, const char *path, uint32_t ncols, const km_kmx_wo
     w->ncols = ncols;
     w->o = *o;
     w->of.fd = -1;
-    uint64_t rpc = o->rows_per_chunk;
-    if (!rpc) /* about 4 MiB of floats per chunk */
-        rpc = (4u << 20) / (4u * ncols);
-    if (rpc < 1)
-        rpc = 1;
+    uint64_t rpc = o->rows_per_chunk ? o->rows_per_chunk : km_kmx_default_chunk_rows(ncols);
     if (rpc * ncols * 4 > KMX_MAX_CHUNK_RAW)
         rpc = KMX_MAX_CHUNK_RAW / (4ull * ncols);
     if (rpc == 0) {

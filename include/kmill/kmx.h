@@ -43,6 +43,10 @@ typedef struct km_kmx_wopts {
 
 typedef struct km_kmx_writer km_kmx_writer;
 
+/* The rows per chunk a writer uses when rows_per_chunk is 0: about 4 MiB
+ * of values, at least 64 rows (so the per-chunk statistics, 32 bytes a
+ * column, are at most an eighth of the values), at most 256 MiB of values. */
+uint32_t km_kmx_default_chunk_rows(uint64_t ncols);
 int km_kmx_create(km_ctx *ctx, const char *path, uint32_t ncols, const km_kmx_wopts *o,
                   km_kmx_writer **out);
 /* The buffer to fill with up to rows_per_chunk rows of ncols floats. */
@@ -91,8 +95,13 @@ const km_kmx_source *km_kmx_source_info(const km_kmx *d);
 const char *km_kmx_io_name(const km_kmx *d);
 int km_kmx_version(const km_kmx *d, int *minor);
 
-/* Read, verify and decode chunk k into out (nrows * ncols floats). */
+/* Read, verify and decode chunk k into out (nrows * ncols floats). Every
+ * value of a categorical column is checked to be NaN or a code of its
+ * dictionary (so are those of a scan). */
 int km_kmx_read_chunk(km_kmx *d, uint64_t k, float *out);
+/* The same without that check: for convert's own intermediate file, whose
+ * columns that turned categorical late still hold their numbers. */
+int km_kmx_read_chunk_raw(km_kmx *d, uint64_t k, float *out);
 
 /* Ordered scan over chunks (all of them when list is NULL): reads run ahead
  * through the I/O backend while the pool decompresses. */

@@ -53,7 +53,10 @@ int km_strtab_intern(km_strtab *d, const char *s, uint32_t len, uint32_t limit, 
             return -1;
         d->ncap = ncap;
     }
-    if (d->alen + len > d->acap) {
+    /* the arena exists from the first string on, the empty one too: code
+     * 0 = "" must not leave it NULL, or every arena + off[k] (here and in
+     * the callers) would offset a null pointer */
+    if (!d->arena || d->alen + len > d->acap) {
         size_t ncap = d->acap ? d->acap * 2 : 4096;
         while (ncap < d->alen + len)
             ncap *= 2;

@@ -45,8 +45,6 @@
 #include "kmill/strtab.h"
 #include "data/convert_impl.h"
 
-#define CHUNK_BYTES (4u << 20)
-
 /* ---- stage 3: merge blocks in order ------------------------------------ */
 
 /* Code of the string in column j's dictionary, adding it if new. */
@@ -252,7 +250,7 @@ static int rewrite_late(struct conv *c, const km_kmx_source *src, const km_kmx_w
     for (uint64_t k = 0; k < km_kmx_nchunks(d); k++) {
         const km_kmx_chunk *e = km_kmx_chunk_info(d, k);
         float *buf = km_kmx_buffer(w2);
-        if ((rc = km_kmx_read_chunk(d, k, buf)))
+        if ((rc = km_kmx_read_chunk_raw(d, k, buf))) /* late columns hold numbers */
             goto out;
         for (uint32_t j = 0; j < ncols; j++) {
             if (c->late_row[j] == UINT64_MAX || c->late_row[j] <= e->first_row)
@@ -290,8 +288,7 @@ static int default_blocks(int workers)
 
 static uint64_t default_chunk_rows(uint64_t ncols)
 {
-    uint64_t row = 4 * ncols;
-    return CHUNK_BYTES / row ? CHUNK_BYTES / row : 1;
+    return km_kmx_default_chunk_rows(ncols);
 }
 
 /* The plan's items: the text blocks in flight, the writer's chunk buffers,

@@ -49,7 +49,17 @@
 #define KMX_DTYPE_F32 1u
 #define KMX_KNOWN_REQUIRED 0u     /* no required feature bits in 1.0 */
 #define KMX_MAX_CHUNK_RAW (256u << 20)
+/* The default chunk (km_kmx_default_chunk_rows): about KMX_CHUNK_BYTES of
+ * values, but at least KMX_MIN_CHUNK_ROWS rows, so that the statistics
+ * block beside it (KMX_CHUNK_STAT_SIZE bytes a column, 8 times a row's
+ * values) stays at most an eighth of its values: with one-row chunks a
+ * 5-row CSV of a million columns became 216 MiB. Only rows of more than
+ * KMX_CHUNK_BYTES / KMX_MIN_CHUNK_ROWS / 4 = 16384 columns reach the
+ * minimum. */
+#define KMX_CHUNK_BYTES (4u << 20)
+#define KMX_MIN_CHUNK_ROWS 64u
 #define KMX_MAGIC_LEN 8u          /* KMX_SIGNATURE and KMX_END_MAGIC */
+#define KMX_MAX_LEVELS (1u << 24) /* categories in a column: every code an exact float32 */
 
 /* Field offsets within each fixed-size record, as in formats/kmx.md's
  * tables; a CRC field covers the bytes before it (0 .. offset - 1). */
@@ -115,5 +125,8 @@ enum kmx_footer_field {       /* the footer, the file's last KMX_FOOTER_SIZE byt
 /* Byte shuffle of n 4-byte values: all first bytes, then all second bytes... */
 void kmx_shuffle(unsigned char *dst, const unsigned char *src, size_t n);
 void kmx_unshuffle(unsigned char *dst, const unsigned char *src, size_t n);
+/* Only values from .. from + count - 1 of the n (dst and src as above). */
+void kmx_unshuffle_range(unsigned char *dst, const unsigned char *src, size_t n, size_t from,
+                         size_t count);
 
 #endif

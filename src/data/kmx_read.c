@@ -8,6 +8,8 @@
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +21,8 @@
 #include "kmill/kmx.h"
 #include "kmill/rng.h"
 #include "kmx_format.h"
+
+#define KMX_CHECK_BLOCK 16384 /* values undone and checked at a time: 64 KiB */
 
 struct km_kmx {
     km_ctx *ctx;
@@ -32,6 +36,11 @@ struct km_kmx {
     km_kmx_chunk *index;
     km_kmx_source src;
     char *src_name;
+    uint32_t ncat;       /* categorical columns: their numbers and level counts */
+    uint32_t *cat;
+    float *cat_nl;
+    float *lim;          /* per column its level count, -1 if numeric (code_ok), */
+    uint32_t block_rows; /* repeated for this many rows: a block of unfilter */
     ZSTD_DCtx *dctx;     /* for km_kmx_read_chunk */
 };
 
@@ -60,6 +69,134 @@ static int pread_full(km_kmx *d, void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* A str field of the metadata: its length checked against the bytes left
+ * in the section. what names the field in the message. */
+static int meta_str(km_kmx *d, km_cur *c, const char *what, char **s, uint32_t *len)
+{
+    size_t left = (size_t)(c->end - c->p);
+    uint32_t n = left >= 4 ? get_u32(c->p) : 0;
+    if (left < 4 || n > left - 4)
+        return km_seterr(&d->ctx->err, KM_ECORRUPT,
+                         "%s: metadata: %s: length %u exceeds the %zu bytes left in the section",
+                         d->path, what, n, left >= 4 ? left - 4 : 0);
+    if (!(*s = km_cur_str(c, len)))
+        return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* A column's levels: their count against the column type, kmill's limit
+ * and the bytes left (each level takes at least 4), each length against
+ * the bytes left. */
+static int meta_levels(km_kmx *d, km_cur *c, km_column *col)
+{
+    uint32_t nl = km_cur_u32(c);
+    size_t left = (size_t)(c->end - c->p);
+    if (c->bad)
+        return 1;
+    if (col->type == KM_COL_NUMERIC && nl)
+        return km_seterr(&d->ctx->err, KM_ECORRUPT,
+                         "%s: metadata: numeric column '%s' has %u levels (should be 0)", d->path,
+                         col->name, nl);
+    if (nl > KMX_MAX_LEVELS)
+        return km_seterr(&d->ctx->err, KM_ECORRUPT,
+                         "%s: metadata: column '%s': %u levels exceed kmill's limit of %u",
+                         d->path, col->name, nl, KMX_MAX_LEVELS);
+    if (nl > left / 4) /* each level takes at least its 4-byte length */
+        return km_seterr(&d->ctx->err, KM_ECORRUPT,
+                         "%s: metadata: column '%s': %u levels do not fit in the %zu bytes left in "
+                         "the section", d->path, col->name, nl, left);
+    if (nl) {
+        col->levels = calloc(nl, sizeof *col->levels);
+        col->level_len = calloc(nl, sizeof *col->level_len);
+        if (!col->levels || !col->level_len)
+            return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+    }
+    for (uint32_t k = 0; k < nl; k++) {
+        char what[KM_ERRMSG_MAX / 2];
+        snprintf(what, sizeof what, "column '%s' level %u", col->name, k);
+        int rc = meta_str(d, c, what, &col->levels[k], &col->level_len[k]);
+        if (rc)
+            return rc;
+        col->nlevels = k + 1;
+    }
+    return 0;
+}
+
+/* A column's whole-file statistics: counts adding up to the rows and, for
+ * a numeric column with values (features scale by them), finite values
+ * in order. */
+static int meta_stats(km_kmx *d, km_cur *c, km_column *col)
+{
+    km_colstats *t = &col->stats;
+    t->min = km_cur_f64(c);
+    t->max = km_cur_f64(c);
+    t->sum = km_cur_f64(c);
+    t->sumsq = km_cur_f64(c);
+    t->count = km_cur_u64(c);
+    t->missing = km_cur_u64(c);
+    if (c->bad)
+        return 1;
+    if (t->count > d->nrows || t->missing != d->nrows - t->count)
+        return km_seterr(&d->ctx->err, KM_ECORRUPT,
+                         "%s: metadata: column '%s': statistics count %llu + missing %llu is not "
+                         "the %llu rows", d->path, col->name, (unsigned long long)t->count,
+                         (unsigned long long)t->missing, (unsigned long long)d->nrows);
+    if (col->type == KM_COL_NUMERIC && t->count &&
+        !(isfinite(t->min) && isfinite(t->max) && t->min <= t->max && isfinite(t->sum) &&
+          isfinite(t->sumsq) && t->sumsq >= 0))
+        return km_seterr(&d->ctx->err, KM_ECORRUPT,
+                         "%s: metadata: column '%s': statistics out of range (min %g, max %g, "
+                         "sum %g, sum of squares %g)", d->path, col->name, t->min, t->max, t->sum,
+                         t->sumsq);
+    return 0;
+}
+
+/* One column record; 1 when the section ends inside it. */
+static int meta_column(km_kmx *d, km_cur *c, uint32_t j)
+{
+    km_column *col = &d->schema.cols[j];
+    char what[48];
+    uint32_t type = km_cur_u32(c);
+    if (c->bad)
+        return 1;
+    if (type != KM_COL_NUMERIC && type != KM_COL_CATEGORICAL)
+        return km_seterr(&d->ctx->err, KM_ECORRUPT,
+                         "%s: metadata: column %u: unknown type %u (0 numeric, 1 categorical)",
+                         d->path, j + 1, type);
+    col->type = (int)type;
+    snprintf(what, sizeof what, "column %u's name", j + 1);
+    int rc = meta_str(d, c, what, &col->name, NULL);
+    if (!rc)
+        rc = meta_levels(d, c, col);
+    if (!rc)
+        rc = meta_stats(d, c, col);
+    return rc;
+}
+
+/* The categorical columns, for the check of every decoded chunk's codes:
+ * their numbers and level counts, and every column's (code_ok's lim)
+ * repeated for a block of rows. */
+static int list_categorical(km_kmx *d)
+{
+    d->block_rows = KMX_CHECK_BLOCK / d->ncols ? KMX_CHECK_BLOCK / d->ncols : 1;
+    d->cat = malloc(d->ncols * sizeof *d->cat);
+    d->cat_nl = malloc(d->ncols * sizeof *d->cat_nl);
+    d->lim = malloc((size_t)d->block_rows * d->ncols * sizeof *d->lim);
+    if (!d->cat || !d->cat_nl || !d->lim)
+        return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+    for (uint32_t j = 0; j < d->ncols; j++) {
+        int cat = d->schema.cols[j].type == KM_COL_CATEGORICAL;
+        d->lim[j] = cat ? (float)d->schema.cols[j].nlevels : -1.0f;
+        if (!cat)
+            continue;
+        d->cat[d->ncat] = j;
+        d->cat_nl[d->ncat++] = (float)d->schema.cols[j].nlevels;
+    }
+    for (uint32_t r = 1; r < d->block_rows; r++)
+        memcpy(d->lim + (size_t)r * d->ncols, d->lim, d->ncols * sizeof *d->lim);
+    return 0;
+}
+
 static int parse_meta(km_kmx *d, const unsigned char *m, size_t len)
 {
     km_cur c = {m, m + len, 0};
@@ -72,42 +209,65 @@ static int parse_meta(km_kmx *d, const unsigned char *m, size_t len)
     d->src.size = km_cur_u64(&c);
     d->src.mtime = (int64_t)km_cur_u64(&c);
     d->src.head_crc = km_cur_u32(&c);
-    d->src_name = km_cur_str(&c, NULL);
+    if (c.bad)
+        return corrupt(d, "metadata section is malformed");
+    int rc = meta_str(d, &c, "source name", &d->src_name, NULL);
+    if (rc)
+        return rc;
     d->src.name = d->src_name;
     d->schema.cols = calloc(d->ncols, sizeof *d->schema.cols);
     if (!d->schema.cols)
         return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
     d->schema.ncols = d->ncols;
-    for (uint32_t j = 0; j < d->ncols && !c.bad; j++) {
-        km_column *col = &d->schema.cols[j];
-        col->type = (int)km_cur_u32(&c);
-        if (col->type != KM_COL_NUMERIC && col->type != KM_COL_CATEGORICAL)
-            return corrupt(d, "unknown column type in metadata");
-        col->name = km_cur_str(&c, NULL);
-        uint32_t nl = km_cur_u32(&c);
-        if (nl > (size_t)(c.end - c.p) / 4) { /* each level takes >= 4 bytes */
-            c.bad = 1;
-            break;
-        }
-        if (nl) {
-            col->levels = calloc(nl, sizeof *col->levels);
-            col->level_len = calloc(nl, sizeof *col->level_len);
-            if (!col->levels || !col->level_len)
-                return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
-        }
-        for (uint32_t k = 0; k < nl && !c.bad; k++) {
-            col->levels[k] = km_cur_str(&c, &col->level_len[k]);
-            col->nlevels = k + 1;
-        }
-        col->stats.min = km_cur_f64(&c);
-        col->stats.max = km_cur_f64(&c);
-        col->stats.sum = km_cur_f64(&c);
-        col->stats.sumsq = km_cur_f64(&c);
-        col->stats.count = km_cur_u64(&c);
-        col->stats.missing = km_cur_u64(&c);
+    for (uint32_t j = 0; j < d->ncols; j++) {
+        if ((rc = meta_column(d, &c, j)) < 0)
+            return rc;
+        if (rc)
+            return km_seterr(&d->ctx->err, KM_ECORRUPT,
+                             "%s: metadata: the section ends inside column %u's record", d->path,
+                             j + 1);
     }
-    if (c.bad)
-        return corrupt(d, "metadata section is malformed");
+    return list_categorical(d);
+}
+
+/* One index entry against the rules of formats/kmx.md (Index): where its
+ * chunk lies, which rows it holds, its sizes and filter. row and prev_end
+ * are the rows and the end of the chunks before it. */
+static int check_entry(km_kmx *d, uint64_t k, const km_kmx_chunk *e, uint64_t row,
+                       uint64_t prev_end)
+{
+    unsigned long long kk = k, off = e->offset;
+    uint64_t span = (uint64_t)KMX_CHUNK_HEADER_SIZE + e->comp_len + (uint64_t)d->ncols * KMX_CHUNK_STAT_SIZE;
+    uint64_t raw = (uint64_t)e->nrows * d->ncols * 4;
+    km_err *err = &d->ctx->err;
+    if (off % KMX_ALIGN)
+        return km_seterr(err, KM_ECORRUPT, "%s: chunk index: chunk %llu: offset %llu is not a "
+                         "multiple of 4096", d->path, kk, off);
+    if (off < prev_end && k == 0)
+        return km_seterr(err, KM_ECORRUPT, "%s: chunk index: chunk 0: offset %llu is inside the "
+                         "file header (chunks start at 4096)", d->path, off);
+    if (off < prev_end)
+        return km_seterr(err, KM_ECORRUPT, "%s: chunk index: chunk %llu: offset %llu overlaps "
+                         "chunk %llu, which ends at %llu", d->path, kk, off, kk - 1,
+                         (unsigned long long)prev_end);
+    if (off > d->meta_off || span > d->meta_off - off)
+        return km_seterr(err, KM_ECORRUPT, "%s: chunk index: chunk %llu: %llu bytes at offset "
+                         "%llu run past the metadata (at %llu)", d->path, kk,
+                         (unsigned long long)span, off, (unsigned long long)d->meta_off);
+    if (e->first_row != row)
+        return km_seterr(err, KM_ECORRUPT, "%s: chunk index: chunk %llu: first row %llu, should "
+                         "be %llu", d->path, kk, (unsigned long long)e->first_row,
+                         (unsigned long long)row);
+    if (e->nrows == 0 || e->nrows > d->rpc)
+        return km_seterr(err, KM_ECORRUPT, "%s: chunk index: chunk %llu: %u rows, outside 1..%u "
+                         "(rows per chunk)", d->path, kk, e->nrows, d->rpc);
+    if (e->raw_len != raw)
+        return km_seterr(err, KM_ECORRUPT, "%s: chunk index: chunk %llu: decoded size %u, should "
+                         "be %llu (rows x columns x 4)", d->path, kk, e->raw_len,
+                         (unsigned long long)raw);
+    if (e->filter > KMX_FILTER_I16)
+        return km_seterr(err, KM_ECORRUPT, "%s: chunk index: chunk %llu: unknown filter %u",
+                         d->path, kk, e->filter);
     return 0;
 }
 
@@ -128,16 +288,17 @@ static int parse_index(km_kmx *d, const unsigned char *ix)
         e->crc = get_u32(p + KMX_IX_PAYLOAD_CRC);
         e->stats_crc = get_u32(p + KMX_IX_STATS_CRC);
         e->filter = p[KMX_IX_FILTER];
-        uint64_t span = (uint64_t)KMX_CHUNK_HEADER_SIZE + e->comp_len + (uint64_t)d->ncols * KMX_CHUNK_STAT_SIZE;
-        if (e->offset % KMX_ALIGN || e->offset < prev_end || e->offset + span > d->meta_off ||
-            e->first_row != row || e->nrows == 0 || e->nrows > d->rpc ||
-            (uint64_t)e->raw_len != (uint64_t)e->nrows * d->ncols * 4 || e->filter > KMX_FILTER_I16)
-            return corrupt(d, "chunk index is inconsistent");
+        int rc = check_entry(d, k, e, row, prev_end);
+        if (rc)
+            return rc;
         row += e->nrows;
-        prev_end = e->offset + span;
+        prev_end = e->offset + KMX_CHUNK_HEADER_SIZE + e->comp_len +
+                   (uint64_t)d->ncols * KMX_CHUNK_STAT_SIZE;
     }
     if (row != d->nrows)
-        return corrupt(d, "chunk index disagrees with the row count");
+        return km_seterr(&d->ctx->err, KM_ECORRUPT, "%s: chunk index: the chunks hold %llu rows, "
+                         "the footer says %llu", d->path, (unsigned long long)row,
+                         (unsigned long long)d->nrows);
     return 0;
 }
 
@@ -275,6 +436,9 @@ void km_kmx_close(km_kmx *d)
     km_schema_free(&d->schema);
     ZSTD_freeDCtx(d->dctx);
     free(d->index);
+    free(d->cat);
+    free(d->cat_nl);
+    free(d->lim);
     free(d->src_name);
     free(d->path);
     free(d);
@@ -316,11 +480,116 @@ KMX_HOT static void widen_i16(const unsigned char *restrict s, size_t n, float *
         out[i] = (float)(int16_t)(uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
 }
 
+/* Whether a column whose level count is lim may hold x: any value when lim
+ * is negative (a numeric column), else NaN (missing) or a whole number in
+ * [0, lim). Whole: at or above 2^23 every float is; below, adding and
+ * taking away 2^23 rounds any fraction away. No branch and no conversion
+ * to an integer (which GCC will not if-convert), so the loops below
+ * vectorise. */
+static inline int code_ok(float x, float lim)
+{
+    float r = (float)((float)(x + 0x1p23f) - 0x1p23f);
+    return (x != x) | (lim < 0) | ((x >= 0) & (x < lim) & ((x >= 0x1p23f) | (r == x)));
+}
+
+/* n values of a decoded chunk, whole rows, against lim tiled to match
+ * (see code_ok): for chunks with many categorical columns, one flat pass. */
+KMX_HOT static int codes_ok_dense(const float *restrict v, size_t n, const float *restrict lim)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= !code_ok(v[i], lim[i]);
+    return !bad;
+}
+
+/* The same for a chunk stored as integers (filters 2 and 3), whose values
+ * are whole and never NaN: only the range is left to check. */
+KMX_HOT static int codes_ok_dense_int(const float *restrict v, size_t n, const float *restrict lim)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= ((v[i] < 0) | (v[i] >= lim[i])) & (lim[i] >= 0);
+    return !bad;
+}
+
+/* The same over the ncat categorical columns only (numbers cat, level
+ * counts nl): for chunks with few of them among many columns. */
+KMX_HOT static int codes_ok_sparse(const float *restrict v, size_t nrows, size_t ncols,
+                                   const uint32_t *restrict cat, const float *restrict nl,
+                                   uint32_t ncat)
+{
+    int bad = 0;
+    for (size_t r = 0; r < nrows; r++)
+        for (uint32_t k = 0; k < ncat; k++)
+            bad |= !code_ok(v[r * ncols + cat[k]], nl[k]);
+    return !bad;
+}
+
+/* Whether every categorical value of nrows decoded rows (at most
+ * d->block_rows) is missing or a code of its column; the message comes
+ * from bad_code. */
+static int codes_ok(const km_kmx *d, const float *v, size_t nrows, int filter)
+{
+    if (!d->ncat)
+        return 1;
+    if ((uint64_t)d->ncat * 8 >= d->ncols && (filter == KMX_FILTER_U8 || filter == KMX_FILTER_I16))
+        return codes_ok_dense_int(v, nrows * d->ncols, d->lim);
+    if ((uint64_t)d->ncat * 8 >= d->ncols)
+        return codes_ok_dense(v, nrows * d->ncols, d->lim);
+    return codes_ok_sparse(v, nrows, d->ncols, d->cat, d->cat_nl, d->ncat);
+}
+
+/* The message for the first value codes_ok refused. */
+static void bad_code(const km_kmx *d, uint64_t k, const float *v, char *err, size_t errlen)
+{
+    const km_kmx_chunk *e = &d->index[k];
+    for (uint32_t r = 0; r < e->nrows; r++) {
+        for (uint32_t q = 0; q < d->ncat; q++) {
+            const km_column *c = &d->schema.cols[d->cat[q]];
+            float x = v[(size_t)r * d->ncols + d->cat[q]];
+            if (code_ok(x, d->cat_nl[q]))
+                continue;
+            int n = snprintf(err, errlen, "%s: chunk %llu: row %llu, column '%s': category code %g",
+                             d->path, (unsigned long long)k,
+                             (unsigned long long)(e->first_row + r), c->name, (double)x);
+            if (n >= 0 && (size_t)n < errlen && floorf(x) == x)
+                snprintf(err + n, errlen - (size_t)n, " outside its %u levels", c->nlevels);
+            else if (n >= 0 && (size_t)n < errlen)
+                snprintf(err + n, errlen - (size_t)n, " is not a whole number");
+            return;
+        }
+    }
+}
+
+/* Undo a chunk's filter from scratch into out and, when codes is set,
+ * check its categorical codes (codes_ok): a block of rows at a time, each
+ * checked while it is still in cache (a second pass over a whole chunk
+ * would read it back from memory). 0 when a code is refused. */
+static int unfilter(const km_kmx *d, const km_kmx_chunk *e, const unsigned char *scratch,
+                    float *out, int codes)
+{
+    size_t nc = d->ncols, n = e->raw_len / 4, step = d->block_rows;
+    int ok = 1;
+    for (size_t r = 0; r < e->nrows; r += step) {
+        size_t nb = e->nrows - r < step ? e->nrows - r : step, i0 = r * nc, m = nb * nc;
+        if (e->filter == KMX_FILTER_SHUFFLE)
+            kmx_unshuffle_range((unsigned char *)out, scratch, n, i0, m);
+        else if (e->filter == KMX_FILTER_U8)
+            widen_u8(scratch + i0, m, out + i0);
+        else if (e->filter == KMX_FILTER_I16)
+            widen_i16(scratch + 2 * i0, m, out + i0);
+        if (codes)
+            ok &= codes_ok(d, out + i0, nb, e->filter);
+    }
+    return ok;
+}
+
 /* Check and decode one chunk's region (header, payload, stats) into out.
  * scratch holds raw_len bytes unless the chunk is stored unfiltered. Thread-safe given
  * its own dctx. Writes a message into err (not ctx) on failure. */
 static int decode_region(const km_kmx *d, uint64_t k, const unsigned char *reg, float *out,
-                         unsigned char *scratch, ZSTD_DCtx *dctx, char *err, size_t errlen)
+                         unsigned char *scratch, ZSTD_DCtx *dctx, int codes, char *err,
+                         size_t errlen)
 {
     const km_kmx_chunk *e = &d->index[k];
     const unsigned char *payload = reg + KMX_CHUNK_HEADER_SIZE;
@@ -349,17 +618,15 @@ static int decode_region(const km_kmx *d, uint64_t k, const unsigned char *reg, 
                  (unsigned long long)k, ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size");
         return KM_ECORRUPT;
     }
-    if (e->filter == KMX_FILTER_SHUFFLE) {
-        kmx_unshuffle((unsigned char *)out, scratch, n);
-    } else if (e->filter == KMX_FILTER_U8) {
-        widen_u8(scratch, n, out);
-    } else if (e->filter == KMX_FILTER_I16) {
-        widen_i16(scratch, n, out);
+    if (!unfilter(d, e, scratch, out, codes)) {
+        bad_code(d, k, out, err, errlen);
+        return KM_ECORRUPT;
     }
     return 0;
 }
 
-int km_kmx_read_chunk(km_kmx *d, uint64_t k, float *out)
+/* km_kmx_read_chunk, and with codes 0 km_kmx_read_chunk_raw. */
+static int read_chunk(km_kmx *d, uint64_t k, float *out, int codes)
 {
     if (k >= d->nchunks)
         return km_seterr(&d->ctx->err, KM_EINVAL, "%s: no chunk %llu", d->path, (unsigned long long)k);
@@ -372,13 +639,23 @@ int km_kmx_read_chunk(km_kmx *d, uint64_t k, float *out)
         rc = km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
     } else if (!(rc = pread_full(d, reg, len, e->offset))) {
         char err[KM_ERRMSG_MAX];
-        rc = decode_region(d, k, reg, out, scratch, d->dctx, err, sizeof err);
+        rc = decode_region(d, k, reg, out, scratch, d->dctx, codes, err, sizeof err);
         if (rc)
             km_seterr(&d->ctx->err, rc, "%s", err);
     }
     free(reg);
     free(scratch);
     return rc;
+}
+
+int km_kmx_read_chunk(km_kmx *d, uint64_t k, float *out)
+{
+    return read_chunk(d, k, out, 1);
+}
+
+int km_kmx_read_chunk_raw(km_kmx *d, uint64_t k, float *out)
+{
+    return read_chunk(d, k, out, 0);
 }
 
 /* ---- scans ------------------------------------------------------------ */
@@ -475,8 +752,8 @@ static void decode_job(void *arg, size_t i, int worker)
         sb->rc = KM_ENOMEM;
         return;
     }
-    sb->rc = decode_region(d, sb->chunk, sb->reg, sb->rows, sb->scratch, s->dctx[worker], sb->err,
-                           sizeof sb->err);
+    sb->rc = decode_region(d, sb->chunk, sb->reg, sb->rows, sb->scratch, s->dctx[worker], 1,
+                           sb->err, sizeof sb->err);
 }
 
 int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n, km_kmx_scan **out)

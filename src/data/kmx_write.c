@@ -99,11 +99,12 @@ void kmx_shuffle(unsigned char *dst, const unsigned char *src, size_t n)
     shuffle_tail(dst, src, n, 0);
 }
 
-void kmx_unshuffle(unsigned char *dst, const unsigned char *src, size_t n)
+void kmx_unshuffle_range(unsigned char *dst, const unsigned char *src, size_t n, size_t from,
+                         size_t count)
 {
-    size_t i = 0;
+    size_t i = from, end = from + count;
 #ifdef __SSE2__
-    for (; i + 16 <= n; i += 16) {
+    for (; i + 16 <= end; i += 16) {
         __m128i b0 = _mm_loadu_si128((const __m128i *)(src + i));
         __m128i b1 = _mm_loadu_si128((const __m128i *)(src + n + i));
         __m128i b2 = _mm_loadu_si128((const __m128i *)(src + 2 * n + i));
@@ -116,9 +117,14 @@ void kmx_unshuffle(unsigned char *dst, const unsigned char *src, size_t n)
         _mm_storeu_si128((__m128i *)(dst + 4 * i + 48), _mm_unpackhi_epi16(hi01, hi23));
     }
 #endif
-    for (; i < n; i++)
+    for (; i < end; i++)
         for (int b = 0; b < 4; b++)
             dst[4 * i + (size_t)b] = src[(size_t)b * n + i];
+}
+
+void kmx_unshuffle(unsigned char *dst, const unsigned char *src, size_t n)
+{
+    kmx_unshuffle_range(dst, src, n, 0, n);
 }
 
 /* The loops over every value of a chunk (KMX_HOT) are written branch-free,
@@ -316,6 +322,16 @@ static void compress_chunk(void *arg, size_t i, int worker)
     s->rc = 0;
 }
 
+uint32_t km_kmx_default_chunk_rows(uint64_t ncols)
+{
+    uint64_t rows = KMX_CHUNK_BYTES / (4 * ncols);
+    if (rows < KMX_MIN_CHUNK_ROWS)
+        rows = KMX_MIN_CHUNK_ROWS;
+    if (rows * 4 * ncols > KMX_MAX_CHUNK_RAW)
+        rows = KMX_MAX_CHUNK_RAW / (4 * ncols);
+    return rows ? (uint32_t)rows : 1;
+}
+
 int km_kmx_create(km_ctx *ctx, const char *path, uint32_t ncols, const km_kmx_wopts *o,
                   km_kmx_writer **out)
 {
@@ -328,11 +344,7 @@ int km_kmx_create(km_ctx *ctx, const char *path, uint32_t ncols, const km_kmx_wo
     w->ncols = ncols;
     w->o = *o;
     w->of.fd = -1;
-    uint64_t rpc = o->rows_per_chunk;
-    if (!rpc) /* about 4 MiB of floats per chunk */
-        rpc = (4u << 20) / (4u * ncols);
-    if (rpc < 1)
-        rpc = 1;
+    uint64_t rpc = o->rows_per_chunk ? o->rows_per_chunk : km_kmx_default_chunk_rows(ncols);
     if (rpc * ncols * 4 > KMX_MAX_CHUNK_RAW)
         rpc = KMX_MAX_CHUNK_RAW / (4ull * ncols);
     if (rpc == 0) {

@@ -1,4 +1,4 @@
-/* test_core.c - unit tests of the core: errors, sizes, thread pool, progress. */
+/* test_core.c - unit tests of the core: errors, sizes, thread pool, progress, string tables. */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "kmill/pool.h"
 #include "kmill/progress.h"
 #include "kmill/size.h"
+#include "kmill/strtab.h"
 
 Test(error, seterr_returns_code_and_folds_newlines)
 {
@@ -226,4 +227,29 @@ Test(log, levels_and_prefix)
     cr_assert_str_eq(out, "kmill x: one 1\nkmill x: warning: two\nkmill x: three\n");
     free(out);
     fclose(ctx.log);
+}
+
+/* Issue 15, finding 4: an empty string interned first (an empty category
+ * value first in its column) left the arena NULL, and the table then
+ * applied offsets to a null pointer (a UBSan report in the sanitizer
+ * build). Every string, the empty one included, lies in the arena. */
+Test(strtab, empty_string_first)
+{
+    km_strtab t = {0};
+    uint32_t code = 99;
+    cr_assert_eq(km_strtab_intern(&t, "", 0, 10, &code), 0);
+    cr_assert_eq(code, 0);
+    cr_assert_not_null(t.arena);
+    cr_assert_eq(km_strtab_intern(&t, "", 0, 10, &code), 0); /* found again */
+    cr_assert_eq(code, 0);
+    cr_assert_eq(km_strtab_intern(&t, "a", 1, 10, &code), 0);
+    cr_assert_eq(code, 1);
+    cr_assert_eq(km_strtab_intern(&t, "", 0, 10, &code), 0);
+    cr_assert_eq(code, 0);
+    cr_assert_eq(t.len[0], 0);
+    cr_assert_eq(memcmp(t.arena + t.off[1], "a", 1), 0);
+    km_strtab_clear(&t);
+    cr_assert_eq(km_strtab_intern(&t, "", 0, 10, &code), 0);
+    cr_assert_eq(code, 0);
+    km_strtab_free(&t);
 }

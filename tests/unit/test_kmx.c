@@ -301,3 +301,20 @@ Test(sample, distinct_sorted_reproducible_uniform)
                   (unsigned long long)counts[k]);
     free(s);
 }
+
+/* Issue 15, finding 10: chunks of wide rows hold at least 64 rows, so that
+ * their statistics (32 bytes a column) stay an eighth of their values at
+ * most; up to 16384 columns the rule is the 4 MiB one as before. */
+Test(kmx, default_chunk_rows_by_bytes_and_columns)
+{
+    cr_assert_eq(km_kmx_default_chunk_rows(2), 524288);
+    cr_assert_eq(km_kmx_default_chunk_rows(785), 1335);
+    cr_assert_eq(km_kmx_default_chunk_rows(4096), 256);
+    cr_assert_eq(km_kmx_default_chunk_rows(16384), 64);
+    cr_assert_eq(km_kmx_default_chunk_rows(16385), 64);
+    cr_assert_eq(km_kmx_default_chunk_rows(1000000), 64);
+    cr_assert_eq(km_kmx_default_chunk_rows(1048576), 64);
+    cr_assert_eq(km_kmx_default_chunk_rows(2000000), 33);   /* 256 MiB of values at most */
+    cr_assert_eq(km_kmx_default_chunk_rows(67108864), 1);
+    cr_assert_eq(km_kmx_default_chunk_rows(67108865), 1);   /* the writer refuses it */
+}

@@ -117,6 +117,23 @@ static void fuzz_check_dir(const char *const *keep, int nkeep)
     closedir(dh);
 }
 
+/* Little-endian fields of a file image, for the checksum fix-ups. */
+static uint32_t fuzz_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t fuzz_get64(const uint8_t *p)
+{
+    return fuzz_get32(p) | (uint64_t)fuzz_get32(p + 4) << 32;
+}
+
+static void fuzz_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
 /* Report a broken promise of the library and abort (a finding). */
 #define FUZZ_FAIL(...)                                                                         \
     do {                                                                                       \

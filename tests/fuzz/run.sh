@@ -13,6 +13,9 @@ set -u
 out=$1 src=$2 secs=$3 jobs=$4
 shift 4
 opts="-rss_limit_mb=2048 -timeout=10"
+# stacks for UBSan reports too
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+export UBSAN_OPTIONS
 mkdir -p "$out/logs" || exit 1
 
 one() {

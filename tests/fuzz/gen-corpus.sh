@@ -16,6 +16,8 @@ dir=${2:-$here/corpus}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$dir/csv" "$dir/kmx" "$dir/kmm" "$dir/numparse"
+dir=$(cd "$dir" && pwd)
+KMILL=$(cd "$(dirname "$KMILL")" && pwd)/$(basename "$KMILL")
 rm -f "$dir"/csv/* "$dir"/kmx/* "$dir"/kmm/* "$dir"/numparse/*
 
 # ---- csv: option bytes (delimiter, flags, NA, cat/num, drop/levels,
@@ -32,14 +34,19 @@ csv bom-multiline '\0\100\0\0\0\2\0\0' '\357\273\277name,val\n"multi\nline",1.5\
 csv numbers       '\1\240\0\0\0\3\0\0' 'v,w\n0.1,1\n16777217,2\n3.4028235e38,3\n1e-45,4\n  5 ,5\n.5,6\n5.,7\n'
 csv cr-blank      '\4\10\3\0\0\0\4\0' 'p|q\r1|\r\r|x\r'
 
-# ---- kmx: datasets from kmill convert
-printf 'x1,x2,color,label\n0.5,1,red,a\n1.5,2,blue,b\n2.5,,green,a\n-1,3.25,red,b\n' >"$tmp/mixed.csv"
-"$KMILL" convert -q --chunk-rows 2 --shuffle on "$tmp/mixed.csv" -o "$dir/kmx/chunks.kmx"
-printf 'a,b\n1,200\n2,-300\n3,4\n' >"$tmp/ints.csv"
-"$KMILL" convert -q --chunk-rows 2 "$tmp/ints.csv" -o "$dir/kmx/ints.kmx"
+# ---- kmx: datasets from kmill convert (inputs named without the
+# temporary directory, which the files record)
+cd "$tmp"
+printf 'x1,x2,color,label\n0.5,1,red,a\n1.5,2,blue,b\n2.5,,green,a\n-1,3.25,red,b\n' >mixed.csv
+"$KMILL" convert -q --chunk-rows 2 --shuffle on mixed.csv -o "$dir/kmx/chunks.kmx"
+printf 'a,b\n1,200\n2,-300\n3,4\n' >ints.csv
+"$KMILL" convert -q --chunk-rows 2 ints.csv -o "$dir/kmx/ints.kmx"
+# categorical codes stored as 16-bit integers, in a payload zstd leaves raw
+printf 'c,n\nx,300\ny,-5\nx,7\n' >codes.csv
+"$KMILL" convert -q codes.csv -o "$dir/kmx/codes-i16.kmx"
 
 # ---- kmm: models trained on fuzz_kmm.c's dataset
-cat >"$tmp/train.csv" <<'CSV'
+cat >train.csv <<'CSV'
 x1,x2,color,label
 0.5,1,red,a
 1.5,2,blue,b
@@ -50,11 +57,11 @@ x1,x2,color,label
 3,1e-3,violet,
 NA,7,red,b
 CSV
-"$KMILL" train -q "$tmp/train.csv" -o "$dir/kmm/classify.kmm"
+"$KMILL" train -q train.csv -o "$dir/kmm/classify.kmm"
 "$KMILL" train -q --task regress --label x1 --kernel gaussian --scale minmax \
-    "$tmp/train.csv" -o "$dir/kmm/regress.kmm"
-"$KMILL" train -q --rfm --iters 1 --diag --val-frac 0.25 "$tmp/train.csv" -o "$dir/kmm/rfm-diag.kmm"
-"$KMILL" train -q --rfm --iters 1 --val-frac 0.25 "$tmp/train.csv" -o "$dir/kmm/rfm-full.kmm"
+    train.csv -o "$dir/kmm/regress.kmm"
+"$KMILL" train -q --rfm --iters 1 --diag --val-frac 0.25 train.csv -o "$dir/kmm/rfm-diag.kmm"
+"$KMILL" train -q --rfm --iters 1 --val-frac 0.25 train.csv -o "$dir/kmm/rfm-full.kmm"
 
 # ---- numparse: fields
 num() { # NAME TEXT

@@ -1,5 +1,5 @@
 /* fuzz_common.h - what the libFuzzer harnesses of tests/fuzz share: a
- * private temporary directory (removed at exit; every file a harness or the
+ * private temporary directory per input (every file a harness or the
  * library writes must stay in it), a quiet single-threaded context with a
  * small memory budget, and a check that the library left no stray file in
  * the directory after an input (a failed conversion must clean up after
@@ -25,8 +25,11 @@
 static char fuzz_dir[4096];
 static FILE *fuzz_devnull;
 
+/* Remove the temporary directory and what is in it (if there is one). */
 static void fuzz_rmdir(void)
 {
+    if (!fuzz_dir[0])
+        return;
     DIR *dh = opendir(fuzz_dir);
     if (dh) {
         struct dirent *e;
@@ -36,23 +39,34 @@ static void fuzz_rmdir(void)
         closedir(dh);
     }
     rmdir(fuzz_dir);
+    fuzz_dir[0] = '\0';
 }
 
-/* Create the temporary directory once per process (in $TMPDIR or /tmp). */
-static void fuzz_setup(void)
+/* Create the temporary directory of one input (in $TMPDIR or /tmp);
+ * fuzz_end removes it. libFuzzer leaves with _Exit, so nothing may
+ * outlive an input. A harness failure removes the directory before it
+ * aborts; a sanitizer report leaves it (the death callback is libFuzzer's,
+ * which saves the input): run.sh points TMPDIR at a directory it removes. */
+static void fuzz_begin(void)
 {
-    if (fuzz_dir[0])
-        return;
+    static int once;
+    if (!once) {
+        once = 1;
+        fuzz_devnull = fopen("/dev/null", "w");
+        if (!fuzz_devnull)
+            abort();
+    }
     const char *t = getenv("TMPDIR");
     snprintf(fuzz_dir, sizeof fuzz_dir, "%s/kmill-fuzz-XXXXXX", t && *t ? t : "/tmp");
     if (!mkdtemp(fuzz_dir)) {
         perror("kmill fuzz: mkdtemp");
         abort();
     }
-    atexit(fuzz_rmdir);
-    fuzz_devnull = fopen("/dev/null", "w");
-    if (!fuzz_devnull)
-        abort();
+}
+
+static void fuzz_end(void)
+{
+    fuzz_rmdir();
 }
 
 /* The path of a file named name in the temporary directory. */
@@ -139,6 +153,7 @@ static void fuzz_put32(uint8_t *p, uint32_t v)
     do {                                                                                       \
         fprintf(stderr, "kmill fuzz: " __VA_ARGS__);                                           \
         fputc('\n', stderr);                                                                   \
+        fuzz_rmdir();                                                                          \
         abort();                                                                               \
     } while (0)
 

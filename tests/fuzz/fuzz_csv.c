@@ -18,7 +18,8 @@
  *   byte 7  reserved
  * A conversion that succeeds is opened and read every way a reader can
  * (fuzz_exercise_kmx); its row and column counts must match the result's.
- * Every conversion, failed or not, must leave only its output behind. */
+ * Every conversion, failed or not, must leave only its output behind (in
+ * a temporary directory of its own, removed after each input). */
 #include "config.h"
 
 #include <signal.h>
@@ -100,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < FUZZ_CSV_OPTS)
         return 0;
-    fuzz_setup();
+    fuzz_begin();
     char in[4200], out[4200];
     km_convert_opts o = {0};
     options(data, &o);
@@ -143,8 +144,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         km_kmx_close(d);
     }
     fuzz_check_dir(keep, 2);
-    unlink(out);
-    if (saved < 0)
-        unlink(in);
+    fuzz_end();
     return 0;
 }

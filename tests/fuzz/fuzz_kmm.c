@@ -35,15 +35,17 @@
 #define FUZZ_ROWS 3
 #define FUZZ_MAX_D ((uint32_t)1 << 16)
 
-static char data_path[4200];
+/* the fixed dataset's bytes, written next to each input */
+static uint8_t *data_kmx;
+static size_t data_len;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char in[4200];
-    fuzz_setup();
+    char in[4200], data_path[4200];
+    fuzz_begin();
     fuzz_write(in, sizeof in, "data.csv", (const uint8_t *)FUZZ_DATA_CSV,
                sizeof FUZZ_DATA_CSV - 1);
     fuzz_path(data_path, sizeof data_path, "data.kmx");
@@ -58,7 +60,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "kmill fuzz: cannot convert the fixed dataset: %s\n", ctx.err.msg);
         abort();
     }
-    unlink(in);
+    FILE *f = fopen(data_path, "rb");
+    if (!f || fseek(f, 0, SEEK_END) || (long)(data_len = (size_t)ftell(f)) <= 0 ||
+        fseek(f, 0, SEEK_SET) || !(data_kmx = malloc(data_len)) ||
+        fread(data_kmx, 1, data_len, f) != data_len)
+        abort();
+    fclose(f);
+    fuzz_end();
     return 0;
 }
 
@@ -112,7 +120,9 @@ static void fix_crcs(uint8_t *f, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const keep[] = {"data.kmx", "in.kmm", "copy.kmm"};
-    char path[4200], copy[4200];
+    char path[4200], copy[4200], data_path[4200];
+    fuzz_begin();
+    fuzz_write(data_path, sizeof data_path, "data.kmx", data_kmx, data_len);
     uint8_t *img = malloc(size ? size : 1);
     if (!img)
         abort();
@@ -128,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (km_model_load(&ctx, path, &m)) {
         km_model_free(&m);
         fuzz_check_dir(keep, 3);
-        unlink(path);
+        fuzz_end();
         return 0;
     }
     float *s1 = fixed_scores(&ctx, &m);
@@ -165,7 +175,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(s1);
     km_model_free(&m);
     fuzz_check_dir(keep, 3);
-    unlink(copy);
-    unlink(path);
+    fuzz_end();
     return 0;
 }

@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const keep[] = {"in.kmx"};
     char path[4200];
-    fuzz_setup();
+    fuzz_begin();
     uint8_t *img = malloc(size ? size : 1);
     if (!img)
         abort();
@@ -89,6 +89,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         km_kmx_close(d);
     }
     fuzz_check_dir(keep, 1);
-    unlink(path);
+    fuzz_end();
     return 0;
 }

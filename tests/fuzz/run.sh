@@ -22,13 +22,17 @@ one() {
     t=$1
     bin=$out/fuzz-$t
     log=$out/logs/$t.log
-    mkdir -p "$out/corpus/$t" "$out/findings/$t"
+    mkdir -p "$out/corpus/$t" "$out/findings/$t" "$out/tmp/$t"
+    # the harnesses' temporary directories (one left behind by a crash)
+    TMPDIR=$out/tmp/$t
+    export TMPDIR
     : >"$log"
     reg=$src/tests/fuzz/crashes/$t
     if [ -d "$reg" ] && [ -n "$(ls -A "$reg" 2>/dev/null)" ]; then
         # shellcheck disable=SC2086
         if ! "$bin" $opts -runs=1 -artifact_prefix="$out/findings/$t/" "$reg"/* >>"$log" 2>&1; then
             echo "FAIL $t: a saved reproducer in tests/fuzz/crashes/$t still fails" >>"$log"
+            rm -rf "$out/tmp/$t"
             return 1
         fi
     fi
@@ -36,6 +40,9 @@ one() {
     "$bin" $opts -max_total_time="$secs" -print_final_stats=1 \
         -artifact_prefix="$out/findings/$t/" "$out/corpus/$t" "$src/tests/fuzz/corpus/$t" \
         >>"$log" 2>&1
+    rc=$?
+    rm -rf "$out/tmp/$t"
+    return $rc
 }
 
 summary() {

@@ -221,6 +221,21 @@ Test(kmx, shuffle_matches_its_definition)
     }
 }
 
+/* A scan over every chunk of d: 0 at the end, or the first error. */
+static int scan_to_end(km_kmx *d)
+{
+    km_kmx_scan *sc;
+    cr_assert_eq(km_kmx_scan_open(d, NULL, NULL, 0, &sc), 0);
+    const float *rows;
+    uint32_t nr;
+    uint64_t first;
+    int rc;
+    while ((rc = km_kmx_scan_next(sc, &rows, &nr, &first)) == 1)
+        ;
+    km_kmx_scan_close(sc);
+    return rc;
+}
+
 Test(kmx, damaged_chunk_is_reported_by_number)
 {
     km_ctx ctx;
@@ -244,17 +259,9 @@ Test(kmx, damaged_chunk_is_reported_by_number)
     char want[128];
     snprintf(want, sizeof want, "%s: chunk 1: checksum mismatch", path);
     cr_assert_str_eq(ctx.err.msg, want);
-    km_kmx_scan *sc;
-    cr_assert_eq(km_kmx_scan_open(d, NULL, NULL, 0, &sc), 0);
-    const float *rows;
-    uint32_t nr;
-    uint64_t first;
-    int rc;
-    while ((rc = km_kmx_scan_next(sc, &rows, &nr, &first)) == 1)
-        ;
+    int rc = scan_to_end(d);
     cr_assert_eq(rc, KM_ECORRUPT);
     cr_assert_str_eq(ctx.err.msg, want);
-    km_kmx_scan_close(sc);
     km_kmx_close(d);
     free(buf);
     free(x);
@@ -394,17 +401,8 @@ Test(kmx, category_codes_checked_in_every_decoded_chunk)
         cr_assert_eq(km_kmx_read_chunk(d, 2, buf), KM_ECORRUPT, "case %zu", i);
         cr_assert_str_eq(ctx.err.msg, want, "case %zu", i);
         cr_assert_eq(km_kmx_read_chunk_raw(d, 2, buf), 0, "case %zu", i);
-        km_kmx_scan *sc;
-        cr_assert_eq(km_kmx_scan_open(d, NULL, NULL, 0, &sc), 0);
-        const float *rows;
-        uint32_t nr;
-        uint64_t first;
-        int rc;
-        while ((rc = km_kmx_scan_next(sc, &rows, &nr, &first)) == 1)
-            ;
-        cr_assert_eq(rc, KM_ECORRUPT, "case %zu", i);
+        cr_assert_eq(scan_to_end(d), KM_ECORRUPT, "case %zu", i);
         cr_assert_str_eq(ctx.err.msg, want, "case %zu", i);
-        km_kmx_scan_close(sc);
         km_kmx_close(d);
         free(buf);
         unlink(path);

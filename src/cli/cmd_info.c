@@ -19,7 +19,8 @@ const char info_usage[] =
     "deviation, missing values, number of categories).\n"
     "\n"
     "      --json        print JSON instead of text\n"
-    "      --verify      read every chunk and check its checksums; exit 1 on damage\n"
+    "      --verify      read every chunk, check its checksums and category codes;\n"
+    "                    exit 1 on damage\n"
     "      --io MODE     auto (default), uring or pread\n"
     "  -q, --quiet  -v, --verbose  --threads N  --progress  --no-progress  -h, --help\n";
 

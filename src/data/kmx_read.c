@@ -502,13 +502,31 @@ KMX_HOT static int codes_ok_dense(const float *restrict v, size_t n, const float
     return !bad;
 }
 
-/* The same for a chunk stored as integers (filters 2 and 3), whose values
- * are whole and never NaN: only the range is left to check. */
-KMX_HOT static int codes_ok_dense_int(const float *restrict v, size_t n, const float *restrict lim)
+/* widen_u8 and widen_i16 that also check the codes against lim tiled to
+ * match (see code_ok), for chunks with many categorical columns: values
+ * stored as integers are whole and never NaN, so only the range is left,
+ * tested on the value as it is written. */
+KMX_HOT static int widen_u8_codes(const unsigned char *restrict s, size_t n, float *restrict out,
+                                  const float *restrict lim)
 {
     int bad = 0;
-    for (size_t i = 0; i < n; i++)
-        bad |= ((v[i] < 0) | (v[i] >= lim[i])) & (lim[i] >= 0);
+    for (size_t i = 0; i < n; i++) {
+        float x = (float)s[i];
+        out[i] = x;
+        bad |= (x >= lim[i]) & (lim[i] >= 0);
+    }
+    return !bad;
+}
+
+KMX_HOT static int widen_i16_codes(const unsigned char *restrict s, size_t n, float *restrict out,
+                                   const float *restrict lim)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        float x = (float)(int16_t)(uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
+        out[i] = x;
+        bad |= ((x < 0) | (x >= lim[i])) & (lim[i] >= 0);
+    }
     return !bad;
 }
 
@@ -525,16 +543,21 @@ KMX_HOT static int codes_ok_sparse(const float *restrict v, size_t nrows, size_t
     return !bad;
 }
 
+/* Whether a chunk has many categorical columns, at least one in eight:
+ * then checked in one flat pass, else column by column. */
+static int dense_codes(const km_kmx *d)
+{
+    return d->ncat && (uint64_t)d->ncat * 8 >= d->ncols;
+}
+
 /* Whether every categorical value of nrows decoded rows (at most
  * d->block_rows) is missing or a code of its column; the message comes
  * from bad_code. */
-static int codes_ok(const km_kmx *d, const float *v, size_t nrows, int filter)
+static int codes_ok(const km_kmx *d, const float *v, size_t nrows)
 {
     if (!d->ncat)
         return 1;
-    if ((uint64_t)d->ncat * 8 >= d->ncols && (filter == KMX_FILTER_U8 || filter == KMX_FILTER_I16))
-        return codes_ok_dense_int(v, nrows * d->ncols, d->lim);
-    if ((uint64_t)d->ncat * 8 >= d->ncols)
+    if (dense_codes(d))
         return codes_ok_dense(v, nrows * d->ncols, d->lim);
     return codes_ok_sparse(v, nrows, d->ncols, d->cat, d->cat_nl, d->ncat);
 }
@@ -569,9 +592,17 @@ static int unfilter(const km_kmx *d, const km_kmx_chunk *e, const unsigned char 
                     float *out, int codes)
 {
     size_t nc = d->ncols, n = e->raw_len / 4, step = d->block_rows;
-    int ok = 1;
+    int ok = 1, fused = codes && dense_codes(d);
     for (size_t r = 0; r < e->nrows; r += step) {
         size_t nb = e->nrows - r < step ? e->nrows - r : step, i0 = r * nc, m = nb * nc;
+        if (e->filter == KMX_FILTER_U8 && fused) {
+            ok &= widen_u8_codes(scratch + i0, m, out + i0, d->lim);
+            continue;
+        }
+        if (e->filter == KMX_FILTER_I16 && fused) {
+            ok &= widen_i16_codes(scratch + 2 * i0, m, out + i0, d->lim);
+            continue;
+        }
         if (e->filter == KMX_FILTER_SHUFFLE)
             kmx_unshuffle_range((unsigned char *)out, scratch, n, i0, m);
         else if (e->filter == KMX_FILTER_U8)
@@ -579,7 +610,7 @@ static int unfilter(const km_kmx *d, const km_kmx_chunk *e, const unsigned char 
         else if (e->filter == KMX_FILTER_I16)
             widen_i16(scratch + 2 * i0, m, out + i0);
         if (codes)
-            ok &= codes_ok(d, out + i0, nb, e->filter);
+            ok &= codes_ok(d, out + i0, nb);
     }
     return ok;
 }

@@ -221,6 +221,21 @@ Test(kmx, shuffle_matches_its_definition)
     }
 }
 
+/* A scan over every chunk of d: 0 at the end, or the first error. */
+static int scan_to_end(km_kmx *d)
+{
+    km_kmx_scan *sc;
+    cr_assert_eq(km_kmx_scan_open(d, NULL, NULL, 0, &sc), 0);
+    const float *rows;
+    uint32_t nr;
+    uint64_t first;
+    int rc;
+    while ((rc = km_kmx_scan_next(sc, &rows, &nr, &first)) == 1)
+        ;
+    km_kmx_scan_close(sc);
+    return rc;
+}
+
 Test(kmx, damaged_chunk_is_reported_by_number)
 {
     km_ctx ctx;
@@ -244,17 +259,9 @@ Test(kmx, damaged_chunk_is_reported_by_number)
     char want[128];
     snprintf(want, sizeof want, "%s: chunk 1: checksum mismatch", path);
     cr_assert_str_eq(ctx.err.msg, want);
-    km_kmx_scan *sc;
-    cr_assert_eq(km_kmx_scan_open(d, NULL, NULL, 0, &sc), 0);
-    const float *rows;
-    uint32_t nr;
-    uint64_t first;
-    int rc;
-    while ((rc = km_kmx_scan_next(sc, &rows, &nr, &first)) == 1)
-        ;
+    int rc = scan_to_end(d);
     cr_assert_eq(rc, KM_ECORRUPT);
     cr_assert_str_eq(ctx.err.msg, want);
-    km_kmx_scan_close(sc);
     km_kmx_close(d);
     free(buf);
     free(x);
@@ -317,4 +324,107 @@ Test(kmx, default_chunk_rows_by_bytes_and_columns)
     cr_assert_eq(km_kmx_default_chunk_rows(2000000), 33);   /* 256 MiB of values at most */
     cr_assert_eq(km_kmx_default_chunk_rows(67108864), 1);
     cr_assert_eq(km_kmx_default_chunk_rows(67108865), 1);   /* the writer refuses it */
+}
+
+/* A file of ncols columns, the first ncat categorical with 3 levels (a, b,
+ * c), 600 rows in chunks of 200, values whole (ints: stored as u8, or i16
+ * once a negative value is in the chunk) or not, value bad at (row, col). */
+static void write_codes(km_ctx *ctx, uint32_t ncols, uint32_t ncat, int ints, uint32_t row,
+                        uint32_t col, float bad)
+{
+    strcpy(path, "/tmp/kmill-test-XXXXXX");
+    close(mkstemp(path));
+    km_kmx_wopts o = {1, KMX_SHUFFLE_AUTO, 200, NULL};
+    km_kmx_writer *w;
+    cr_assert_eq(km_kmx_create(ctx, path, ncols, &o, &w), 0, "%s", ctx->err.msg);
+    for (uint32_t r0 = 0; r0 < 600; r0 += 200) {
+        float *x = km_kmx_buffer(w);
+        for (uint32_t r = r0; r < r0 + 200; r++)
+            for (uint32_t j = 0; j < ncols; j++)
+                x[(r - r0) * ncols + j] = j < ncat ? (float)((r + j) % 3)
+                                        : ints ? (float)((r * j) % 200) : (float)r / 7.0f + (float)j;
+        if (row >= r0 && row < r0 + 200)
+            x[(row - r0) * ncols + col] = bad;
+        cr_assert_eq(km_kmx_put(w, 200), 0, "%s", ctx->err.msg);
+    }
+    km_schema s = {ncols, calloc(ncols, sizeof(km_column))};
+    for (uint32_t j = 0; j < ncols; j++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "c%u", j);
+        s.cols[j].name = strdup(nm);
+        if (j >= ncat)
+            continue;
+        s.cols[j].type = KM_COL_CATEGORICAL;
+        s.cols[j].nlevels = 3;
+        s.cols[j].levels = calloc(3, sizeof(char *));
+        s.cols[j].level_len = calloc(3, sizeof(uint32_t));
+        for (int k = 0; k < 3; k++) {
+            s.cols[j].levels[k] = strdup((char[]){(char)('a' + k), 0});
+            s.cols[j].level_len[k] = 1;
+        }
+    }
+    km_kmx_source src = {"test", 0, 0, 0};
+    cr_assert_eq(km_kmx_finish(w, &s, &src), 0, "%s", ctx->err.msg);
+    km_kmx_abort(w);
+    km_schema_free(&s);
+}
+
+/* Issue 15, finding 3: every decoded chunk's categorical values are NaN or
+ * codes of their dictionary, whichever way the chunk is stored and checked
+ * (many categorical columns: one pass, fused with widening for integer
+ * chunks; few: column by column), through read_chunk and scans alike;
+ * read_chunk_raw skips the check. */
+Test(kmx, category_codes_checked_in_every_decoded_chunk)
+{
+    struct { uint32_t ncols, ncat; int ints; float bad; const char *want; uint8_t filter; } cs[] = {
+        {4, 2, 1, -1, "category code -1 outside its 3 levels", KMX_FILTER_I16},
+        {4, 2, 1, 3, "category code 3 outside its 3 levels", KMX_FILTER_U8},
+        {4, 2, 0, 1.5f, "category code 1.5 is not a whole number", 255},
+        {4, 2, 0, 16777216.0f, "category code 1.67772e+07 outside its 3 levels", 255},
+        {40, 2, 1, -1, "category code -1 outside its 3 levels", KMX_FILTER_I16},
+        {40, 2, 1, 200, "category code 200 outside its 3 levels", KMX_FILTER_U8},
+        {40, 2, 0, -0.5f, "category code -0.5 is not a whole number", 255},
+        {40, 2, 0, INFINITY, "category code inf outside its 3 levels", 255},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        km_ctx ctx;
+        km_ctx_init(&ctx, "t");
+        write_codes(&ctx, cs[i].ncols, cs[i].ncat, cs[i].ints, 437, 1, cs[i].bad);
+        km_kmx *d;
+        cr_assert_eq(km_kmx_open(&ctx, path, KM_IO_PREAD, &d), 0, "%s", ctx.err.msg);
+        if (cs[i].filter != 255)
+            cr_assert_eq(km_kmx_chunk_info(d, 2)->filter, cs[i].filter, "case %zu", i);
+        float *buf = malloc(200 * cs[i].ncols * sizeof *buf);
+        cr_assert_eq(km_kmx_read_chunk(d, 1, buf), 0, "case %zu: %s", i, ctx.err.msg);
+        char want[256];
+        snprintf(want, sizeof want, "%s: chunk 2: row 437, column 'c1': %s", path, cs[i].want);
+        cr_assert_eq(km_kmx_read_chunk(d, 2, buf), KM_ECORRUPT, "case %zu", i);
+        cr_assert_str_eq(ctx.err.msg, want, "case %zu", i);
+        cr_assert_eq(km_kmx_read_chunk_raw(d, 2, buf), 0, "case %zu", i);
+        cr_assert_eq(scan_to_end(d), KM_ECORRUPT, "case %zu", i);
+        cr_assert_str_eq(ctx.err.msg, want, "case %zu", i);
+        km_kmx_close(d);
+        free(buf);
+        unlink(path);
+    }
+}
+
+/* ... and valid codes, NaN among them, pass in every layout. */
+Test(kmx, valid_codes_and_missing_values_pass)
+{
+    uint32_t ncols[] = {2, 4, 40}, ncat[] = {2, 2, 2};
+    for (int i = 0; i < 3; i++)
+        for (int ints = 0; ints < 2; ints++) {
+            km_ctx ctx;
+            km_ctx_init(&ctx, "t");
+            write_codes(&ctx, ncols[i], ncat[i], ints, 100, 0, ints ? 2.0f : NAN);
+            km_kmx *d;
+            cr_assert_eq(km_kmx_open(&ctx, path, KM_IO_PREAD, &d), 0, "%s", ctx.err.msg);
+            float *buf = malloc(200 * ncols[i] * sizeof *buf);
+            for (uint64_t k = 0; k < 3; k++)
+                cr_assert_eq(km_kmx_read_chunk(d, k, buf), 0, "%s", ctx.err.msg);
+            km_kmx_close(d);
+            free(buf);
+            unlink(path);
+        }
 }

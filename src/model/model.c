@@ -332,8 +332,9 @@ static size_t left(const km_cur *c)
 }
 
 /* A str field into a new NUL-terminated *s (its length in *len if not
- * NULL), its length checked against what is left of the payload. */
-static int get_str(const km_rd *r, km_cur *c, char **s, uint32_t *len)
+ * NULL), its length checked against what is left of the payload. Class
+ * names and levels carry their length and may hold any byte. */
+static int get_bytes(const km_rd *r, km_cur *c, char **s, uint32_t *len)
 {
     if (c->bad || left(c) < 4)
         return overrun(r);
@@ -343,6 +344,21 @@ static int get_str(const km_rd *r, km_cur *c, char **s, uint32_t *len)
                    (unsigned long long)(c->p - r->base), (unsigned long long)r->len);
     *s = km_cur_str(c, len);
     return *s ? 0 : nomem(r);
+}
+
+/* The same for a name used as a C string (the label, a column, the
+ * provenance): a NUL inside would cut it short wherever it is used or
+ * saved again, so it is refused. */
+static int get_str(const km_rd *r, km_cur *c, char **s, uint32_t *len)
+{
+    uint64_t at = c->p && r->base ? (uint64_t)(c->p - r->base) : 0;
+    uint32_t n = 0;
+    int rc = get_bytes(r, c, s, &n);
+    if (len)
+        *len = n;
+    if (!rc && memchr(*s, 0, n))
+        return bad(r, "the string at offset %llu holds a NUL byte", (unsigned long long)at);
+    return rc;
 }
 
 /* n strings (their count checked against the payload by the caller) into
@@ -357,7 +373,7 @@ static int get_strs(const km_rd *r, km_cur *c, uint32_t n, char ***v, uint32_t *
         return nomem(r);
     *count = n;
     for (uint32_t k = 0; k < n; k++) {
-        int rc = get_str(r, c, &(*v)[k], &(*len)[k]);
+        int rc = get_bytes(r, c, &(*v)[k], &(*len)[k]);
         if (rc)
             return rc;
     }

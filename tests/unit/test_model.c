@@ -534,3 +534,13 @@ Test(model, end_is_empty)
     join(&k);
     refused(want);
 }
+
+/* Found by the .kmm fuzzer: a label named "\0abel" loaded (its length is
+ * 5), was saved again by strlen as "" and that copy was refused. A name used
+ * as a C string must not hold a NUL. */
+Test(model, names_hold_no_nul)
+{
+    const unsigned char nul = 0;
+    patch(KM_METRIC_NONE, "FEAT", F_LABEL + 4, &nul, 1, "the string at offset 12 holds a NUL byte");
+    patch(KM_METRIC_NONE, "FEAT", 42 + 4 + 0, &nul, 1, "the string at offset 42 holds a NUL byte");
+}

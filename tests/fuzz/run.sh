@@ -13,6 +13,11 @@ set -u
 out=$1 src=$2 secs=$3 jobs=$4
 shift 4
 opts="-rss_limit_mb=2048 -timeout=10"
+# FUZZ_SEED fixes libFuzzer's random choices: a run of S seconds then tries
+# a prefix of the inputs a longer run with the same seed tries, from the
+# same seeds (CI fuzzes from a fresh corpus with seed 1, so a longer local
+# run with seed 1 has tried everything CI will)
+[ -n "${FUZZ_SEED:-}" ] && opts="$opts -seed=$FUZZ_SEED"
 # stacks for UBSan reports too
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 export UBSAN_OPTIONS

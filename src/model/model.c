@@ -743,6 +743,13 @@ int km_model_scores(km_ctx *ctx, km_pool *pool, const km_model *m, const float *
     return 0;
 }
 
+/* The kernel block of a prediction takes at most a quarter of the budget;
+ * the rest is the model, the reader and the rows. */
+static uint64_t kernel_budget(uint64_t mem)
+{
+    return mem / 4;
+}
+
 void km_predict_estimate(const km_model *m, const km_kmx *data, int tasks, uint64_t mem,
                          km_plan *p)
 {
@@ -752,7 +759,7 @@ void km_predict_estimate(const km_model *m, const km_kmx *data, int tasks, uint6
     km_plan_add(p, "model", (n * d + n * c + ms) * f);
     km_plan_add(p, "kernel against the centres",
                 km_kscorer_estimate((size_t)n, (size_t)d, m->metric,
-                                    km_kscorer_block((size_t)n, mem / 4)));
+                                    km_kscorer_block((size_t)n, kernel_budget(mem))));
     km_plan_add(p, "dataset reader", km_kmx_scan_estimate(data, tasks));
     km_plan_add(p, "a chunk's features and scores",
                 (uint64_t)km_kmx_rows_per_chunk(data) * (d + 1 + c) * f);
@@ -772,8 +779,7 @@ int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data,
     if ((rc = km_features_bind(ctx, &m->feat, s, need_label, &b)))
         return rc;
     km_kscorer p;
-    /* a quarter of the budget for the kernel block; the rest is the model */
-    uint64_t mem = ctx->mem_budget / 4;
+    uint64_t mem = kernel_budget(ctx->mem_budget);
     if ((rc = scorer_init(ctx, m, mem, &p))) {
         km_featbind_free(&b);
         return rc;

@@ -26,6 +26,9 @@ typedef struct km_ctx {
     int threads;             /* worker threads, >= 1 */
     volatile sig_atomic_t *interrupted; /* non-zero (the number of the signal
                                           * received): stop at the next safe point */
+    /* the step of a longer job that progress lines belong to ("step 2 of
+     * 6"), set by the job and shown before each line's label; "" for none */
+    char stage[48];
     /* fault injection (tests only): writes through km_file fail with ENOSPC
      * once this many bytes have been written in total; 0 disables it. */
     uint64_t fault_enospc_after;

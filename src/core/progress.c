@@ -1,5 +1,6 @@
 /* progress.c - progress reporting (see include/kmill/progress.h). */
 #include "config.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -50,8 +51,16 @@ static void amount(const km_progress *p, uint64_t v, char *buf, size_t len)
 
 static void render(km_progress *p, double now, char *line, size_t len)
 {
-    char done[32], rate[40] = "", pct[16] = "", eta[32] = "";
+    char done[32], rate[40] = "", pct[16] = "", eta[32] = "", stage[56] = "", det[72] = "";
     double el = now - p->t0;
+    if (p->ctx->stage[0])
+        snprintf(stage, sizeof stage, "%s: ", p->ctx->stage);
+    if (p->detail[0])
+        snprintf(det, sizeof det, "%s%s", p->unit ? ", " : ": ", p->detail);
+    if (!p->unit) { /* nothing counted: what it does */
+        snprintf(line, len, "%s%s%s", stage, p->label, det);
+        return;
+    }
     amount(p, p->done, done, sizeof done);
     if (el > 0) {
         char r[32];
@@ -59,31 +68,32 @@ static void render(km_progress *p, double now, char *line, size_t len)
         snprintf(rate, sizeof rate, ", %s/s", r);
     }
     if (p->total) {
-        snprintf(pct, sizeof pct, "%5.1f%% ", 100.0 * (double)p->done / (double)p->total);
+        /* an estimated total may fall short of what is done */
+        double f = p->done < p->total ? (double)p->done / (double)p->total : 1.0;
+        snprintf(pct, sizeof pct, "%5.1f%% ", 100.0 * f);
         if (p->done && p->done < p->total) {
             double left = el * (double)(p->total - p->done) / (double)p->done;
             unsigned s = (unsigned)(left + 0.5); /* t0 + 10 - t0 may be 9.99... */
             snprintf(eta, sizeof eta, ", eta %u:%02u:%02u", s / 3600, s / 60 % 60, s % 60);
         }
     }
-    snprintf(line, len, "%s: %s%s%s%s", p->label, pct, done, rate, eta);
+    snprintf(line, len, "%s%s: %s%s%s%s%s", stage, p->label, pct, done, rate, eta, det);
 }
 
-void km_progress_update(km_progress *p, uint64_t done)
+static void draw(km_progress *p, double now)
 {
-    p->done = done;
-    if (!p->mode)
-        return;
-    double now = p->clock();
-    if (now < p->t_next)
-        return;
-    char line[160];
+    char line[240];
     render(p, now, line, sizeof line);
     FILE *f = p->ctx->log ? p->ctx->log : stderr;
     if (p->mode == 1) {
-        fprintf(f, "\r%s: %-70s", p->ctx->prog, line);
+        /* padded over the longest line drawn, so a shorter one hides it */
+        int w = (int)strlen(line) > 70 ? (int)strlen(line) : 70;
+        if (w < p->width)
+            w = p->width;
+        fprintf(f, "\r%s: %-*s", p->ctx->prog, w, line);
         fflush(f);
         p->drawn = 1;
+        p->width = w;
         p->t_next = now + TTY_PERIOD;
     } else {
         fprintf(f, "%s: %s\n", p->ctx->prog, line);
@@ -93,11 +103,35 @@ void km_progress_update(km_progress *p, uint64_t done)
     }
 }
 
+void km_progress_update(km_progress *p, uint64_t done)
+{
+    p->done = done;
+    if (!p->mode)
+        return;
+    double now = p->clock();
+    if (now >= p->t_next)
+        draw(p, now);
+}
+
+void km_progress_detail(km_progress *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->detail, sizeof p->detail, fmt, ap);
+    va_end(ap);
+}
+
+void km_progress_show(km_progress *p)
+{
+    if (p->mode == 1)
+        draw(p, p->clock());
+}
+
 void km_progress_end(km_progress *p)
 {
     if (p->mode == 1 && p->drawn) {
         FILE *f = p->ctx->log ? p->ctx->log : stderr;
-        fprintf(f, "\r%*s\r", 80 + (int)strlen(p->ctx->prog), "");
+        fprintf(f, "\r%*s\r", p->width + 2 + (int)strlen(p->ctx->prog), "");
         fflush(f);
     }
     p->drawn = 0;

@@ -42,7 +42,8 @@ size_t km_agop_batch(size_t n, size_t d, size_t c, const km_agop_opts *o, size_t
  * the index among the centres of the row B_i is (its pair is dropped:
  * the kernel's self-term has no gradient), or UINT64_MAX; self may be
  * NULL. The BLAS calls use ctx->threads. KM_ENOMEM when mem cannot hold
- * the blocks for one sample row. */
+ * the blocks for one sample row; KM_EINTR when interrupted (checked after
+ * each tile of centres). Shows an "AGOP" progress line. */
 int km_agop(km_ctx *ctx, km_pool *pool, const km_kernel *k, const float *Z, size_t n, size_t d,
             const float *alpha, size_t c, const float *B, const uint64_t *self, size_t m,
             const km_agop_opts *o, double *G);

@@ -29,6 +29,9 @@ typedef struct km_ctx {
     /* the step of a longer job that progress lines belong to ("step 2 of
      * 6"), set by the job and shown before each line's label; "" for none */
     char stage[48];
+    /* columns of a progress line on the terminal (0: none), which a
+     * diagnostic line clears before it is printed */
+    int progress_cols;
     /* fault injection (tests only): writes through km_file fail with ENOSPC
      * once this many bytes have been written in total; 0 disables it. */
     uint64_t fault_enospc_after;

@@ -11,7 +11,9 @@ static void vline(km_ctx *ctx, const char *tag, const char *fmt, va_list ap)
     /* one fprintf per line keeps lines from different threads whole */
     char buf[1024];
     vsnprintf(buf, sizeof buf, fmt, ap);
-    fprintf(f, "%s: %s%s\n", ctx->prog ? ctx->prog : "kmill", tag, buf);
+    int cols = ctx->progress_cols; /* the reporter redraws its line at its next update */
+    fprintf(f, "%s%*s%s%s: %s%s\n", cols ? "\r" : "", cols, "", cols ? "\r" : "",
+            ctx->prog ? ctx->prog : "kmill", tag, buf);
 }
 
 void km_log(km_ctx *ctx, int level, const char *fmt, ...)

@@ -94,6 +94,7 @@ static void draw(km_progress *p, double now)
         fflush(f);
         p->drawn = 1;
         p->width = w;
+        p->ctx->progress_cols = w + 2 + (int)strlen(p->ctx->prog);
         p->t_next = now + TTY_PERIOD;
     } else {
         fprintf(f, "%s: %s\n", p->ctx->prog, line);
@@ -133,6 +134,7 @@ void km_progress_end(km_progress *p)
         FILE *f = p->ctx->log ? p->ctx->log : stderr;
         fprintf(f, "\r%*s\r", p->width + 2 + (int)strlen(p->ctx->prog), "");
         fflush(f);
+        p->ctx->progress_cols = 0;
     }
     p->drawn = 0;
 }

@@ -23,6 +23,7 @@
 #include "kmill/agop.h"
 #include "kmill/size.h"
 #include "kmill/blas.h"
+#include "kmill/progress.h"
 
 #define DEFAULT_MEM ((uint64_t)256 << 20)
 #define CENTRE_TILE 2048
@@ -62,6 +63,8 @@ size_t km_agop_batch(size_t n, size_t d, size_t c, const km_agop_opts *o, size_t
  * u, the rows shifted and their norms). Gf takes each output's SYRK before
  * it is added to G in float64; gs sums the gradients for centring. */
 typedef struct {
+    km_ctx *ctx;
+    km_progress *prog;   /* in sample rows, moved on by each tile */
     km_pool *pool;
     const km_kernel *k;
     const float *Z, *alpha, *B;
@@ -173,14 +176,21 @@ static void tile_product(agop_pass *a, size_t i0, size_t nb, size_t j0, size_t n
                 (int)nt, aJ, (int)c, beta, a->u, (int)c);
 }
 
-/* The gradients h_c(x) = H_c(x) - u_c(x) x of the nb rows from i0, in H. */
-static void block_grads(agop_pass *a, size_t i0, size_t nb)
+/* The gradients h_c(x) = H_c(x) - u_c(x) x of the nb rows from i0, in H.
+ * A block against all n centres may take many seconds: the interrupt is
+ * checked after each tile of centres (a fraction of a second). */
+static int block_grads(agop_pass *a, size_t i0, size_t nb)
 {
     size_t n = a->n, d = a->d, c = a->c, cd = a->cd, t = a->t;
     shift_rows(a->B + i0 * d, nb, d, a->mu, a->Bs);
     km_row_sqnorms(a->Bs, nb, d, a->bn);
-    for (size_t j0 = 0; j0 < n; j0 += t)
-        tile_product(a, i0, nb, j0, n - j0 < t ? n - j0 : t);
+    for (size_t j0 = 0; j0 < n; j0 += t) {
+        size_t nt = n - j0 < t ? n - j0 : t;
+        tile_product(a, i0, nb, j0, nt);
+        if (km_check_interrupt(a->ctx))
+            return KM_EINTR;
+        km_progress_update(a->prog, i0 + (uint64_t)nb * (j0 + nt) / n);
+    }
     for (size_t i = 0; i < nb; i++)
         for (size_t o2 = 0; o2 < c; o2++) {
             float ui = a->u[i * c + o2];
@@ -189,6 +199,7 @@ static void block_grads(agop_pass *a, size_t i0, size_t nb)
             for (size_t q = 0; q < d; q++)
                 h[q] -= ui * x[q];
         }
+    return 0;
 }
 
 /* G += sum_c H_c^T H_c over a block (its diagonal alone with diag), and
@@ -262,7 +273,15 @@ int km_agop(km_ctx *ctx, km_pool *pool, const km_kernel *k, const float *Z, size
     int rc = batch_rows(ctx, n, d, c, m, o, &b);
     if (rc)
         return rc;
-    agop_pass a = {.pool = pool, .k = k, .Z = Z, .alpha = alpha, .B = B, .self = self,
+    /* the interrupt is checked after each tile of centres against a block:
+     * keep that product near 2^32 multiply-adds (a fraction of a second)
+     * when the rows are wide */
+    uint64_t cap = ((uint64_t)1 << 32) / ((uint64_t)t * (d + c * d));
+    if (!o->batch && b > (cap < 16 ? 16 : cap))
+        b = (size_t)(cap < 16 ? 16 : cap);
+    km_progress prog;
+    km_progress_start(&prog, ctx, "AGOP", m, "rows");
+    agop_pass a = {.ctx = ctx, .prog = &prog, .pool = pool, .k = k, .Z = Z, .alpha = alpha, .B = B, .self = self,
                    .n = n, .d = d, .c = c, .cd = c * d, .t = t};
     if (pass_alloc(&a, b, o->diag)) {
         rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory for the AGOP pass");
@@ -270,14 +289,16 @@ int km_agop(km_ctx *ctx, km_pool *pool, const km_kernel *k, const float *Z, size
     }
     centres_mean(&a);
     int blas = km_blas_threads(ctx->threads);
-    for (size_t i0 = 0; i0 < m; i0 += b) {
+    for (size_t i0 = 0; i0 < m && !rc; i0 += b) {
         size_t nb = m - i0 < b ? m - i0 : b;
-        block_grads(&a, i0, nb);
-        add_block(&a, nb, o, G);
+        if (!(rc = block_grads(&a, i0, nb)))
+            add_block(&a, nb, o, G);
     }
     km_blas_threads(blas);
-    normalise(&a, m, o, G);
+    if (!rc)
+        normalise(&a, m, o, G);
 out:
+    km_progress_end(&prog);
     pass_free(&a);
     return rc;
 }

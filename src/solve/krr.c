@@ -98,6 +98,48 @@ int km_krr_plan_make(km_ctx *ctx, const km_plan *held, size_t n, size_t d, size_
     return 0;
 }
 
+/* K (na x nb, leading dimension nb) = k(A, B), in blocks of rows that
+ * take a fraction of a second, so an interrupt is seen in time and the
+ * progress line (label) moves. */
+static int kernel_rows(km_ctx *ctx, km_pool *pool, const char *label, const km_kernel *k,
+                       const float *A, size_t na, const float *an, const float *B, size_t nb,
+                       const float *bn, size_t d, float *K)
+{
+    size_t step = ((size_t)1 << 31) / (nb * d + 1);
+    step = step < 256 ? 256 : step;
+    km_progress p;
+    km_progress_start(&p, ctx, label, na, "rows");
+    int rc = 0;
+    for (size_t r0 = 0; r0 < na && !rc; r0 += step) {
+        size_t b = na - r0 < step ? na - r0 : step;
+        km_kernel_matrix(pool, k, A + r0 * d, b, an + r0, B, nb, bn, d, K + r0 * nb, nb);
+        if (km_check_interrupt(ctx))
+            rc = KM_EINTR;
+        km_progress_update(&p, r0 + b);
+    }
+    km_progress_end(&p);
+    return rc;
+}
+
+/* The factorisation, a LAPACK call that cannot be interrupted: the
+ * interrupt is checked before and after it, and its line says what the
+ * wait is for. */
+static int factor_and_solve(km_ctx *ctx, const float *K, size_t n, double reg, const float *Y,
+                            size_t c, float *A)
+{
+    if (km_check_interrupt(ctx))
+        return KM_EINTR;
+    km_progress p;
+    km_progress_start(&p, ctx, "direct solve", 0, NULL);
+    km_progress_detail(&p, "Cholesky factorisation of the %zu x %zu kernel matrix", n, n);
+    km_progress_show(&p);
+    int rc = km_solve_direct(ctx, K, n, reg, Y, c, A);
+    km_progress_end(&p);
+    if (!rc && km_check_interrupt(ctx))
+        rc = KM_EINTR;
+    return rc;
+}
+
 /* The direct solve, and the true residual of its float32 solution. */
 static int solve_direct(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t d,
                         const float *Y, size_t c, const km_krr_opts *o, float *A, float *F,
@@ -110,9 +152,10 @@ static int solve_direct(km_ctx *ctx, km_pool *pool, const float *X, size_t n, si
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory for the %zu x %zu kernel", n, n);
     }
     km_row_sqnorms(X, n, d, xn);
-    km_kernel_matrix(pool, &o->kernel, X, n, xn, X, n, xn, d, K, n);
+    int rc = kernel_rows(ctx, pool, "kernel matrix", &o->kernel, X, n, xn, X, n, xn, d, K);
     free(xn);
-    int rc = km_solve_direct(ctx, K, n, o->reg, Y, c, A);
+    if (!rc)
+        rc = factor_and_solve(ctx, K, n, o->reg, Y, c, A);
     if (!rc) {
         float *G = F ? F : malloc(n * c * sizeof *G);
         if (!G) {
@@ -157,10 +200,23 @@ static int build_nystrom(km_ctx *ctx, km_pool *pool, const float *X, size_t n, s
     km_row_sqnorms(X, n, d, xn);
     for (size_t k = 0; k < r; k++)
         sn[k] = xn[S[k]];
-    km_kernel_matrix(pool, &o->kernel, X, n, xn, XS, r, sn, d, Cs, r);
+    if ((rc = kernel_rows(ctx, pool, "preconditioner kernel", &o->kernel, X, n, xn, XS, r, sn, d,
+                          Cs)))
+        goto out;
     for (size_t k = 0; k < r; k++)
         memcpy(W + k * r, Cs + S[k] * r, r * sizeof *W);
+    /* LAPACK inside cannot be interrupted: checked after */
+    km_progress p;
+    km_progress_start(&p, ctx, "preconditioner", 0, NULL);
+    km_progress_detail(&p, "eigendecomposition of rank %zu", r);
+    km_progress_show(&p);
     rc = km_nystrom_build(ctx, Cs, n, r, W, o->reg, out);
+    km_progress_end(&p);
+    if (!rc && km_check_interrupt(ctx)) {
+        km_nystrom_free(*out);
+        *out = NULL;
+        rc = KM_EINTR;
+    }
 out:
     free(S);
     free(XS);

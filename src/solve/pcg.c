@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kmill/log.h"
+#include "kmill/progress.h"
 #include "kmill/solve.h"
 
 /* R = Y - M X */
@@ -55,6 +56,27 @@ static double check(size_t n, size_t c, const float *R, const double *ynorm, dou
     return worst;
 }
 
+/* The progress line: iterations, with a total estimated from the decline
+ * of the residual so far (worst, from r0 at the start) as if it went on
+ * at that rate to the tolerance; at most max_iter; unknown before it
+ * declines. */
+static void show(km_progress *p, int it, double r0, double worst, const km_pcg_opts *o)
+{
+    uint64_t total = 0;
+    if (it > 0 && worst > 0 && worst < r0 && r0 > 0) {
+        double per = log(worst / r0) / it; /* negative */
+        double left = worst > o->tol ? log(o->tol / worst) / per : 0;
+        total = (uint64_t)it + (uint64_t)ceil(left);
+        if (total > (uint64_t)o->max_iter)
+            total = (uint64_t)o->max_iter;
+        if (total <= (uint64_t)it)
+            total = (uint64_t)it + 1;
+    }
+    p->total = total;
+    km_progress_detail(p, "residual %.2g, target %.2g", worst, o->tol);
+    km_progress_update(p, (uint64_t)it);
+}
+
 int km_pcg(km_ctx *ctx, const km_linop *M, const km_linop *P, size_t n, size_t c, const float *Y,
            float *X, const km_pcg_opts *o, km_pcg_result *res)
 {
@@ -67,6 +89,8 @@ int km_pcg(km_ctx *ctx, const km_linop *M, const km_linop *P, size_t n, size_t c
     float *Xbest = malloc(nc * sizeof *Xbest);
     int rc = 0, every = o->recompute_every > 0 ? o->recompute_every : 10, stalls = 0;
     double best = INFINITY;
+    km_progress prog;
+    km_progress_start(&prog, ctx, "conjugate gradients", 0, "iterations");
     memset(res, 0, sizeof *res);
     if (!R || !Z || !D || !Q || !rz || !ynorm || !tmp || !step || !active || !Xbest) {
         rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory for conjugate gradients (n = %zu)", n);
@@ -79,7 +103,8 @@ int km_pcg(km_ctx *ctx, const km_linop *M, const km_linop *P, size_t n, size_t c
     }
     if ((rc = residual(M, n, c, Y, X, R)))
         goto out;
-    double worst = check(n, c, R, ynorm, o->tol, active, tmp);
+    double worst = check(n, c, R, ynorm, o->tol, active, tmp), r0 = worst;
+    show(&prog, 0, r0, worst, o);
     if (P) {
         if ((rc = P->apply(P->arg, R, Z, c)))
             goto out;
@@ -118,6 +143,7 @@ int km_pcg(km_ctx *ctx, const km_linop *M, const km_linop *P, size_t n, size_t c
             }
         }
         km_verbose(ctx, "pcg: iteration %d, largest relative residual %.3g", it, worst);
+        show(&prog, it, r0, worst, o);
         if (km_check_interrupt(ctx)) {
             rc = KM_EINTR;
             goto out;
@@ -145,6 +171,7 @@ int km_pcg(km_ctx *ctx, const km_linop *M, const km_linop *P, size_t n, size_t c
     res->rel_residual = check(n, c, R, ynorm, 0, active, tmp);
     res->iters = it;
 out:
+    km_progress_end(&prog);
     free(R);
     free(Z);
     free(D);

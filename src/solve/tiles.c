@@ -49,6 +49,8 @@ struct km_tiles {
     km_tiles_stats st;
     pthread_mutex_t mu;
     int err;                /* first error of a parallel job */
+    km_progress prog;       /* of the build, drawn by the calling thread */
+    size_t built;           /* tiles built so far (atomic) */
     /* the job being run: its vectors padded to cp columns */
     float *in;
     size_t c, cp;
@@ -116,6 +118,7 @@ static void set_write_error(km_tiles *t, int e)
 static void build_task(void *arg, size_t i, int worker)
 {
     km_tiles *t = arg;
+    /* a tile takes well under a second: the interrupt is seen in time */
     if (t->err || (t->ctx->interrupted && *t->ctx->interrupted))
         return;
     float *buf = t->ram[i];
@@ -128,12 +131,15 @@ static void build_task(void *arg, size_t i, int worker)
     compute_tile(t, i, buf);
     t->t_comp[worker] += km_now() - t0;
     t->n_comp[worker]++;
-    if (buf == t->ram[i])
-        return;
-    size_t len = (size_t)tile_bytes(t, i);
-    int e = km_pwrite_full(t->ctx, t->fd, buf, len, t->off[i]);
-    if (e)
-        set_write_error(t, e);
+    if (buf != t->ram[i]) {
+        size_t len = (size_t)tile_bytes(t, i);
+        int e = km_pwrite_full(t->ctx, t->fd, buf, len, t->off[i]);
+        if (e)
+            set_write_error(t, e);
+    }
+    size_t k = __atomic_add_fetch(&t->built, 1, __ATOMIC_RELAXED);
+    if (worker == 0) /* the calling thread: the reporter is not shared */
+        km_progress_update(&t->prog, k);
 }
 
 /* Open the spill file, unlinked at once, and reserve its space. */
@@ -342,11 +348,13 @@ static int fill_tiles(km_tiles *t, uint64_t ram, uint64_t spill)
                t->fd >= 0 ? "spilled" : "recomputed", km_format_size(spill, s3, sizeof s3));
     double t0 = km_now();
     int blas = km_blas_threads(1);
+    km_progress_start(&t->prog, ctx, "kernel tiles", t->st.in_ram + t->st.spilled, "tiles");
     if (t->pool)
         km_pool_run(t->pool, t->ntiles, build_task, t);
     else
         for (size_t i = 0; i < t->ntiles; i++)
             build_task(t, i, 0);
+    km_progress_end(&t->prog);
     km_blas_threads(blas);
     t->st.build_seconds = km_now() - t0;
     if (!t->err && km_check_interrupt(ctx))

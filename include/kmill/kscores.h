@@ -16,8 +16,13 @@
 #include "kmill/ctx.h"
 #include "kmill/kernel.h"
 #include "kmill/pool.h"
+#include "kmill/progress.h"
 
 typedef struct km_kscorer {
+    km_ctx *ctx;
+    /* when set, moved on to prog_base + the rows scored after each block */
+    km_progress *prog;
+    uint64_t prog_base;
     km_kernel kernel;
     int metric;       /* KM_METRIC_* */
     size_t n, d, c;   /* centres, features, outputs */
@@ -44,8 +49,10 @@ uint64_t km_kscorer_estimate(size_t n, size_t d, int metric, size_t block);
 int km_kscorer_init(km_ctx *ctx, km_kscorer *s, const km_kernel *k, int metric, const float *M,
                     const float *centres, size_t n, size_t d, const float *alpha, size_t c,
                     uint64_t mem);
-/* scores (nx x c) for feature rows X (nx x d). pool may be NULL. */
-void km_kscorer_run(km_kscorer *s, km_pool *pool, const float *X, size_t nx, float *scores);
+/* scores (nx x c) for feature rows X (nx x d). pool may be NULL. The
+ * interrupt is checked after each block (a fraction of a second): 0 or
+ * KM_EINTR. */
+int km_kscorer_run(km_kscorer *s, km_pool *pool, const float *X, size_t nx, float *scores);
 void km_kscorer_free(km_kscorer *s);
 
 #endif

@@ -38,6 +38,7 @@ int km_kscorer_init(km_ctx *ctx, km_kscorer *s, const km_kernel *k, int metric, 
                     uint64_t mem)
 {
     memset(s, 0, sizeof *s);
+    s->ctx = ctx;
     s->kernel = *k;
     s->metric = metric;
     s->n = n;
@@ -72,7 +73,7 @@ oom:
     return km_seterr(&ctx->err, KM_ENOMEM, "out of memory for prediction");
 }
 
-void km_kscorer_run(km_kscorer *s, km_pool *pool, const float *X, size_t nx, float *scores)
+int km_kscorer_run(km_kscorer *s, km_pool *pool, const float *X, size_t nx, float *scores)
 {
     size_t d = s->d, n = s->n, c = s->c;
     for (size_t r0 = 0; r0 < nx; r0 += s->block) {
@@ -86,5 +87,10 @@ void km_kscorer_run(km_kscorer *s, km_pool *pool, const float *X, size_t nx, flo
         km_kernel_matrix(pool, &s->kernel, Xb, b, s->xn, s->C, n, s->cn, d, s->K, n);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, (int)c, (int)n, 1.0f,
                     s->K, (int)n, s->alpha, (int)c, 0.0f, scores + r0 * c, (int)c);
+        if (km_check_interrupt(s->ctx))
+            return KM_EINTR;
+        if (s->prog)
+            km_progress_update(s->prog, s->prog_base + r0 + b);
     }
+    return 0;
 }

@@ -24,6 +24,7 @@
 #include "kmill/kscores.h"
 #include "kmill/metrics.h"
 #include "kmill/model.h"
+#include "kmill/progress.h"
 #include "kmill/outfile.h"
 #include "kmill/strtab.h"
 
@@ -738,9 +739,9 @@ int km_model_scores(km_ctx *ctx, km_pool *pool, const km_model *m, const float *
     int rc = scorer_init(ctx, m, mem, &p);
     if (rc)
         return rc;
-    km_kscorer_run(&p, pool, X, n, scores);
+    rc = km_kscorer_run(&p, pool, X, n, scores);
     km_kscorer_free(&p);
-    return 0;
+    return rc;
 }
 
 /* The kernel block of a prediction takes at most a quarter of the budget;
@@ -789,6 +790,10 @@ int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data,
     size_t cap = 0;
     rc = km_kmx_scan_open(data, pool, NULL, 0, &scan);
     *unseen = 0;
+    km_progress prog;
+    km_progress_start(&prog, ctx, need_label ? "evaluating" : "predicting", km_kmx_rows(data),
+                      "rows");
+    p.prog = &prog;
     while (!rc) {
         const float *rows;
         uint32_t nr;
@@ -812,13 +817,12 @@ int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data,
             }
         }
         km_features_apply(&m->feat, &b, rows, s->ncols, nr, X, y, unseen);
-        km_kscorer_run(&p, pool, X, nr, sc);
-        if (km_check_interrupt(ctx)) {
-            rc = KM_EINTR;
+        p.prog_base = first;
+        if ((rc = km_kscorer_run(&p, pool, X, nr, sc)))
             break;
-        }
         rc = fn(arg, sc, y, nr);
     }
+    km_progress_end(&prog);
     km_kmx_scan_close(scan);
     free(X);
     free(y);

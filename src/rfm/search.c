@@ -77,6 +77,7 @@ typedef struct search {
     km_pool *pool;
     const km_search_opts *o;
     int classify, T, diag;
+    size_t step, steps; /* the step under way (from 1) of the search's */
     const float *X, *Y, *y, *Xv, *yv;
     size_t n, d, c, nv, ms, m;
     float *Xm, *Vm, *A, *F, *Mcur, *Mnext, *S, *sv, *B;
@@ -170,8 +171,14 @@ static int solve_step(search *s, const km_krr_opts *so, int metric, const float 
     if ((rc = km_kscorer_init(s->ctx, &sc, &so->kernel, KM_METRIC_NONE, NULL, Xs, s->n, s->d,
                               s->A, s->c, left / 4)))
         return rc;
-    km_kscorer_run(&sc, s->pool, Vs, s->nv, s->sv);
+    km_progress prog;
+    km_progress_start(&prog, s->ctx, "validation scores", s->nv, "rows");
+    sc.prog = &prog;
+    rc = km_kscorer_run(&sc, s->pool, Vs, s->nv, s->sv);
+    km_progress_end(&prog);
     km_kscorer_free(&sc);
+    if (rc)
+        return rc;
     st->val_metric = km_score_metric(s->classify, s->sv, s->yv, s->nv, s->c);
     return 0;
 }
@@ -233,6 +240,8 @@ static int search_pair(search *s, double bw, double reg, km_rfm_best *best)
     int metric = KM_METRIC_NONE, rc = 0;
     for (int t = 0; t <= s->T && !rc; t++) {
         km_select_step st = {bw, reg, t, s->classify, NAN, 0, 0, 0, 0};
+        /* the progress lines of its solve and AGOP say which step this is */
+        snprintf(s->ctx->stage, sizeof s->ctx->stage, "step %zu of %zu", ++s->step, s->steps);
         const float *Xs = s->X;
         if (metric != KM_METRIC_NONE) {
             if ((rc = km_metric_root(s->Mcur, s->d, metric, s->S, &s->ctx->err)))
@@ -288,10 +297,12 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_search_opts *o, const km_
     size_t nbw = gb ? o->nbandwidths : 1, nrg = gr ? o->nregs : 1;
     const double *bws = gb ? o->bandwidths : &o->solve.kernel.bandwidth;
     const double *rgs = gr ? o->regs : &o->solve.reg;
+    s.steps = nbw * nrg * (size_t)(s.T + 1);
     int rc = search_init(&s, held);
     for (size_t bi = 0; bi < nbw && !rc; bi++)
         for (size_t ri = 0; ri < nrg && !rc; ri++)
             rc = search_pair(&s, bws[bi], rgs[ri], best);
+    ctx->stage[0] = 0;
     search_free(&s);
     if (rc)
         km_rfm_best_free(best);

@@ -74,11 +74,14 @@ typedef struct cli_file {
     const char *path;
 } cli_file;
 
-/* Refuse, before anything is written, an output that is the same file as
- * an input or as another output: the same device and inode (through
- * symbolic and hard links, and standard input redirected from the file),
- * or for an output not created yet the same directory and name. 0, or
- * KM_EIO with the message naming both (exit status 1). */
+/* Refuse, before any work, an output that is the same file as an input
+ * or as another output: the same device and inode (through symbolic and
+ * hard links, and standard input redirected from the file), or for an
+ * output not created yet the same directory and name (KM_EIO with the
+ * message naming both); and an output that cannot be created, found by
+ * opening its temporary file (kmill/outfile.h) and removing it again
+ * (the error and message of km_outfile_open: "cannot create NAME: ...").
+ * 0, or the code (exit status 1). */
 int cli_check_outputs(km_ctx *ctx, const cli_file *in, size_t nin, const cli_file *out,
                       size_t nout);
 

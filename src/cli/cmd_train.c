@@ -13,6 +13,7 @@
 #include "kmill/blas.h"
 #include "kmill/log.h"
 #include "kmill/outfile.h"
+#include "kmill/progress.h"
 #include "kmill/size.h"
 
 const char train_usage[] =
@@ -306,6 +307,7 @@ static int check_files(const struct st *s, km_ctx *ctx, const char *data)
 
 int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
 {
+    double t0 = km_now(); /* the summary's time: the whole run, conversion included */
     struct st s;
     memset(&s, 0, sizeof s);
     s.cmd = cmd;
@@ -369,17 +371,18 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     if ((rc = km_model_save(ctx, &m, s.output)))
         goto out;
     char b1[32], b2[32];
+    double secs = km_now() - t0;
     const char *kname = m.kernel.type == KM_KERNEL_LAPLACE ? "laplace" : "gaussian";
     if (m.feat.task == KM_TASK_CLASSIFY)
         km_info(ctx, "n=%llu d=%u classes=%u kernel=%s L=%g reg=%g solver=%s iters=%d "
                 "residual=%.2g time=%.1fs train-accuracy=%.4f",
                 (unsigned long long)m.n, m.d, m.c, kname, m.kernel.bandwidth, m.reg, m.solver,
-                r.solve.iters, r.solve.rel_residual, r.seconds, r.train_metric);
+                r.solve.iters, r.solve.rel_residual, secs, r.train_metric);
     else
         km_info(ctx, "n=%llu d=%u kernel=%s L=%g reg=%g solver=%s iters=%d residual=%.2g "
                 "time=%.1fs train-rmse=%.6g",
                 (unsigned long long)m.n, m.d, kname, m.kernel.bandwidth, m.reg, m.solver, r.solve.iters,
-                r.solve.rel_residual, r.seconds, r.train_metric);
+                r.solve.rel_residual, secs, r.train_metric);
     if (r.solve.tiles.tiles)
         km_verbose(ctx, "kernel tiles: %llu in RAM (%s), %llu spilled (%s)%s, built in %.1fs",
                    (unsigned long long)r.solve.tiles.in_ram,

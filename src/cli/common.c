@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "kmill/io.h"
+#include "kmill/outfile.h"
 #include "kmill/size.h"
 
 static const struct option common_longopts[] = {
@@ -311,6 +312,16 @@ int cli_check_outputs(km_ctx *ctx, const cli_file *in, size_t nin, const cli_fil
     for (size_t i = 0; i < n; i++)
         free(ids[i].canon);
     free(ids);
+    /* each output can be created: its temporary file is made where the
+     * output will be (a missing or read-only directory fails here, with
+     * the words of the real open) and removed at once */
+    for (size_t o = 0; o < nout && !rc; o++) {
+        km_outfile of;
+        if (!out[o].path || strcmp(out[o].path, "-") == 0)
+            continue;
+        if (!(rc = km_outfile_open(ctx, &of, out[o].path)))
+            km_outfile_abort(&of);
+    }
     return rc;
 }
 

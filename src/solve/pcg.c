@@ -57,15 +57,18 @@ static double check(size_t n, size_t c, const float *R, const double *ynorm, dou
 }
 
 /* The progress line: iterations, with a total estimated from the decline
- * of the residual so far (worst, from r0 at the start) as if it went on
- * at that rate to the tolerance; at most max_iter; unknown before it
- * declines. */
-static void show(km_progress *p, int it, double r0, double worst, const km_pcg_opts *o)
+ * of the residual so far (the lowest seen, *low, from r0 at the start:
+ * the recurrence's residual is not monotone) as if it went on at that
+ * rate to the tolerance; at most max_iter; unknown before it declines. */
+static void show(km_progress *p, int it, double r0, double worst, double *low,
+                 const km_pcg_opts *o)
 {
     uint64_t total = 0;
-    if (it > 0 && worst > 0 && worst < r0 && r0 > 0) {
-        double per = log(worst / r0) / it; /* negative */
-        double left = worst > o->tol ? log(o->tol / worst) / per : 0;
+    if (worst < *low)
+        *low = worst;
+    if (it > 0 && *low > 0 && *low < r0 && r0 > 0) {
+        double per = log(*low / r0) / it; /* negative */
+        double left = *low > o->tol ? log(o->tol / *low) / per : 0;
         total = (uint64_t)it + (uint64_t)ceil(left);
         if (total > (uint64_t)o->max_iter)
             total = (uint64_t)o->max_iter;
@@ -103,8 +106,8 @@ int km_pcg(km_ctx *ctx, const km_linop *M, const km_linop *P, size_t n, size_t c
     }
     if ((rc = residual(M, n, c, Y, X, R)))
         goto out;
-    double worst = check(n, c, R, ynorm, o->tol, active, tmp), r0 = worst;
-    show(&prog, 0, r0, worst, o);
+    double worst = check(n, c, R, ynorm, o->tol, active, tmp), r0 = worst, low = worst;
+    show(&prog, 0, r0, worst, &low, o);
     if (P) {
         if ((rc = P->apply(P->arg, R, Z, c)))
             goto out;
@@ -143,7 +146,7 @@ int km_pcg(km_ctx *ctx, const km_linop *M, const km_linop *P, size_t n, size_t c
             }
         }
         km_verbose(ctx, "pcg: iteration %d, largest relative residual %.3g", it, worst);
-        show(&prog, it, r0, worst, o);
+        show(&prog, it, r0, worst, &low, o);
         if (km_check_interrupt(ctx)) {
             rc = KM_EINTR;
             goto out;

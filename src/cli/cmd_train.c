@@ -305,6 +305,22 @@ static int check_files(const struct st *s, km_ctx *ctx, const char *data)
     return rc ? cli_fail(ctx, rc) : -1;
 }
 
+/* The summary line; seconds: the whole run, conversion included. */
+static void summary(km_ctx *ctx, const km_model *m, const km_train_result *r, double seconds)
+{
+    const char *kname = m->kernel.type == KM_KERNEL_LAPLACE ? "laplace" : "gaussian";
+    if (m->feat.task == KM_TASK_CLASSIFY)
+        km_info(ctx, "n=%llu d=%u classes=%u kernel=%s L=%g reg=%g solver=%s iters=%d "
+                "residual=%.2g time=%.1fs train-accuracy=%.4f",
+                (unsigned long long)m->n, m->d, m->c, kname, m->kernel.bandwidth, m->reg,
+                m->solver, r->solve.iters, r->solve.rel_residual, seconds, r->train_metric);
+    else
+        km_info(ctx, "n=%llu d=%u kernel=%s L=%g reg=%g solver=%s iters=%d residual=%.2g "
+                "time=%.1fs train-rmse=%.6g",
+                (unsigned long long)m->n, m->d, kname, m->kernel.bandwidth, m->reg, m->solver,
+                r->solve.iters, r->solve.rel_residual, seconds, r->train_metric);
+}
+
 int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
 {
     double t0 = km_now(); /* the summary's time: the whole run, conversion included */
@@ -370,19 +386,8 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     m.data_path = strdup(strcmp(argv[first], "-") ? argv[first] : "(standard input)");
     if ((rc = km_model_save(ctx, &m, s.output)))
         goto out;
+    summary(ctx, &m, &r, km_now() - t0);
     char b1[32], b2[32];
-    double secs = km_now() - t0;
-    const char *kname = m.kernel.type == KM_KERNEL_LAPLACE ? "laplace" : "gaussian";
-    if (m.feat.task == KM_TASK_CLASSIFY)
-        km_info(ctx, "n=%llu d=%u classes=%u kernel=%s L=%g reg=%g solver=%s iters=%d "
-                "residual=%.2g time=%.1fs train-accuracy=%.4f",
-                (unsigned long long)m.n, m.d, m.c, kname, m.kernel.bandwidth, m.reg, m.solver,
-                r.solve.iters, r.solve.rel_residual, secs, r.train_metric);
-    else
-        km_info(ctx, "n=%llu d=%u kernel=%s L=%g reg=%g solver=%s iters=%d residual=%.2g "
-                "time=%.1fs train-rmse=%.6g",
-                (unsigned long long)m.n, m.d, kname, m.kernel.bandwidth, m.reg, m.solver, r.solve.iters,
-                r.solve.rel_residual, secs, r.train_metric);
     if (r.solve.tiles.tiles)
         km_verbose(ctx, "kernel tiles: %llu in RAM (%s), %llu spilled (%s)%s, built in %.1fs",
                    (unsigned long long)r.solve.tiles.in_ram,

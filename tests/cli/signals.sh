@@ -80,4 +80,30 @@ run_stalled TERM "$KMILL" convert slow -o out.kmx
 # and the output is the same either way
 expect_status 0 "$KMILL" cat small.kmx
 cmp -s out small.csv && pass || fail "named-temporary output differs"
+# SIGINT during the AGOP of --rfm (20 classes: 6 s here) takes effect
+# within a second or so: the pass checks after every tile of centres. The
+# signal goes once its progress line (forced) says the AGOP runs.
+unset KMILL_FAULT_NO_TMPFILE
+awk 'BEGIN { srand(5); printf "label"; for (j = 0; j < 100; j++) printf ",x%d", j; print ""
+             for (i = 0; i < 12000; i++) { k = i % 20; printf "c%d", k
+                 for (j = 0; j < 100; j++) printf ",%.3f", rand() + (j == k); print "" } }' >w.csv
+expect_status 0 "$KMILL" convert w.csv -o w.kmx
+"$KMILL" train --rfm --iters 1 --progress w.kmx -o w.kmm 2>err &
+pid=$!
+i=0
+while ! grep -q 'AGOP: ' err && [ $i -lt 1200 ] && kill -0 $pid 2>/dev/null; do
+    sleep 0.1
+    i=$((i + 1))
+done
+grep -q 'AGOP: ' err && pass || fail "no AGOP line within 120 s: $(tr '\r' '\n' <err | tail -n 3)"
+t0=$(date +%s%N)
+kill -INT $pid
+wait $pid
+st=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ $st -eq 130 ] && pass || fail "SIGINT in the AGOP: exit $st"
+[ $ms -lt 3000 ] && pass || fail "SIGINT in the AGOP took $ms ms to take effect"
+[ "$(tr '\r' '\n' <err | tail -n 1)" = "kmill train: interrupted" ] && pass ||
+    fail "SIGINT in the AGOP said: $(tr '\r' '\n' <err | tail -n 2)"
+[ ! -e w.kmm ] && [ -z "$(left)" ] && pass || fail "left after SIGINT in the AGOP: $(left)"
 finish

@@ -14,6 +14,7 @@ static void vline(km_ctx *ctx, const char *tag, const char *fmt, va_list ap)
     int cols = ctx->progress_cols; /* the reporter redraws its line at its next update */
     fprintf(f, "%s%*s%s%s: %s%s\n", cols ? "\r" : "", cols, "", cols ? "\r" : "",
             ctx->prog ? ctx->prog : "kmill", tag, buf);
+    ctx->progress_cols = 0;
 }
 
 void km_log(km_ctx *ctx, int level, const char *fmt, ...)

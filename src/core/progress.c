@@ -130,7 +130,7 @@ void km_progress_show(km_progress *p)
 
 void km_progress_end(km_progress *p)
 {
-    if (p->mode == 1 && p->drawn) {
+    if (p->mode == 1 && p->drawn && p->ctx->progress_cols) { /* not cleared by a message */
         FILE *f = p->ctx->log ? p->ctx->log : stderr;
         fprintf(f, "\r%*s\r", p->width + 2 + (int)strlen(p->ctx->prog), "");
         fflush(f);

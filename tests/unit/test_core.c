@@ -194,6 +194,55 @@ Test(progress, terminal_line_is_rate_limited_and_cleared)
     fclose(ctx.log);
 }
 
+Test(progress, stage_detail_and_an_estimated_total)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "k");
+    ctx.log = tmpfile();
+    snprintf(ctx.stage, sizeof ctx.stage, "step 2 of 6");
+    km_progress p;
+    km_progress_start(&p, &ctx, "solving", 0, "iterations");
+    cr_assert_eq(p.mode, 2);
+    p.clock = fake_clock;
+    fake_time = p.t0 + 10;
+    p.total = 40; /* revised: an estimate */
+    km_progress_detail(&p, "residual %.2g", 0.01);
+    km_progress_update(&p, 10);
+    fake_time = p.t0 + 30;
+    p.total = 15; /* fell short of what is done: 100%, no ETA */
+    km_progress_update(&p, 20);
+    km_progress_end(&p);
+    char *out = read_all(ctx.log);
+    const char *want = "k: step 2 of 6: solving:  25.0% 10 iterations, 1 iterations/s, eta 0:00:30, "
+                       "residual 0.01\n"
+                       "k: step 2 of 6: solving: 100.0% 20 iterations, 0 iterations/s, residual 0.01\n";
+    cr_assert_str_eq(out, want);
+    free(out);
+    fclose(ctx.log);
+}
+
+Test(progress, a_phase_without_count_is_shown_at_once_and_a_message_clears_it)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "k");
+    ctx.log = tmpfile();
+    ctx.progress = KM_PROGRESS_ON;
+    km_progress p;
+    km_progress_start(&p, &ctx, "direct solve", 0, NULL);
+    km_progress_detail(&p, "factorising");
+    km_progress_show(&p); /* no rate limit: before a call that blocks */
+    km_info(&ctx, "hello");
+    km_progress_end(&p); /* the message cleared it: nothing more to clear */
+    char *out = read_all(ctx.log);
+    char want[400];
+    snprintf(want, sizeof want, "\rk: %-70s\r%*s\rk: hello\n", "direct solve: factorising",
+             70 + 2 + 1, "");
+    cr_assert_str_eq(out, want);
+    cr_assert_eq(ctx.progress_cols, 0);
+    free(out);
+    fclose(ctx.log);
+}
+
 Test(progress, quiet_prints_nothing)
 {
     km_ctx ctx;

@@ -130,6 +130,14 @@ Test(pool, overlapping_jobs_complete_independently)
 static double fake_time;
 static double fake_clock(void) { return fake_time; }
 
+/* A context "k" whose messages go to a temporary file. */
+static void log_ctx(km_ctx *ctx, int progress)
+{
+    km_ctx_init(ctx, "k");
+    ctx->log = tmpfile();
+    ctx->progress = progress;
+}
+
 static char *read_all(FILE *f)
 {
     fflush(f);
@@ -171,9 +179,7 @@ Test(progress, log_lines_double_their_interval)
 Test(progress, terminal_line_is_rate_limited_and_cleared)
 {
     km_ctx ctx;
-    km_ctx_init(&ctx, "k");
-    ctx.log = tmpfile();
-    ctx.progress = KM_PROGRESS_ON;
+    log_ctx(&ctx, KM_PROGRESS_ON);
     km_progress p;
     km_progress_start(&p, &ctx, "x", 0, "B");
     p.clock = fake_clock;
@@ -197,8 +203,7 @@ Test(progress, terminal_line_is_rate_limited_and_cleared)
 Test(progress, stage_detail_and_an_estimated_total)
 {
     km_ctx ctx;
-    km_ctx_init(&ctx, "k");
-    ctx.log = tmpfile();
+    log_ctx(&ctx, KM_PROGRESS_AUTO);
     snprintf(ctx.stage, sizeof ctx.stage, "step 2 of 6");
     km_progress p;
     km_progress_start(&p, &ctx, "solving", 0, "iterations");
@@ -224,9 +229,7 @@ Test(progress, stage_detail_and_an_estimated_total)
 Test(progress, a_phase_without_count_is_shown_at_once_and_a_message_clears_it)
 {
     km_ctx ctx;
-    km_ctx_init(&ctx, "k");
-    ctx.log = tmpfile();
-    ctx.progress = KM_PROGRESS_ON;
+    log_ctx(&ctx, KM_PROGRESS_ON);
     km_progress p;
     km_progress_start(&p, &ctx, "direct solve", 0, NULL);
     km_progress_detail(&p, "factorising");
@@ -246,8 +249,7 @@ Test(progress, a_phase_without_count_is_shown_at_once_and_a_message_clears_it)
 Test(progress, quiet_prints_nothing)
 {
     km_ctx ctx;
-    km_ctx_init(&ctx, "k");
-    ctx.log = tmpfile();
+    log_ctx(&ctx, KM_PROGRESS_AUTO);
     ctx.verbosity = KM_QUIET;
     ctx.progress = KM_PROGRESS_ON;
     km_progress p;

@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "kmill/convert.h"
 #include "kmill/ctx.h"
 #include "kmill/kmx.h"
 #include "kmill/pool.h"
@@ -27,8 +28,52 @@ typedef struct cli_cmd {
 /* Long-option values above any character, shared by every command. */
 enum {
     OPT_MEM = 1000, OPT_THREADS, OPT_PROGRESS, OPT_NO_PROGRESS,
+    /* the column options (columns.c) */
+    OPT_COL_DELIM = 1050, OPT_COL_NOHEADER, OPT_COL_NA, OPT_COL_CAT, OPT_COL_NUM, OPT_COL_DROP,
+    OPT_COL_MAXLEV, OPT_COL_BAD, OPT_COL_DECIMAL, OPT_COL_RAGGED, OPT_COL_LAZY, OPT_COL_MAXLINE,
     OPT_CMD_BASE = 1100 /* commands number their own long options from here */
 };
+
+/* How CSV input is read and typed: convert's options, taken too by train,
+ * predict and eval, which convert CSV input on the fly (columns.c). The
+ * entries go into a command's long options; -d is convert's alone. */
+#define CLI_COLUMN_LONGOPTS \
+    {"delimiter", required_argument, NULL, OPT_COL_DELIM}, \
+    {"no-header", no_argument, NULL, OPT_COL_NOHEADER}, \
+    {"na-values", required_argument, NULL, OPT_COL_NA}, \
+    {"categorical", required_argument, NULL, OPT_COL_CAT}, \
+    {"numeric", required_argument, NULL, OPT_COL_NUM}, \
+    {"drop", required_argument, NULL, OPT_COL_DROP}, \
+    {"max-levels", required_argument, NULL, OPT_COL_MAXLEV}, \
+    {"bad-values", required_argument, NULL, OPT_COL_BAD}, \
+    {"decimal", required_argument, NULL, OPT_COL_DECIMAL}, \
+    {"ragged", required_argument, NULL, OPT_COL_RAGGED}, \
+    {"lazy-quotes", no_argument, NULL, OPT_COL_LAZY}, \
+    {"max-line", required_argument, NULL, OPT_COL_MAXLINE}
+
+/* The --help lines of those options, for the commands' usage strings. */
+#define CLI_COLUMN_USAGE \
+    "      --delimiter C       field delimiter, one character or 'tab'\n" \
+    "                          (default: detected among , ; tab |)\n" \
+    "      --no-header         the first line is data; columns are named col1..colN\n" \
+    "      --na-values LIST    comma-separated tokens read as missing\n" \
+    "                          (default: empty,NA,NaN,nan,N/A,null,NULL,?)\n" \
+    "      --categorical COLS  store these columns as categories\n" \
+    "      --numeric COLS      these columns must be numeric\n" \
+    "      --drop COLS         leave these columns out\n" \
+    "      --bad-values MODE   text in a numeric column: error (default) or missing\n" \
+    "      --decimal C         decimal mark, '.' or ',' (default '.', or ',' for a\n" \
+    "                          ';'-separated file of numbers such as 14,4383)\n" \
+    "      --max-levels N      most distinct values of a categorical column (1000)\n" \
+    "      --ragged MODE       rows with a wrong number of fields: error (default),\n" \
+    "                          fill (pad short rows with missing values), skip\n" \
+    "      --lazy-quotes       accept quotes inside unquoted fields literally\n" \
+    "      --max-line SIZE     longest record accepted (default 64M)\n"
+
+/* A column option into o: -1 when opt is one (and its value is good), -3
+ * when it is not, else the exit status of a usage error. */
+int cli_column_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg,
+                   struct km_convert_opts *o);
 
 /* Handler for a command's own options: return -1 to go on, or an exit
  * status (after printing any message) to stop. */

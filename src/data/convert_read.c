@@ -32,6 +32,8 @@
 #include "kmill/bytes.h"
 #include "kmill/crc32c.h"
 #include "kmill/csv.h"
+#include "kmill/log.h"
+#include "kmill/numparse.h"
 #include "kmill/schema.h"
 #include "kmill/strtab.h"
 #include "data/convert_impl.h"
@@ -113,7 +115,9 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
     c->field_of = calloc(nout, sizeof *c->field_of);
     c->fast_dst = calloc(c->nin, sizeof *c->fast_dst);
     c->late_row = malloc(nout * sizeof *c->late_row);
-    if (!c->schema.cols || !c->dicts || !c->forced || !c->field_of || !c->fast_dst || !c->late_row) {
+    c->cs = calloc(nout, sizeof *c->cs);
+    if (!c->schema.cols || !c->dicts || !c->forced || !c->field_of || !c->fast_dst || !c->late_row ||
+        !c->cs) {
         rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
         goto out;
     }
@@ -129,6 +133,10 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
         c->forced[c->map[j]] = cat[j] ? 2 : num[j] ? 1 : 0;
         c->field_of[c->map[j]] = j + 1;
         c->late_row[c->map[j]] = UINT64_MAX;
+        /* forced numeric with --bad-values missing: text is missing from
+         * the start, no row holds a code */
+        c->cs[c->map[j]].demoted = num[j] && c->o->bad_values == KM_BAD_MISSING;
+        c->cs[c->map[j]].demote_row = c->cs[c->map[j]].demoted ? 0 : UINT64_MAX;
         c->fast_dst[j] = cat[j] ? -2 : (int32_t)c->map[j];
     }
     c->dense = c->nin == c->schema.ncols;
@@ -430,6 +438,62 @@ static int read_first_record(struct conv *c, size_t *skip, size_t *hend, uint64_
     return 0;
 }
 
+/* Whether an unquoted field is a number with a decimal comma: digits, one
+ * ',' and digits, a sign first at most ("14,4383", "-0,5"). */
+static int comma_decimal(const char *p, size_t n)
+{
+    size_t i = n && (p[0] == '-' || p[0] == '+');
+    size_t comma = 0, digits = 0;
+    for (; i < n; i++) {
+        if (p[i] == ',' && !comma && digits)
+            comma = i;
+        else if (p[i] >= '0' && p[i] <= '9')
+            digits++;
+        else
+            return 0;
+    }
+    return comma && comma + 1 < n;
+}
+
+/* The decimal mark: the option's, else ',' for a ';'-separated file whose
+ * first data (the text read with the header, text) holds fields such as
+ * "14,4383" and no number with a '.': how spreadsheets in much of Europe
+ * write CSV, which read with '.' would make every such column categorical.
+ * Said on the log, so that a wrong guess is seen (--decimal . undoes it). */
+static int choose_decimal(struct conv *c, const char *text, size_t len)
+{
+    c->decimal = c->o->decimal ? c->o->decimal : '.';
+    if (c->decimal == ',' && c->delim == ',')
+        return km_seterr(&c->ctx->err, KM_EINVAL,
+                         "--decimal , needs another delimiter than ',' (--delimiter ';')");
+    if (c->o->decimal || c->delim != ';')
+        return 0;
+    uint64_t commas = 0, dots = 0;
+    const char *first = NULL;
+    size_t flen = 0;
+    for (size_t i = 0; i < len;) {
+        size_t e = i;
+        while (e < len && text[e] != ';' && text[e] != '\n' && text[e] != '\r')
+            e++;
+        float v;
+        if (comma_decimal(text + i, e - i)) {
+            if (!commas++) {
+                first = text + i;
+                flen = e - i;
+            }
+        } else if (memchr(text + i, '.', e - i) && km_parse_f32(c->np, text + i, e - i, &v) == 0) {
+            dots++;
+        }
+        i = e + 1;
+    }
+    if (!commas || dots)
+        return 0;
+    c->decimal = ',';
+    km_info(c->ctx, "%s: ';'-separated with decimal commas (\"%.*s\"): reading ',' as the decimal "
+            "mark (--decimal . to read it as text)", c->name, (int)(flen > 24 ? 24 : flen), first);
+    return 0;
+}
+
 int read_header(struct conv *c)
 {
     struct input *in = &c->in;
@@ -467,6 +531,8 @@ int read_header(struct conv *c)
         in->next_line += lines;
         skip += hend;
     }
+    if ((rc = choose_decimal(c, in->carry + skip, in->carry_len - skip)))
+        return rc;
     memmove(in->carry, in->carry + skip, in->carry_len - skip);
     in->carry_len -= skip;
     c->bytes_in = skip;

@@ -52,6 +52,16 @@ typedef struct km_convert_opts {
     int bad_values;           /* KM_BAD_* */
     char decimal;             /* '.' or ','; 0: '.', or ',' when detected */
     size_t max_line;          /* 0: 64 MiB */
+    /* Only these columns, by name, each typed as keep_type says (0 as
+     * inferred, 1 numeric, 2 categorical with the text as written, 3
+     * categorical with numbers as their shortest text, as inference makes
+     * them), besides the lists above; names the input lacks are skipped.
+     * How predict and eval read CSV for a model: the columns it binds,
+     * typed as in training. nkeep = 0: all. */
+    const char *const *keep;
+    const unsigned char *keep_type;
+    uint32_t nkeep;
+    int want_forced;          /* fill km_convert_result.forced */
     km_pool *pool;
 } km_convert_opts;
 
@@ -61,6 +71,10 @@ typedef struct km_convert_result {
     uint64_t bad_values;      /* values read as missing (--bad-values missing) */
     uint32_t ncols, ncategorical;
     char delim, decimal;
+    /* with want_forced, per output column: 1 forced numeric, 2 forced
+     * categorical, 0 as inferred; malloc'd, for the caller to free (NULL
+     * after a failure) */
+    unsigned char *forced;
 } km_convert_result;
 
 int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res);

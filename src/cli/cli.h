@@ -13,6 +13,7 @@
 #include "kmill/convert.h"
 #include "kmill/ctx.h"
 #include "kmill/kmx.h"
+#include "kmill/model.h"
 #include "kmill/pool.h"
 
 enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2 };
@@ -70,10 +71,30 @@ enum {
     "      --lazy-quotes       accept quotes inside unquoted fields literally\n" \
     "      --max-line SIZE     longest record accepted (default 64M)\n"
 
-/* A column option into o: -1 when opt is one (and its value is good), -3
- * when it is not, else the exit status of a usage error. */
+/* A column option into o, its bit (1 << (opt - OPT_COL_DELIM)) into
+ *given (if not NULL): -1 when opt is one (and its value is good), -3 when
+ * it is not, else the exit status of a usage error. */
 int cli_column_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg,
-                   struct km_convert_opts *o);
+                   struct km_convert_opts *o, unsigned *given);
+#define CLI_COL_BIT(opt) (1u << ((opt) - OPT_COL_DELIM))
+
+/* train: the model's record (section READ) of how its CSV was read, from
+ * the column options and the conversion's forced types (per column of d). */
+int cli_model_read(km_ctx *ctx, const struct km_convert_opts *cols, const unsigned char *forced,
+                   const km_kmx *d, struct km_model_read *rd);
+
+/* predict, eval: how to read CSV for model m: the command line's column
+ * options (cl, given their bits) over the model's record, and only the
+ * columns m binds, typed as in training (numeric ones forced numeric, the
+ * categorical ones forced as in training). keep holds the lists co points
+ * to, until cli_keep_free. */
+typedef struct cli_keep {
+    const char **names;
+    unsigned char *types;
+} cli_keep;
+int cli_model_columns(km_ctx *ctx, const struct km_model *m, const struct km_convert_opts *cl,
+                      unsigned given, struct km_convert_opts *co, cli_keep *keep);
+void cli_keep_free(cli_keep *k);
 
 /* Handler for a command's own options: return -1 to go on, or an exit
  * status (after printing any message) to stop. */
@@ -107,9 +128,11 @@ int cli_io_default(void);
 
 /* DATA of train, predict, eval: a .kmx file, or CSV / "-" converted into a
  * temporary dataset in tmpdir (NULL: $TMPDIR or /tmp) that is unlinked
- * once open. */
+ * once open, read as cols says (NULL: the defaults; its input, output and
+ * pool are set here). forced (if not NULL) gets the conversion's forced
+ * types (km_convert_result), for the caller to free; NULL for a .kmx. */
 int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
-                  km_kmx **out);
+                  const struct km_convert_opts *cols, unsigned char **forced, km_kmx **out);
 
 /* A file a command reads or writes, for cli_check_outputs: the option that
  * names it ("-o", "--val"; NULL for an argument) and its name (NULL: not

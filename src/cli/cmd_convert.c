@@ -55,7 +55,7 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
         o->output = arg;
         break;
     case 'd':
-        return cli_column_opt(s->cmd, ctx, OPT_COL_DELIM, arg, o);
+        return cli_column_opt(s->cmd, ctx, OPT_COL_DELIM, arg, o, NULL);
     case O_CHUNKROWS:
         if ((rc = cli_int_arg(s->cmd, ctx, "--chunk-rows", arg, 1, 1 << 26, &n)))
             return rc;
@@ -75,7 +75,7 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
         else return cli_usage_error(s->cmd, ctx, "invalid --shuffle '%s' (auto, on or off)", arg);
         break;
     default:
-        if ((rc = cli_column_opt(s->cmd, ctx, opt, arg, o)) != -3)
+        if ((rc = cli_column_opt(s->cmd, ctx, opt, arg, o, NULL)) != -3)
             return rc;
         return cli_usage_error(s->cmd, ctx, "unhandled option");
     }

@@ -611,6 +611,10 @@ static int finish(struct conv *c, const km_kmx_wopts *wo, km_convert_result *res
             res->bad_values += c->cs[j].ntext;
     }
     column_warnings(c);
+    if (c->o->want_forced) {
+        res->forced = c->forced; /* the caller's now */
+        c->forced = NULL;
+    }
     return 0;
 }
 

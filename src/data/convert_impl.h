@@ -125,7 +125,8 @@ struct conv {
     km_kmx_writer *w;
     km_schema schema;     /* output columns */
     km_strtab *dicts; /* per output column: the category dictionaries */
-    unsigned char *forced;/* per output column: 1 numeric, 2 categorical */
+    unsigned char *forced;/* per output column: 1 numeric, 2 categorical, 3 categorical
+                           * as inferred (keep type 3) */
     long *map;            /* input field -> output column, -1 dropped */
     uint32_t nin;         /* fields per record */
     struct na_set na;

@@ -38,6 +38,33 @@
 #include "kmill/strtab.h"
 #include "data/convert_impl.h"
 
+/* keep (a model's columns): every other column dropped, these typed as
+ * given; names is the header's names, interned in column order. cat[j]
+ * becomes 3 for keep type 3: categorical from the start, yet its numbers
+ * read as numbers and stored as the categories of their text, as a
+ * column inferred categorical is (forced 3: never numeric with bad
+ * values). */
+static int keep_columns(struct conv *c, km_strtab *names, unsigned char *drop, unsigned char *cat,
+                        unsigned char *num)
+{
+    const km_convert_opts *o = c->o;
+    memset(drop, 1, c->nin);
+    for (uint32_t k = 0; k < o->nkeep; k++) {
+        uint32_t j;
+        int rc = km_strtab_intern(names, o->keep[k], (uint32_t)strlen(o->keep[k]), c->nin, &j);
+        if (rc < 0)
+            return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+        if (rc > 0)
+            continue; /* not in the input */
+        drop[j] = 0;
+        if (o->keep_type[k] == 3 && !cat[j])
+            cat[j] = 3; /* categorical, numbers as their text (see convert.h) */
+        cat[j] |= o->keep_type[k] == 2;
+        num[j] |= o->keep_type[k] == 1;
+    }
+    return 0;
+}
+
 /* The columns from the header's nf fields: names (col1.. with --no-header),
  * the --drop, --categorical and --numeric lists resolved against them, and
  * the tables the parsers read (map, forced, fast_dst, dense). */
@@ -93,7 +120,8 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
     if ((o->drop && (rc = km_schema_select(&in, o->drop, "--drop", drop, &c->ctx->err))) ||
         (o->categorical &&
          (rc = km_schema_select(&in, o->categorical, "--categorical", cat, &c->ctx->err))) ||
-        (o->numeric && (rc = km_schema_select(&in, o->numeric, "--numeric", num, &c->ctx->err))))
+        (o->numeric && (rc = km_schema_select(&in, o->numeric, "--numeric", num, &c->ctx->err))) ||
+        (o->nkeep && (rc = keep_columns(c, &names, drop, cat, num))))
         goto out;
     uint32_t nout = 0;
     for (uint32_t j = 0; j < c->nin; j++) {
@@ -130,14 +158,14 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
         col->name = in.cols[j].name;
         in.cols[j].name = NULL;
         col->type = cat[j] ? KM_COL_CATEGORICAL : KM_COL_NUMERIC;
-        c->forced[c->map[j]] = cat[j] ? 2 : num[j] ? 1 : 0;
+        c->forced[c->map[j]] = cat[j] == 3 ? 3 : cat[j] ? 2 : num[j] ? 1 : 0;
         c->field_of[c->map[j]] = j + 1;
         c->late_row[c->map[j]] = UINT64_MAX;
         /* forced numeric with --bad-values missing: text is missing from
          * the start, no row holds a code */
         c->cs[c->map[j]].demoted = num[j] && c->o->bad_values == KM_BAD_MISSING;
         c->cs[c->map[j]].demote_row = c->cs[c->map[j]].demoted ? 0 : UINT64_MAX;
-        c->fast_dst[j] = cat[j] ? -2 : (int32_t)c->map[j];
+        c->fast_dst[j] = cat[j] && cat[j] != 3 ? -2 : (int32_t)c->map[j];
     }
     c->dense = c->nin == c->schema.ncols;
     for (uint32_t j = 0; j < c->nin; j++)

@@ -48,20 +48,31 @@ static int keep_columns(struct conv *c, km_strtab *names, unsigned char *drop, u
                         unsigned char *num)
 {
     const km_convert_opts *o = c->o;
-    memset(drop, 1, c->nin);
+    unsigned char *keep = calloc(c->nin, 1);
+    if (!keep)
+        return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+    uint32_t found = 0;
     for (uint32_t k = 0; k < o->nkeep; k++) {
         uint32_t j;
         int rc = km_strtab_intern(names, o->keep[k], (uint32_t)strlen(o->keep[k]), c->nin, &j);
-        if (rc < 0)
+        if (rc < 0) {
+            free(keep);
             return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+        }
         if (rc > 0)
             continue; /* not in the input */
-        drop[j] = 0;
+        found += !keep[j];
+        keep[j] = 1;
         if (o->keep_type[k] == 3 && !cat[j])
             cat[j] = 3; /* categorical, numbers as their text (see convert.h) */
         cat[j] |= o->keep_type[k] == 2;
         num[j] |= o->keep_type[k] == 1;
     }
+    /* none there (another file, or the wrong delimiter): all kept, for the
+     * caller's binding to name what is missing */
+    for (uint32_t j = 0; found && j < c->nin; j++)
+        drop[j] |= !keep[j];
+    free(keep);
     return 0;
 }
 

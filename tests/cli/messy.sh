@@ -70,4 +70,34 @@ awk 'BEGIN { print "name,v"; for (i = 1; i <= 120; i++) print "n" i "," i % 3 }'
 expect_status 0 "$KMILL" convert id.csv -o id.kmx
 expect_contains err "kmill convert: warning: id.csv: column 'name' has 120 distinct values in 120 rows, as an identifier would; --drop it if it is one"
 
+# train, predict and eval read CSV with the column options; the model
+# keeps them, so a raw file is read for prediction as in training: zip
+# codes forced categorical keep their leading zero, ';' and decimal
+# commas, an id dropped; the prediction file has its columns in another
+# order, no label, and an extra column
+awk 'BEGIN { srand(3); print "id;zip;x;label"
+             for (i = 0; i < 200; i++) { z = i % 3 == 0 ? "02134" : i % 3 == 1 ? "10001" : "94110"
+                 x = (i % 17) / 4 - 2; l = ((x > 0) != (z == "02134")) ? "yes" : "no"
+                 xs = sprintf("%.2f", x); sub(/\./, ",", xs)
+                 print 1000 + i ";" z ";" xs ";" l } }' >tr.csv
+expect_status 0 "$KMILL" train -q --categorical zip --drop id tr.csv -o m.kmm
+awk -F';' 'NR == 1 { print "x;extra;zip;id"; next } { print $3 ";e;" $2 ";" $1 }' tr.csv >te.csv
+expect_status 0 "$KMILL" predict -q m.kmm te.csv
+awk -F';' 'NR > 1 { print $4 }' tr.csv >want
+tail -n +2 out | cmp -s - want && pass || fail "predictions from the raw file differ from the labels: $(sort out | uniq -c)"
+expect_status 0 "$KMILL" eval -q m.kmm tr.csv
+expect_contains out "accuracy	1.000000"
+expect_status 0 "$KMILL" convert -q tr.csv -o tr.kmx
+# the options given to predict override the model's
+expect_status 1 "$KMILL" predict m.kmm --delimiter , te.csv
+expect_err_line "kmill predict: te.csv:2:2: 2 fields, expected 1 as in the header (--ragged=skip to drop such rows)"
+printf 'a;b\n1;2\n' >none.csv
+expect_status 1 "$KMILL" predict m.kmm none.csv
+expect_err_line "kmill predict: the data has no column 'zip', which the model needs"
+# --drop on a .kmx leaves the column out of the features; the label cannot go
+expect_status 2 "$KMILL" train --drop label tr.kmx -o m3.kmm
+expect_err_line "kmill train: --drop names the label 'label'"
+expect_status 0 "$KMILL" train --na-values NA tr.kmx -o m3.kmm
+expect_contains err "kmill train: warning: tr.kmx is a dataset: the column options other than --drop apply to CSV input"
+
 finish

@@ -1,9 +1,13 @@
 /* convert.h - CSV (file or pipe) to a .kmx dataset in one streaming pass.
  *
- * Column types are inferred: a column is numeric unless it holds a value
- * that is neither a number nor an NA token, then it is categorical and its
- * values are stored as codes into a dictionary of the original strings.
- * Options force types, drop columns and bound the number of levels. */
+ * Column types are inferred: a column is numeric unless it holds values
+ * that are neither numbers nor NA tokens, then it is categorical and its
+ * values are stored as codes into a dictionary of the original strings -
+ * unless such values are rare among numbers (KM_STRAY_SHARE), which is a
+ * numeric column with bad values (--bad-values). Options force types, drop
+ * columns and bound the number of levels. A ';'-separated file whose
+ * numbers have decimal commas ("14,4383") is read with ',' as the decimal
+ * mark unless told otherwise (decimal). */
 #ifndef KMILL_CONVERT_H
 #define KMILL_CONVERT_H
 
@@ -14,6 +18,18 @@
 #include "kmill/pool.h"
 
 enum { KM_RAGGED_ERROR = 0, KM_RAGGED_FILL = 1, KM_RAGGED_SKIP = 2 };
+/* --bad-values: what a value that is not a number does in a numeric column
+ * (one forced --numeric, or one whose values are mostly numbers: see
+ * KM_STRAY_SHARE) */
+enum { KM_BAD_ERROR = 0, KM_BAD_MISSING = 1 };
+
+/* A column not forced either way whose non-missing values include text in
+ * at most one cell in KM_STRAY_SHARE is numeric with stray values (one
+ * "n/a (see notes)" among 500 prices), not categorical: per --bad-values
+ * the run stops naming the first, or they become missing with a counted
+ * warning. More text than that, and the column is categorical (its numbers
+ * become categories of their text), as "2", "4", "more" should be. */
+#define KM_STRAY_SHARE 20
 
 /* The NA tokens used when none are given. */
 #define KM_DEFAULT_NA ",NA,NaN,nan,N/A,null,NULL,?"
@@ -33,15 +49,32 @@ typedef struct km_convert_opts {
     int shuffle;              /* KMX_SHUFFLE_* */
     int lazy_quotes;
     int ragged;               /* KM_RAGGED_* */
+    int bad_values;           /* KM_BAD_* */
+    char decimal;             /* '.' or ','; 0: '.', or ',' when detected */
     size_t max_line;          /* 0: 64 MiB */
+    /* Only these columns, by name, each typed as keep_type says (0 as
+     * inferred, 1 numeric, 2 categorical with the text as written, 3
+     * categorical with numbers as their shortest text, as inference makes
+     * them), besides the lists above; names the input lacks are skipped.
+     * How predict and eval read CSV for a model: the columns it binds,
+     * typed as in training. nkeep = 0: all. */
+    const char *const *keep;
+    const unsigned char *keep_type;
+    uint32_t nkeep;
+    int want_forced;          /* fill km_convert_result.forced */
     km_pool *pool;
 } km_convert_opts;
 
 typedef struct km_convert_result {
     uint64_t rows, bytes_in, bytes_out;
     uint64_t blank_lines, ragged_rows;
+    uint64_t bad_values;      /* values read as missing (--bad-values missing) */
     uint32_t ncols, ncategorical;
-    char delim;
+    char delim, decimal;
+    /* with want_forced, per output column: 1 forced numeric, 2 forced
+     * categorical, 0 as inferred; malloc'd, for the caller to free (NULL
+     * after a failure) */
+    unsigned char *forced;
 } km_convert_result;
 
 int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res);

@@ -51,6 +51,7 @@ typedef struct km_feat_opts {
     const char *label;     /* NULL: a column named label, target, class or y (any case) */
     int task;
     int scale;
+    const char *drop;      /* columns left out (kmill/schema.h lists); NULL: none */
 } km_feat_opts;
 
 /* The label column of s (index), or KM_EINVAL with a message listing the

@@ -20,8 +20,24 @@
 #include "kmill/plan.h"
 #include "kmill/pool.h"
 
+/* How the training CSV was read (section READ, since 1.2): train's column
+ * options, which predict and eval give again to the conversion of CSV
+ * input (their own options override them), so that a raw file is read
+ * and typed as in training. given = 0: none recorded (a model trained on
+ * a .kmx dataset, or by kmill before 1.2). */
+typedef struct km_model_read {
+    int given;
+    char delim, decimal;     /* 0: detected, the default */
+    int no_header, bad_values, ragged, lazy_quotes; /* as in km_convert_opts */
+    uint32_t max_levels;     /* 0: the default */
+    char *na_values;         /* NULL: the default tokens */
+    uint32_t ncat;           /* the columns forced categorical, by name */
+    char **cat;
+} km_model_read;
+
 typedef struct km_model {
     km_features feat;
+    km_model_read read;
     km_kernel kernel;
     double reg;
     int metric;            /* KM_METRIC_* */

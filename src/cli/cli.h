@@ -10,8 +10,10 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "kmill/convert.h"
 #include "kmill/ctx.h"
 #include "kmill/kmx.h"
+#include "kmill/model.h"
 #include "kmill/pool.h"
 
 enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2 };
@@ -27,8 +29,72 @@ typedef struct cli_cmd {
 /* Long-option values above any character, shared by every command. */
 enum {
     OPT_MEM = 1000, OPT_THREADS, OPT_PROGRESS, OPT_NO_PROGRESS,
+    /* the column options (columns.c) */
+    OPT_COL_DELIM = 1050, OPT_COL_NOHEADER, OPT_COL_NA, OPT_COL_CAT, OPT_COL_NUM, OPT_COL_DROP,
+    OPT_COL_MAXLEV, OPT_COL_BAD, OPT_COL_DECIMAL, OPT_COL_RAGGED, OPT_COL_LAZY, OPT_COL_MAXLINE,
     OPT_CMD_BASE = 1100 /* commands number their own long options from here */
 };
+
+/* How CSV input is read and typed: convert's options, taken too by train,
+ * predict and eval, which convert CSV input on the fly (columns.c). The
+ * entries go into a command's long options; -d is convert's alone. */
+#define CLI_COLUMN_LONGOPTS \
+    {"delimiter", required_argument, NULL, OPT_COL_DELIM}, \
+    {"no-header", no_argument, NULL, OPT_COL_NOHEADER}, \
+    {"na-values", required_argument, NULL, OPT_COL_NA}, \
+    {"categorical", required_argument, NULL, OPT_COL_CAT}, \
+    {"numeric", required_argument, NULL, OPT_COL_NUM}, \
+    {"drop", required_argument, NULL, OPT_COL_DROP}, \
+    {"max-levels", required_argument, NULL, OPT_COL_MAXLEV}, \
+    {"bad-values", required_argument, NULL, OPT_COL_BAD}, \
+    {"decimal", required_argument, NULL, OPT_COL_DECIMAL}, \
+    {"ragged", required_argument, NULL, OPT_COL_RAGGED}, \
+    {"lazy-quotes", no_argument, NULL, OPT_COL_LAZY}, \
+    {"max-line", required_argument, NULL, OPT_COL_MAXLINE}
+
+/* The --help lines of those options, for the commands' usage strings. */
+#define CLI_COLUMN_USAGE \
+    "      --delimiter C       field delimiter, one character or 'tab'\n" \
+    "                          (default: detected among , ; tab |)\n" \
+    "      --no-header         the first line is data; columns are named col1..colN\n" \
+    "      --na-values LIST    comma-separated tokens read as missing\n" \
+    "                          (default: empty,NA,NaN,nan,N/A,null,NULL,?)\n" \
+    "      --categorical COLS  store these columns as categories\n" \
+    "      --numeric COLS      these columns must be numeric\n" \
+    "      --drop COLS         leave these columns out\n" \
+    "      --bad-values MODE   text in a numeric column: error (default) or missing\n" \
+    "      --decimal C         decimal mark, '.' or ',' (default '.', or ',' for a\n" \
+    "                          ';'-separated file of numbers such as 14,4383)\n" \
+    "      --max-levels N      most distinct values of a categorical column (1000)\n" \
+    "      --ragged MODE       rows with a wrong number of fields: error (default),\n" \
+    "                          fill (pad short rows with missing values), skip\n" \
+    "      --lazy-quotes       accept quotes inside unquoted fields literally\n" \
+    "      --max-line SIZE     longest record accepted (default 64M)\n"
+
+/* A column option into o, its bit (1 << (opt - OPT_COL_DELIM)) into
+ *given (if not NULL): -1 when opt is one (and its value is good), -3 when
+ * it is not, else the exit status of a usage error. */
+int cli_column_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg,
+                   struct km_convert_opts *o, unsigned *given);
+#define CLI_COL_BIT(opt) (1u << ((opt) - OPT_COL_DELIM))
+
+/* train: the model's record (section READ) of how its CSV was read, from
+ * the column options and the conversion's forced types (per column of d). */
+int cli_model_read(km_ctx *ctx, const struct km_convert_opts *cols, const unsigned char *forced,
+                   const km_kmx *d, struct km_model_read *rd);
+
+/* predict, eval: how to read CSV for model m: the command line's column
+ * options (cl, given their bits) over the model's record, and only the
+ * columns m binds, typed as in training (numeric ones forced numeric, the
+ * categorical ones forced as in training). keep holds the lists co points
+ * to, until cli_keep_free. */
+typedef struct cli_keep {
+    const char **names;
+    unsigned char *types;
+} cli_keep;
+int cli_model_columns(km_ctx *ctx, const struct km_model *m, const struct km_convert_opts *cl,
+                      unsigned given, struct km_convert_opts *co, cli_keep *keep);
+void cli_keep_free(cli_keep *k);
 
 /* Handler for a command's own options: return -1 to go on, or an exit
  * status (after printing any message) to stop. */
@@ -62,9 +128,11 @@ int cli_io_default(void);
 
 /* DATA of train, predict, eval: a .kmx file, or CSV / "-" converted into a
  * temporary dataset in tmpdir (NULL: $TMPDIR or /tmp) that is unlinked
- * once open. */
+ * once open, read as cols says (NULL: the defaults; its input, output and
+ * pool are set here). forced (if not NULL) gets the conversion's forced
+ * types (km_convert_result), for the caller to free; NULL for a .kmx. */
 int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
-                  km_kmx **out);
+                  const struct km_convert_opts *cols, unsigned char **forced, km_kmx **out);
 
 /* A file a command reads or writes, for cli_check_outputs: the option that
  * names it ("-o", "--val"; NULL for an argument) and its name (NULL: not

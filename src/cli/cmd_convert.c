@@ -17,19 +17,8 @@ const char convert_usage[] =
     "chunked, compressed, checksummed kmill dataset.\n"
     "\n"
     "  -o, --output FILE       the dataset to write (required; replaced atomically)\n"
-    "      --no-header         the first line is data; columns are named col1..colN\n"
-    "  -d, --delimiter C       field delimiter, one character or 'tab'\n"
-    "                          (default: detected among , ; tab |)\n"
-    "      --na-values LIST    comma-separated tokens read as missing\n"
-    "                          (default: empty,NA,NaN,nan,N/A,null,NULL,?)\n"
-    "      --categorical COLS  store these columns as categories\n"
-    "      --numeric COLS      these columns must be numeric (error otherwise)\n"
-    "      --drop COLS         leave these columns out\n"
-    "      --max-levels N      most distinct values of a categorical column (1000)\n"
-    "      --ragged MODE       rows with a wrong number of fields: error (default),\n"
-    "                          fill (pad short rows with missing values), skip\n"
-    "      --lazy-quotes       accept quotes inside unquoted fields literally\n"
-    "      --max-line SIZE     longest record accepted (default 64M)\n"
+    "  -d C                    the same as --delimiter C\n"
+    CLI_COLUMN_USAGE
     "      --chunk-rows N      rows per chunk (default: about 4 MiB of data)\n"
     "      --level N           zstd level: 1 (default) to 19, or -7 to -1 for speed\n"
     "      --shuffle MODE      byte-shuffle filter: auto (default, chosen per chunk), on, off\n"
@@ -39,23 +28,11 @@ const char convert_usage[] =
     "COLS is a comma-separated list of column names or 1-based numbers and ranges\n"
     "(e.g. id,3,5-9). See kmill-convert(1) and kmill-dataset(5).\n";
 
-enum {
-    O_NOHEADER = OPT_CMD_BASE, O_NA, O_CAT, O_NUM, O_DROP, O_MAXLEV, O_RAGGED, O_LAZY,
-    O_MAXLINE, O_CHUNKROWS, O_LEVEL, O_SHUFFLE
-};
+enum { O_CHUNKROWS = OPT_CMD_BASE, O_LEVEL, O_SHUFFLE };
 
 static const struct option longopts[] = {
     {"output", required_argument, NULL, 'o'},
-    {"delimiter", required_argument, NULL, 'd'},
-    {"no-header", no_argument, NULL, O_NOHEADER},
-    {"na-values", required_argument, NULL, O_NA},
-    {"categorical", required_argument, NULL, O_CAT},
-    {"numeric", required_argument, NULL, O_NUM},
-    {"drop", required_argument, NULL, O_DROP},
-    {"max-levels", required_argument, NULL, O_MAXLEV},
-    {"ragged", required_argument, NULL, O_RAGGED},
-    {"lazy-quotes", no_argument, NULL, O_LAZY},
-    {"max-line", required_argument, NULL, O_MAXLINE},
+    CLI_COLUMN_LONGOPTS,
     {"chunk-rows", required_argument, NULL, O_CHUNKROWS},
     {"level", required_argument, NULL, O_LEVEL},
     {"shuffle", required_argument, NULL, O_SHUFFLE},
@@ -73,30 +50,12 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     km_convert_opts *o = &s->o;
     long n;
     int rc;
-    uint64_t sz;
     switch (opt) {
     case 'o':
         o->output = arg;
         break;
     case 'd':
-        if (strcmp(arg, "tab") == 0 || strcmp(arg, "\\t") == 0)
-            o->delim = '\t';
-        else if (strlen(arg) == 1 && arg[0] != '"' && arg[0] != '\n' && arg[0] != '\r')
-            o->delim = arg[0];
-        else
-            return cli_usage_error(s->cmd, ctx, "invalid --delimiter '%s' (one character, or 'tab')", arg);
-        break;
-    case O_NOHEADER: o->no_header = 1; break;
-    case O_NA: o->na_values = arg; break;
-    case O_CAT: o->categorical = arg; break;
-    case O_NUM: o->numeric = arg; break;
-    case O_DROP: o->drop = arg; break;
-    case O_LAZY: o->lazy_quotes = 1; break;
-    case O_MAXLEV:
-        if ((rc = cli_int_arg(s->cmd, ctx, "--max-levels", arg, 1, 16777216, &n)))
-            return rc;
-        o->max_levels = (uint32_t)n;
-        break;
+        return cli_column_opt(s->cmd, ctx, OPT_COL_DELIM, arg, o, NULL);
     case O_CHUNKROWS:
         if ((rc = cli_int_arg(s->cmd, ctx, "--chunk-rows", arg, 1, 1 << 26, &n)))
             return rc;
@@ -109,24 +68,15 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
             return cli_usage_error(s->cmd, ctx, "invalid --level '0' (1 to 19, or -7 to -1 for speed)");
         o->level = (int)n;
         break;
-    case O_RAGGED:
-        if (strcmp(arg, "error") == 0) o->ragged = KM_RAGGED_ERROR;
-        else if (strcmp(arg, "fill") == 0) o->ragged = KM_RAGGED_FILL;
-        else if (strcmp(arg, "skip") == 0) o->ragged = KM_RAGGED_SKIP;
-        else return cli_usage_error(s->cmd, ctx, "invalid --ragged '%s' (error, fill or skip)", arg);
-        break;
     case O_SHUFFLE:
         if (strcmp(arg, "auto") == 0) o->shuffle = KMX_SHUFFLE_AUTO;
         else if (strcmp(arg, "on") == 0) o->shuffle = KMX_SHUFFLE_ON;
         else if (strcmp(arg, "off") == 0) o->shuffle = KMX_SHUFFLE_OFF;
         else return cli_usage_error(s->cmd, ctx, "invalid --shuffle '%s' (auto, on or off)", arg);
         break;
-    case O_MAXLINE:
-        if (km_parse_size(arg, &sz, &ctx->err) < 0 || sz < 16 || sz > ((uint64_t)1 << 32))
-            return cli_usage_error(s->cmd, ctx, "invalid --max-line '%s' (16 bytes to 4G)", arg);
-        o->max_line = (size_t)sz;
-        break;
     default:
+        if ((rc = cli_column_opt(s->cmd, ctx, opt, arg, o, NULL)) != -3)
+            return rc;
         return cli_usage_error(s->cmd, ctx, "unhandled option");
     }
     return -1;
@@ -168,6 +118,9 @@ int cmd_convert(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     km_pool_destroy(pool);
     if (rc)
         return cli_fail(ctx, rc);
+    if (r.bad_values)
+        km_verbose(ctx, "%llu values that are not numbers read as missing",
+                   (unsigned long long)r.bad_values);
     if (r.blank_lines)
         km_warn(ctx, "skipped %llu blank lines", (unsigned long long)r.blank_lines);
     if (r.ragged_rows)

@@ -28,6 +28,8 @@ const char predict_usage[] =
     "      --scores       add one column of scores per class (score_CLASS)\n"
     "      --tmpdir DIR   where CSV input is converted (default $TMPDIR or /tmp)\n"
     "      --io MODE      auto (default), uring or pread\n"
+    "Reading CSV input (by default as the model's training CSV was read):\n"
+    CLI_COLUMN_USAGE
     "  -q, --quiet  -v, --verbose  --mem SIZE  --threads N  --progress  --no-progress\n"
     "  -h, --help\n";
 
@@ -40,6 +42,8 @@ const char eval_usage[] =
     "      --json         print JSON instead of text\n"
     "      --tmpdir DIR   where CSV input is converted (default $TMPDIR or /tmp)\n"
     "      --io MODE      auto (default), uring or pread\n"
+    "Reading CSV input (by default as the model's training CSV was read):\n"
+    CLI_COLUMN_USAGE
     "  -q, --quiet  -v, --verbose  --mem SIZE  --threads N  --progress  --no-progress\n"
     "  -h, --help\n";
 
@@ -50,6 +54,7 @@ static const struct option predict_opts[] = {
     {"scores", no_argument, NULL, O_SCORES},
     {"tmpdir", required_argument, NULL, O_TMPDIR},
     {"io", required_argument, NULL, O_IO},
+    CLI_COLUMN_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -57,6 +62,7 @@ static const struct option eval_opts[] = {
     {"json", no_argument, NULL, O_JSON},
     {"tmpdir", required_argument, NULL, O_TMPDIR},
     {"io", required_argument, NULL, O_IO},
+    CLI_COLUMN_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -65,6 +71,8 @@ struct st {
     const char *output, *tmpdir;
     const char *data;    /* the DATA argument */
     int scores, json, io;
+    km_convert_opts cols; /* how CSV input is read, over the model's record */
+    unsigned cols_given;
 };
 
 static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
@@ -76,6 +84,10 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     case O_JSON: s->json = 1; break;
     case O_TMPDIR: s->tmpdir = arg; break;
     case O_IO: return cli_io_arg(s->cmd, ctx, arg, &s->io) ? EXIT_USAGE : -1;
+    default: {
+        int rc = cli_column_opt(s->cmd, ctx, opt, arg, &s->cols, &s->cols_given);
+        return rc == -3 ? -1 : rc;
+    }
     }
     return -1;
 }
@@ -174,8 +186,13 @@ static int run_open(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv, cons
         rc = km_model_load(ctx, argv[first], &r->m);
     if (!rc)
         rc = km_pool_create(&r->pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err);
+    cli_keep keep = {0};
+    km_convert_opts co;
     if (!rc)
-        rc = cli_open_data(ctx, argv[first + 1], s->io, s->tmpdir, r->pool, &r->d);
+        rc = cli_model_columns(ctx, &r->m, &s->cols, s->cols_given, &co, &keep);
+    if (!rc)
+        rc = cli_open_data(ctx, argv[first + 1], s->io, s->tmpdir, r->pool, &co, NULL, &r->d);
+    cli_keep_free(&keep);
     if (rc) {
         run_close(r);
         return cli_fail(ctx, rc);

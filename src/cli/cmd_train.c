@@ -48,6 +48,9 @@ const char train_usage[] =
     "      --seed S           seed of the landmarks, the validation split and the AGOP\n"
     "                         sample (default 1)\n"
     "      --io MODE          auto (default), uring or pread\n"
+    "Reading CSV input (the model keeps these for predict and eval; --drop applies\n"
+    "to a .kmx DATA too):\n"
+    CLI_COLUMN_USAGE
     "  -q, --quiet  -v, --verbose  --mem SIZE  --threads N  --progress  --no-progress\n"
     "  -h, --help\n";
 
@@ -83,6 +86,7 @@ static const struct option longopts[] = {
     {"val", required_argument, NULL, O_VAL},
     {"refit", no_argument, NULL, O_REFIT},
     {"log", required_argument, NULL, O_LOG},
+    CLI_COLUMN_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -100,6 +104,8 @@ struct st {
     km_err log_err;
     int log_header; /* written */
     unsigned rfm_only; /* options that need --rfm were given */
+    km_convert_opts cols; /* how CSV input is read (columns.c) */
+    unsigned cols_given;
 };
 
 /* A comma-separated list of numbers: one is the value, more a grid, where
@@ -235,8 +241,31 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
         break;
     case O_TMPDIR: s->o.search.solve.tmpdir = arg; break;
     case O_IO: return cli_io_arg(s->cmd, ctx, arg, &s->io) ? EXIT_USAGE : -1;
+    default: {
+        int rc = cli_column_opt(s->cmd, ctx, opt, arg, &s->cols, &s->cols_given);
+        return rc == -3 ? -1 : rc;
+    }
     }
     return -1;
+}
+
+/* DATA and --val opened (CSV converted as the column options say); for a
+ * .kmx DATA, --drop leaves columns out of the features instead, and the
+ * other column options have nothing to do. forced: see cli_open_data. */
+static int open_inputs(struct st *s, km_ctx *ctx, const char *data, km_pool *pool,
+                       unsigned char **forced, km_kmx **d, km_kmx **vd)
+{
+    const char *tmpdir = s->o.search.solve.tmpdir;
+    int rc = cli_open_data(ctx, data, s->io, tmpdir, pool, &s->cols, forced, d);
+    if (!rc && s->val)
+        rc = cli_open_data(ctx, s->val, s->io, tmpdir, pool, &s->cols, NULL, vd);
+    if (rc || *forced)
+        return rc;
+    s->o.feat.drop = s->cols.drop;
+    if (s->cols_given & ~CLI_COL_BIT(OPT_COL_DROP))
+        km_warn(ctx, "%s is a dataset: the column options other than --drop apply to CSV input",
+                data);
+    return 0;
 }
 
 static char *join_args(int argc, char **argv)
@@ -287,6 +316,20 @@ static void log_step(void *arg, const km_select_step *p)
         s->log_rc = rc;
         s->log_err = s->logf.ctx->err;
     }
+}
+
+/* How the model was made: kmill's version, the command, when, from which
+ * data, and how its CSV was read (forced: see cli_open_data). */
+static int provenance(const struct st *s, km_ctx *ctx, int argc, char **argv, const char *data,
+                      const unsigned char *forced, const km_kmx *d, km_model *m)
+{
+    m->version = strdup(PACKAGE_VERSION);
+    m->command = join_args(argc, argv);
+    m->created = now_iso();
+    m->data_path = strdup(strcmp(data, "-") ? data : "(standard input)");
+    if (!m->version || !m->command || !m->created || !m->data_path)
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    return forced ? cli_model_read(ctx, &s->cols, forced, d, &m->read) : 0;
 }
 
 /* The outputs: files, and none of them an input or the other output.
@@ -370,20 +413,17 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     memset(&m, 0, sizeof m);
     km_train_result r;
     km_kmx *vd = NULL;
+    unsigned char *forced = NULL;
     if ((rc = km_pool_create(&pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err)))
         goto out;
-    if ((rc = cli_open_data(ctx, argv[first], s.io, s.o.search.solve.tmpdir, pool, &d)))
-        goto out;
-    if (s.val && (rc = cli_open_data(ctx, s.val, s.io, s.o.search.solve.tmpdir, pool, &vd)))
+    if ((rc = open_inputs(&s, ctx, argv[first], pool, &forced, &d, &vd)))
         goto out;
     s.o.val = vd;
     s.o.val_name = s.val;
     if ((rc = km_train(ctx, pool, d, &s.o, &m, &r)))
         goto out;
-    m.version = strdup(PACKAGE_VERSION);
-    m.command = join_args(argc, argv);
-    m.created = now_iso();
-    m.data_path = strdup(strcmp(argv[first], "-") ? argv[first] : "(standard input)");
+    if ((rc = provenance(&s, ctx, argc, argv, argv[first], forced, d, &m)))
+        goto out;
     if ((rc = km_model_save(ctx, &m, s.output)))
         goto out;
     summary(ctx, &m, &r, km_now() - t0);
@@ -427,6 +467,7 @@ out:
     if (vd)
         km_kmx_close(vd);
     km_model_free(&m);
+    free(forced);
     if (d)
         km_kmx_close(d);
     km_pool_destroy(pool);

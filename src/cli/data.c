@@ -32,8 +32,10 @@ static void name_input(km_ctx *ctx, int rc, const char *tmp, const char *arg, co
 }
 
 int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
-                  km_kmx **out)
+                  const km_convert_opts *cols, unsigned char **forced, km_kmx **out)
 {
+    if (forced)
+        *forced = NULL;
     /* only a regular file is probed: opening a FIFO twice (probe, then
      * conversion) would lose what its writer sent in between */
     struct stat st;
@@ -57,7 +59,10 @@ int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_p
     close(fd);
     km_convert_opts co;
     memset(&co, 0, sizeof co);
+    if (cols)
+        co = *cols;
     co.input = arg;
+    co.want_forced = forced != NULL;
     co.output = tmp;
     co.pool = pool;
     co.level = 1;
@@ -68,6 +73,10 @@ int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_p
         name_input(ctx, rc, tmp, arg, dir);
     else
         rc = km_kmx_open(ctx, tmp, io, out);
+    if (!rc && forced)
+        *forced = cr.forced;
+    else
+        free(cr.forced);
     unlink(tmp);
     free(tmp);
     return rc;

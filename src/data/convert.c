@@ -47,14 +47,75 @@
 
 /* ---- stage 3: merge blocks in order ------------------------------------ */
 
-/* Code of the string in column j's dictionary, adding it if new. */
-static int dict_code(struct conv *c, uint32_t j, const char *s, size_t len, float *code,
-                     uint64_t line, uint32_t field)
+/* Whether column j, categorical so far, is rather numeric with stray text
+ * values (see KM_STRAY_SHARE): mostly numbers, and not forced. */
+static int stray_like(const struct conv *c, uint32_t j)
+{
+    const struct colstate *s = &c->cs[j];
+    return !c->forced[j] && s->nnum > 0 && s->ntext > 0 &&
+           s->ntext * KM_STRAY_SHARE <= s->nnum + s->ntext;
+}
+
+/* --bad-values error: the first stray value of column j, where it is. */
+static int stray_error(struct conv *c, uint32_t j, int so_far)
+{
+    const struct colstate *s = &c->cs[j];
+    const char *name = c->schema.cols[j].name;
+    return km_seterr(&c->ctx->err, KM_EPARSE,
+                     "%s:%llu:%u: column '%s' holds numbers and text such as \"%.*s\" (%llu of "
+                     "%llu values%s); --bad-values missing reads the text as missing, --na-values "
+                     "names missing-value tokens, --categorical '%s' keeps it as categories",
+                     c->name, (unsigned long long)s->first_line, s->first_field, name,
+                     (int)s->first_len, s->first, (unsigned long long)s->ntext,
+                     (unsigned long long)(s->nnum + s->ntext), so_far ? " so far" : "", name);
+}
+
+/* Column j is numeric with bad values from global row `row` on: rows from
+ * late_row (or 0) below it hold codes, read back as numbers (cs.back) by
+ * the second pass over the output (rewrite_late). */
+static void demote(struct conv *c, uint32_t j, uint64_t row)
+{
+    c->cs[j].demoted = 1;
+    c->cs[j].demote_row = row;
+    c->schema.cols[j].type = KM_COL_NUMERIC;
+    c->any_late = 1;
+}
+
+/* Remember that code k of column j stands for the number num (NaN: text),
+ * for a column demoted later. */
+static int note_back(struct conv *c, uint32_t j, uint32_t k, float num)
+{
+    struct colstate *s = &c->cs[j];
+    uint32_t n = c->dicts[j].n; /* k < n; codes are given in order */
+    if (k + 1 != n)
+        return 0;
+    if ((n & (n - 1)) == 0) { /* grow at powers of two */
+        float *nb = realloc(s->back, (size_t)n * 2 * sizeof *nb);
+        if (!nb)
+            return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+        s->back = nb;
+    }
+    s->back[k] = num;
+    return 0;
+}
+
+/* Code of the string in column j's dictionary, adding it if new; num is
+ * the number it was (NaN for text). 1 when the column is demoted instead
+ * (too many levels, mostly numbers, --bad-values missing) at global row
+ * `row`: the caller stops turning its values into codes. */
+static int dict_code(struct conv *c, uint32_t j, const char *s, size_t len, float num,
+                     float *code, uint64_t line, uint32_t field, uint64_t row)
 {
     uint32_t k;
     int rc = km_strtab_intern(&c->dicts[j], s, (uint32_t)len, c->max_levels, &k);
     if (rc < 0)
         return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+    if (rc > 0 && stray_like(c, j)) {
+        if (c->o->bad_values != KM_BAD_MISSING)
+            return stray_error(c, j, 1);
+        demote(c, j, row);
+        return 1;
+    }
     if (rc > 0 && line == 0) /* the second pass of rewrite_late knows no lines */
         return km_seterr(&c->ctx->err, KM_ELIMIT,
                          "%s: column '%s' has more than %u distinct values; if it is an "
@@ -67,7 +128,7 @@ static int dict_code(struct conv *c, uint32_t j, const char *s, size_t len, floa
                          c->name, (unsigned long long)line, field, c->schema.cols[j].name,
                          c->max_levels);
     *code = (float)k;
-    return 0;
+    return note_back(c, j, k, num);
 }
 
 /* The dictionaries become the schema's levels. */
@@ -76,7 +137,7 @@ static int dicts_to_schema(struct conv *c)
     for (uint32_t j = 0; j < c->schema.ncols; j++) {
         km_column *col = &c->schema.cols[j];
         const km_strtab *t = &c->dicts[j];
-        if (!t->n)
+        if (!t->n || c->cs[j].demoted)
             continue;
         col->levels = calloc(t->n, sizeof *col->levels);
         col->level_len = malloc(t->n * sizeof *col->level_len);
@@ -103,12 +164,33 @@ static int put_chunk(struct conv *c)
     return km_check_interrupt(c->ctx) ? KM_EINTR : 0;
 }
 
-/* The number v in column j as a category: the code of its shortest text. */
-static int number_code(struct conv *c, uint32_t j, float *v, uint64_t line, uint32_t field)
+/* The number v in column j as a category: the code of its shortest text
+ * (at global row `row`; dict_code says what 1 means). */
+static int number_code(struct conv *c, uint32_t j, float *v, uint64_t line, uint32_t field,
+                       uint64_t row)
 {
     char txt[KM_F32_BUFSZ];
     int n = km_format_f32(*v, txt);
-    return dict_code(c, j, txt, (size_t)n, v, line, field);
+    return dict_code(c, j, txt, (size_t)n, *v, v, line, field, row);
+}
+
+/* The block's counts (numbers, text cells) into the columns', and each
+ * column's first text value, for the messages. */
+static void note_cells(struct conv *c, const struct block *b)
+{
+    for (uint32_t j = 0; b->nnum && j < c->schema.ncols; j++)
+        c->cs[j].nnum += b->nnum[j];
+    for (size_t k = 0; k < b->ncells; k++) {
+        const struct cell *ce = &b->cells[k];
+        struct colstate *s = &c->cs[ce->col];
+        if (s->ntext++)
+            continue;
+        const km_strtab *d = &b->ld[ce->col];
+        s->first_line = ce->line;
+        s->first_field = ce->field;
+        s->first_len = d->len[ce->code] < sizeof s->first ? d->len[ce->code] : sizeof s->first - 1;
+        memcpy(s->first, d->arena + d->off[ce->code], s->first_len);
+    }
 }
 
 /* Order the block's text cells by column (counting sort; rows stay in
@@ -149,6 +231,37 @@ static int bucket_cells(struct conv *c, const struct block *b)
     return 0;
 }
 
+/* Categorical column j of block b: text values get global codes, numbers
+ * the codes of their shortest text. 1 when the column was demoted on the
+ * way (dict_code): the rows left keep their numbers. */
+static int codes_of_column(struct conv *c, struct block *b, uint32_t j)
+{
+    uint32_t ncols = c->schema.ncols;
+    const km_strtab *d = b->ld ? &b->ld[j] : NULL;
+    int rc;
+    if (d && d->n)
+        memset(c->gmap, 0, d->n * sizeof *c->gmap);
+    size_t k = c->cstart[j], kend = c->cstart[j + 1];
+    for (uint32_t r = 0; r < b->nrows; r++) {
+        float *v = &b->rows[(size_t)r * ncols + j];
+        if (k < kend && b->cells[c->cidx[k]].row == r) {
+            const struct cell *ce = &b->cells[c->cidx[k++]];
+            if (c->gmap[ce->code]) {
+                *v = (float)(c->gmap[ce->code] - 1);
+                continue;
+            }
+            if ((rc = dict_code(c, j, d->arena + d->off[ce->code], d->len[ce->code], NAN, v,
+                                ce->line, ce->field, c->rows + r)))
+                return rc;
+            c->gmap[ce->code] = (uint32_t)*v + 1;
+        } else if (!isnan(*v) &&
+                   (rc = number_code(c, j, v, b->lines[r], c->field_of[j], c->rows + r))) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int merge_block(struct conv *c, struct block *b)
 {
     uint32_t ncols = c->schema.ncols;
@@ -157,11 +270,13 @@ static int merge_block(struct conv *c, struct block *b)
         return km_seterr(&c->ctx->err, b->rc, "%s", b->err);
     c->blank += b->blank;
     c->ragged += b->ragged;
-    /* columns that hold text for the first time turn categorical */
+    note_cells(c, b);
+    /* columns that hold text for the first time turn categorical (text in
+     * a demoted column stays NaN: missing) */
     for (size_t k = 0; k < b->ncells; k++) {
         const struct cell *ce = &b->cells[k];
         km_column *col = &c->schema.cols[ce->col];
-        if (col->type == KM_COL_CATEGORICAL)
+        if (col->type == KM_COL_CATEGORICAL || c->cs[ce->col].demoted)
             continue;
         if (c->flushed_rows > 0) {
             /* numbers of this column are in chunks already written: they
@@ -172,8 +287,12 @@ static int merge_block(struct conv *c, struct block *b)
         col->type = KM_COL_CATEGORICAL;
         for (uint32_t r = 0; r < c->chunk_row; r++) {
             float *v = &c->chunk[(size_t)r * ncols + ce->col];
-            if (!isnan(*v) && (rc = number_code(c, ce->col, v, ce->line, ce->field)))
-                return rc;
+            if (!isnan(*v) && (rc = number_code(c, ce->col, v, ce->line, ce->field,
+                                                c->flushed_rows + r))) {
+                if (rc < 0)
+                    return rc;
+                break; /* demoted */
+            }
         }
     }
     /* Categorical columns: numbers become categories of their shortest
@@ -181,31 +300,9 @@ static int merge_block(struct conv *c, struct block *b)
      * numbered by first appearance whatever the block boundaries. */
     if ((rc = bucket_cells(c, b)))
         return rc;
-    for (uint32_t j = 0; j < ncols; j++) {
-        if (c->schema.cols[j].type != KM_COL_CATEGORICAL)
-            continue;
-        const km_strtab *d = b->ld ? &b->ld[j] : NULL;
-        if (d && d->n)
-            memset(c->gmap, 0, d->n * sizeof *c->gmap);
-        size_t k = c->cstart[j], kend = c->cstart[j + 1];
-        for (uint32_t r = 0; r < b->nrows; r++) {
-            float *v = &b->rows[(size_t)r * ncols + j];
-            if (k < kend && b->cells[c->cidx[k]].row == r) {
-                const struct cell *ce = &b->cells[c->cidx[k++]];
-                if (c->gmap[ce->code]) {
-                    *v = (float)(c->gmap[ce->code] - 1);
-                    continue;
-                }
-                if ((rc = dict_code(c, j, d->arena + d->off[ce->code], d->len[ce->code], v,
-                                    ce->line, ce->field)))
-                    return rc;
-                c->gmap[ce->code] = (uint32_t)*v + 1;
-            } else if (!isnan(*v) &&
-                       (rc = number_code(c, j, v, b->lines[r], c->field_of[j]))) {
-                return rc;
-            }
-        }
-    }
+    for (uint32_t j = 0; j < ncols; j++)
+        if (c->schema.cols[j].type == KM_COL_CATEGORICAL && (rc = codes_of_column(c, b, j)) < 0)
+            return rc;
     /* move the rows into chunks */
     uint32_t r = 0;
     while (r < b->nrows) {
@@ -219,6 +316,35 @@ static int merge_block(struct conv *c, struct block *b)
         r += n;
         if (c->chunk_row == c->rpc && (rc = put_chunk(c)))
             return rc;
+    }
+    return 0;
+}
+
+/* Column j of chunk e (its rows in buf) as it ends: the numbers of a
+ * column turned categorical late become categories; the codes of a column
+ * demoted become numbers again, NaN for text. */
+static int rewrite_column(struct conv *c, uint32_t j, const km_kmx_chunk *e, float *buf)
+{
+    uint32_t ncols = c->schema.ncols;
+    uint64_t late = c->late_row[j];
+    const struct colstate *s = &c->cs[j];
+    if (s->demoted) {
+        uint64_t from = late == UINT64_MAX ? 0 : late;
+        for (uint32_t i = 0; i < e->nrows; i++) {
+            float *v = &buf[(size_t)i * ncols + j];
+            uint64_t row = e->first_row + i;
+            if (row >= from && row < s->demote_row && !isnan(*v))
+                *v = s->back[(uint32_t)*v];
+        }
+        return 0;
+    }
+    if (late == UINT64_MAX)
+        return 0;
+    for (uint32_t i = 0; i < e->nrows && e->first_row + i < late; i++) {
+        float *v = &buf[(size_t)i * ncols + j];
+        int rc;
+        if (!isnan(*v) && (rc = number_code(c, j, v, 0, c->field_of[j], 0)))
+            return rc < 0 ? rc : km_seterr(&c->ctx->err, KM_EINVAL, "internal: late demotion");
     }
     return 0;
 }
@@ -252,15 +378,9 @@ static int rewrite_late(struct conv *c, const km_kmx_source *src, const km_kmx_w
         float *buf = km_kmx_buffer(w2);
         if ((rc = km_kmx_read_chunk_raw(d, k, buf))) /* late columns hold numbers */
             goto out;
-        for (uint32_t j = 0; j < ncols; j++) {
-            if (c->late_row[j] == UINT64_MAX || c->late_row[j] <= e->first_row)
-                continue;
-            for (uint32_t i = 0; i < e->nrows && e->first_row + i < c->late_row[j]; i++) {
-                float *v = &buf[(size_t)i * ncols + j];
-                if (!isnan(*v) && (rc = number_code(c, j, v, 0, c->field_of[j])))
-                    goto out;
-            }
-        }
+        for (uint32_t j = 0; j < ncols; j++)
+            if ((rc = rewrite_column(c, j, e, buf)))
+                goto out;
         if ((rc = km_kmx_put(w2, e->nrows)) || km_check_interrupt(ctx)) {
             rc = rc ? rc : KM_EINTR;
             goto out;
@@ -422,6 +542,44 @@ static int pipeline_run(struct conv *c, km_progress *prog)
     }
 }
 
+/* At the end of the input, each column that turned categorical while
+ * mostly numbers is numeric with stray values (KM_STRAY_SHARE): an error,
+ * or demoted with --bad-values missing. */
+static int decide_columns(struct conv *c)
+{
+    for (uint32_t j = 0; j < c->schema.ncols; j++) {
+        if (c->cs[j].demoted || c->schema.cols[j].type != KM_COL_CATEGORICAL || !stray_like(c, j))
+            continue;
+        if (c->o->bad_values != KM_BAD_MISSING)
+            return stray_error(c, j, 0);
+        demote(c, j, c->rows);
+    }
+    return 0;
+}
+
+/* Counted warnings on what the columns turned out to be: text read as
+ * missing, and categorical columns with about as many levels as values
+ * (an identifier, or numbers written as text), which make poor features. */
+static void column_warnings(const struct conv *c)
+{
+    for (uint32_t j = 0; j < c->schema.ncols; j++) {
+        const struct colstate *s = &c->cs[j];
+        const km_column *col = &c->schema.cols[j];
+        if (s->demoted && s->ntext)
+            km_warn(c->ctx, "%s: column '%s': %llu value%s that %s not a number read as missing "
+                    "(the first at line %llu, field %u: \"%.*s\")", c->name, col->name,
+                    (unsigned long long)s->ntext, s->ntext > 1 ? "s" : "",
+                    s->ntext > 1 ? "are" : "is", (unsigned long long)s->first_line,
+                    s->first_field, (int)s->first_len, s->first);
+        uint64_t values = s->nnum + s->ntext;
+        if (col->type == KM_COL_CATEGORICAL && !c->forced[j] && col->nlevels >= 50 &&
+            2 * (uint64_t)col->nlevels >= values)
+            km_warn(c->ctx, "%s: column '%s' has %u distinct values in %llu rows, as an "
+                    "identifier would; --drop it if it is one", c->name, col->name,
+                    col->nlevels, (unsigned long long)values);
+    }
+}
+
 /* The last chunk, the dictionaries and the trailer (through rewrite_late
  * when a column turned categorical late), and the result's figures. */
 static int finish(struct conv *c, const km_kmx_wopts *wo, km_convert_result *res)
@@ -431,6 +589,8 @@ static int finish(struct conv *c, const km_kmx_wopts *wo, km_convert_result *res
         return km_seterr(&c->ctx->err, KM_EPARSE, "%s: no data rows%s", c->name,
                          c->o->no_header ? "" : " (only a header)");
     if (c->chunk_row && (rc = km_kmx_put(c->w, c->chunk_row)))
+        return rc;
+    if ((rc = decide_columns(c)))
         return rc;
     if (c->any_late)
         rc = rewrite_late(c, &c->in.src, wo);
@@ -444,8 +604,17 @@ static int finish(struct conv *c, const km_kmx_wopts *wo, km_convert_result *res
     res->ncols = c->schema.ncols;
     res->blank_lines = c->blank;
     res->ragged_rows = c->ragged;
-    for (uint32_t j = 0; j < c->schema.ncols; j++)
+    res->decimal = c->decimal;
+    for (uint32_t j = 0; j < c->schema.ncols; j++) {
         res->ncategorical += c->schema.cols[j].type == KM_COL_CATEGORICAL;
+        if (c->cs[j].demoted)
+            res->bad_values += c->cs[j].ntext;
+    }
+    column_warnings(c);
+    if (c->o->want_forced) {
+        res->forced = c->forced; /* the caller's now */
+        c->forced = NULL;
+    }
     return 0;
 }
 
@@ -471,6 +640,7 @@ static void conv_free(struct conv *c, km_progress *prog)
         free(b->lines);
         free(b->pos);
         free(b->cells);
+        free(b->nnum);
         for (uint32_t j = 0; b->ld && j < c->schema.ncols; j++)
             km_strtab_free(&b->ld[j]);
         free(b->ld);
@@ -482,6 +652,9 @@ static void conv_free(struct conv *c, km_progress *prog)
     free(c->field_of);
     free(c->fast_dst);
     free(c->late_row);
+    for (uint32_t j = 0; c->cs && j < c->schema.ncols; j++)
+        free(c->cs[j].back);
+    free(c->cs);
     free(c->in.carry);
     if (c->in.fd > STDIN_FILENO)
         close(c->in.fd);

@@ -142,7 +142,7 @@ __attribute__((noinline)) int text_field(struct block *b, uint32_t j, const char
     km_csv_field f = {s, (uint32_t)len, 0};
     if (is_na(&c->na, &f))
         return 0;
-    if (c->forced[oj] == 1)
+    if (c->forced[oj] == 1 && c->o->bad_values != KM_BAD_MISSING)
         return 1;
     return add_cell(b, b->nrows, (uint32_t)oj, &f, km_csv_rest_line(b->csv), j + 1) ? 1 : 0;
 }

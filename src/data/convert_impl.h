@@ -61,6 +61,20 @@ struct cell {             /* a text value: row in the block, column, local code 
     uint64_t line;
 };
 
+/* Per output column: what stage 3 has seen of it, for the decision
+ * between a categorical column and a numeric one with stray values
+ * (KM_STRAY_SHARE) and for their messages. */
+struct colstate {
+    uint64_t nnum, ntext;  /* non-missing numbers, text cells */
+    uint64_t first_line;   /* the first text cell: where, and its text */
+    uint32_t first_field, first_len;
+    char first[48];
+    int demoted;           /* numeric with bad values: text is missing */
+    uint64_t demote_row;   /* rows from late_row (or 0) below this hold
+                            * codes to read back as numbers (rewrite) */
+    float *back;           /* those codes' numbers (NaN: not a number) */
+};
+
 struct block {
     char *text;           /* the block's records: buf, or inside map */
     size_t len;
@@ -78,6 +92,7 @@ struct block {
     uint32_t nrows;
     struct cell *cells;
     size_t ncells, cells_cap;
+    uint64_t *nnum;       /* per output column: non-missing numbers */
     km_strtab *ld;    /* per output column, allocated on first use */
     uint64_t blank, ragged;
     int rc;
@@ -110,10 +125,13 @@ struct conv {
     km_kmx_writer *w;
     km_schema schema;     /* output columns */
     km_strtab *dicts; /* per output column: the category dictionaries */
-    unsigned char *forced;/* per output column: 1 numeric, 2 categorical */
+    unsigned char *forced;/* per output column: 1 numeric, 2 categorical, 3 categorical
+                           * as inferred (keep type 3) */
     long *map;            /* input field -> output column, -1 dropped */
     uint32_t nin;         /* fields per record */
     struct na_set na;
+    struct colstate *cs;  /* per output column */
+    char decimal;         /* '.' or ',' */
     uint32_t max_levels;
     const char *name;
     char delim;

@@ -35,8 +35,20 @@
  * plain decimals tried first (sse) as on the fast paths (on a file whose
  * records all take this path, half the time); 1 for a number. The field
  * lies in the block's text, so the 16-byte load stays within its padding. */
-static int general_number(const km_numparse *np, int sse, const char *s, size_t len, float *v)
+static int general_number(const struct conv *c, int sse, const char *s, size_t len, float *v)
 {
+    const km_numparse *np = c->np;
+    if (c->decimal == ',') {
+        /* "1.234" is a thousand or a fraction: neither, here (text) */
+        char buf[64];
+        if (len >= sizeof buf || memchr(s, '.', len))
+            return 0;
+        memcpy(buf, s, len);
+        char *comma = memchr(buf, ',', len);
+        if (comma)
+            *comma = '.';
+        return km_parse_f32(np, buf, len, v) == 0;
+    }
 #ifdef KM_PLAIN_SSE41
     if (sse && km_plain_sse41(s, len, v))
         return 1;
@@ -59,8 +71,9 @@ struct paths {
 static int choose_paths(struct block *b, struct paths *pp)
 {
     struct conv *c = b->c;
-    /* numeric-looking NA tokens (e.g. -999) must be seen before numbers */
-    pp->fast = !c->na.numeric;
+    /* numeric-looking NA tokens (e.g. -999) must be seen before numbers;
+     * the fast paths know no decimal comma */
+    pp->fast = !c->na.numeric && c->decimal == '.';
     pp->plain = km_numparse_plain(c->np);
 #ifdef KM_PLAIN_SSE41
     pp->sse = __builtin_cpu_supports("sse4.1");
@@ -155,12 +168,12 @@ static int general_row(struct block *b, int sse, const km_csv_field *f, size_t n
         }
         const km_csv_field *fj = &f[j];
         if (c->forced[oj] != 2 && !(c->na.numeric && is_na(&c->na, fj)) &&
-            general_number(c->np, sse, fj->p, fj->len, &out[oj]))
+            general_number(c, sse, fj->p, fj->len, &out[oj]))
             continue;
         out[oj] = NAN;
         if (is_na(&c->na, fj))
             continue;
-        if (c->forced[oj] == 1)
+        if (c->forced[oj] == 1 && o->bad_values != KM_BAD_MISSING)
             return block_fail(b, KM_EPARSE, "%s:%llu:%u: expected a number, got \"%.*s\"", c->name,
                               (unsigned long long)line, j + 1, (int)(fj->len > 40 ? 40 : fj->len),
                               fj->p);
@@ -170,6 +183,24 @@ static int general_row(struct block *b, int sse, const km_csv_field *f, size_t n
     }
     b->nrows++;
     return 0;
+}
+
+/* The block's non-missing numbers per column (text and NA are NaN in the
+ * rows), for stage 3's decision between categorical and numeric with
+ * stray values: counted here, on the pool, as the rows are still warm. */
+static void count_numbers(struct block *b)
+{
+    uint32_t ncols = b->c->schema.ncols;
+    if (!b->nnum && !(b->nnum = malloc(ncols * sizeof *b->nnum))) {
+        block_fail(b, KM_ENOMEM, "out of memory");
+        return;
+    }
+    memset(b->nnum, 0, ncols * sizeof *b->nnum);
+    for (uint32_t r = 0; r < b->nrows; r++) {
+        const float *row = b->rows + (size_t)r * ncols;
+        for (uint32_t j = 0; j < ncols; j++)
+            b->nnum[j] += row[j] == row[j];
+    }
 }
 
 void parse_block(void *arg, size_t item, int worker)
@@ -208,4 +239,6 @@ void parse_block(void *arg, size_t item, int worker)
     }
     if (rc < 0)
         block_fail(b, rc, "%s", b->wctx.err.msg);
+    else
+        count_numbers(b);
 }

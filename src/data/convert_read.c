@@ -32,9 +32,49 @@
 #include "kmill/bytes.h"
 #include "kmill/crc32c.h"
 #include "kmill/csv.h"
+#include "kmill/log.h"
+#include "kmill/numparse.h"
 #include "kmill/schema.h"
 #include "kmill/strtab.h"
 #include "data/convert_impl.h"
+
+/* keep (a model's columns): every other column dropped, these typed as
+ * given; names is the header's names, interned in column order. cat[j]
+ * becomes 3 for keep type 3: categorical from the start, yet its numbers
+ * read as numbers and stored as the categories of their text, as a
+ * column inferred categorical is (forced 3: never numeric with bad
+ * values). */
+static int keep_columns(struct conv *c, km_strtab *names, unsigned char *drop, unsigned char *cat,
+                        unsigned char *num)
+{
+    const km_convert_opts *o = c->o;
+    unsigned char *keep = calloc(c->nin, 1);
+    if (!keep)
+        return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+    uint32_t found = 0;
+    for (uint32_t k = 0; k < o->nkeep; k++) {
+        uint32_t j;
+        int rc = km_strtab_intern(names, o->keep[k], (uint32_t)strlen(o->keep[k]), c->nin, &j);
+        if (rc < 0) {
+            free(keep);
+            return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
+        }
+        if (rc > 0)
+            continue; /* not in the input */
+        found += !keep[j];
+        keep[j] = 1;
+        if (o->keep_type[k] == 3 && !cat[j])
+            cat[j] = 3; /* categorical, numbers as their text (see convert.h) */
+        cat[j] |= o->keep_type[k] == 2;
+        num[j] |= o->keep_type[k] == 1;
+    }
+    /* none there (another file, or the wrong delimiter): all kept, for the
+     * caller's binding to name what is missing */
+    for (uint32_t j = 0; found && j < c->nin; j++)
+        drop[j] |= !keep[j];
+    free(keep);
+    return 0;
+}
 
 /* The columns from the header's nf fields: names (col1.. with --no-header),
  * the --drop, --categorical and --numeric lists resolved against them, and
@@ -91,7 +131,8 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
     if ((o->drop && (rc = km_schema_select(&in, o->drop, "--drop", drop, &c->ctx->err))) ||
         (o->categorical &&
          (rc = km_schema_select(&in, o->categorical, "--categorical", cat, &c->ctx->err))) ||
-        (o->numeric && (rc = km_schema_select(&in, o->numeric, "--numeric", num, &c->ctx->err))))
+        (o->numeric && (rc = km_schema_select(&in, o->numeric, "--numeric", num, &c->ctx->err))) ||
+        (o->nkeep && (rc = keep_columns(c, &names, drop, cat, num))))
         goto out;
     uint32_t nout = 0;
     for (uint32_t j = 0; j < c->nin; j++) {
@@ -113,7 +154,9 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
     c->field_of = calloc(nout, sizeof *c->field_of);
     c->fast_dst = calloc(c->nin, sizeof *c->fast_dst);
     c->late_row = malloc(nout * sizeof *c->late_row);
-    if (!c->schema.cols || !c->dicts || !c->forced || !c->field_of || !c->fast_dst || !c->late_row) {
+    c->cs = calloc(nout, sizeof *c->cs);
+    if (!c->schema.cols || !c->dicts || !c->forced || !c->field_of || !c->fast_dst || !c->late_row ||
+        !c->cs) {
         rc = km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
         goto out;
     }
@@ -126,10 +169,14 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
         col->name = in.cols[j].name;
         in.cols[j].name = NULL;
         col->type = cat[j] ? KM_COL_CATEGORICAL : KM_COL_NUMERIC;
-        c->forced[c->map[j]] = cat[j] ? 2 : num[j] ? 1 : 0;
+        c->forced[c->map[j]] = cat[j] == 3 ? 3 : cat[j] ? 2 : num[j] ? 1 : 0;
         c->field_of[c->map[j]] = j + 1;
         c->late_row[c->map[j]] = UINT64_MAX;
-        c->fast_dst[j] = cat[j] ? -2 : (int32_t)c->map[j];
+        /* forced numeric with --bad-values missing: text is missing from
+         * the start, no row holds a code */
+        c->cs[c->map[j]].demoted = num[j] && c->o->bad_values == KM_BAD_MISSING;
+        c->cs[c->map[j]].demote_row = c->cs[c->map[j]].demoted ? 0 : UINT64_MAX;
+        c->fast_dst[j] = cat[j] && cat[j] != 3 ? -2 : (int32_t)c->map[j];
     }
     c->dense = c->nin == c->schema.ncols;
     for (uint32_t j = 0; j < c->nin; j++)
@@ -430,6 +477,62 @@ static int read_first_record(struct conv *c, size_t *skip, size_t *hend, uint64_
     return 0;
 }
 
+/* Whether an unquoted field is a number with a decimal comma: digits, one
+ * ',' and digits, a sign first at most ("14,4383", "-0,5"). */
+static int comma_decimal(const char *p, size_t n)
+{
+    size_t i = n && (p[0] == '-' || p[0] == '+');
+    size_t comma = 0, digits = 0;
+    for (; i < n; i++) {
+        if (p[i] == ',' && !comma && digits)
+            comma = i;
+        else if (p[i] >= '0' && p[i] <= '9')
+            digits++;
+        else
+            return 0;
+    }
+    return comma && comma + 1 < n;
+}
+
+/* The decimal mark: the option's, else ',' for a ';'-separated file whose
+ * first data (the text read with the header, text) holds fields such as
+ * "14,4383" and no number with a '.': how spreadsheets in much of Europe
+ * write CSV, which read with '.' would make every such column categorical.
+ * Said on the log, so that a wrong guess is seen (--decimal . undoes it). */
+static int choose_decimal(struct conv *c, const char *text, size_t len)
+{
+    c->decimal = c->o->decimal ? c->o->decimal : '.';
+    if (c->decimal == ',' && c->delim == ',')
+        return km_seterr(&c->ctx->err, KM_EINVAL,
+                         "--decimal , needs another delimiter than ',' (--delimiter ';')");
+    if (c->o->decimal || c->delim != ';')
+        return 0;
+    uint64_t commas = 0, dots = 0;
+    const char *first = NULL;
+    size_t flen = 0;
+    for (size_t i = 0; i < len;) {
+        size_t e = i;
+        while (e < len && text[e] != ';' && text[e] != '\n' && text[e] != '\r')
+            e++;
+        float v;
+        if (comma_decimal(text + i, e - i)) {
+            if (!commas++) {
+                first = text + i;
+                flen = e - i;
+            }
+        } else if (memchr(text + i, '.', e - i) && km_parse_f32(c->np, text + i, e - i, &v) == 0) {
+            dots++;
+        }
+        i = e + 1;
+    }
+    if (!commas || dots)
+        return 0;
+    c->decimal = ',';
+    km_info(c->ctx, "%s: ';'-separated with decimal commas (\"%.*s\"): reading ',' as the decimal "
+            "mark (--decimal . to read it as text)", c->name, (int)(flen > 24 ? 24 : flen), first);
+    return 0;
+}
+
 int read_header(struct conv *c)
 {
     struct input *in = &c->in;
@@ -467,6 +570,8 @@ int read_header(struct conv *c)
         in->next_line += lines;
         skip += hend;
     }
+    if ((rc = choose_decimal(c, in->carry + skip, in->carry_len - skip)))
+        return rc;
     memmove(in->carry, in->carry + skip, in->carry_len - skip);
     in->carry_len -= skip;
     c->bytes_in = skip;

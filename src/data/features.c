@@ -121,6 +121,46 @@ static int all_integral(const float *y, size_t n)
     return 1;
 }
 
+/* The feature columns of km_features_fit: every column of s but the label
+ * and those dropped, into f. */
+static int fit_columns(km_ctx *ctx, const km_schema *s, uint32_t label_col,
+                       const unsigned char *drop, km_features *f)
+{
+    for (uint32_t j = 0; j < s->ncols; j++) {
+        if (j == label_col || drop[j])
+            continue;
+        const km_column *sc = &s->cols[j];
+        km_featcol *fc = &f->cols[f->ncols++];
+        if (!(fc->name = strdup(sc->name)))
+            return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        fc->type = sc->type;
+        fc->first = f->d;
+        if (sc->type == KM_COL_CATEGORICAL) {
+            fc->nlevels = sc->nlevels;
+            if (copy_levels(sc, &fc->levels, &fc->level_len))
+                return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+            f->d += sc->nlevels;
+            continue;
+        }
+        const km_colstats *st = &sc->stats;
+        double mean, sd;
+        if (!km_colstats_moments(st, &mean, &sd))
+            mean = sd = 0;
+        fc->fill = (float)mean;
+        fc->shift = 0;
+        fc->scale = 1;
+        if (f->scale == KM_SCALE_STANDARD && st->count) {
+            fc->shift = (float)mean;
+            fc->scale = sd > 0 ? (float)(1 / sd) : 1;
+        } else if (f->scale == KM_SCALE_MINMAX && st->count) {
+            fc->shift = (float)st->min;
+            fc->scale = st->max > st->min ? (float)(1 / (st->max - st->min)) : 1;
+        }
+        f->d++;
+    }
+    return 0;
+}
+
 int km_features_fit(km_ctx *ctx, const km_schema *s, uint32_t label_col, const float *y, size_t n,
                     const km_feat_opts *o, km_features *f)
 {
@@ -169,48 +209,28 @@ int km_features_fit(km_ctx *ctx, const km_schema *s, uint32_t label_col, const f
                        lab->name, f->nclasses, f->nclasses == 1 ? "" : "es");
         goto fail;
     }
-    /* the features: every other column, numeric ones scaled, categorical one-hot */
+    /* the features: every other column not dropped, numeric ones scaled,
+     * categorical one-hot */
+    unsigned char *drop = calloc(s->ncols, 1);
     f->cols = calloc(s->ncols, sizeof *f->cols);
-    if (!f->cols) {
+    if (!f->cols || !drop) {
+        free(drop);
         rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
         goto fail;
     }
-    for (uint32_t j = 0; j < s->ncols; j++) {
-        if (j == label_col)
-            continue;
-        const km_column *sc = &s->cols[j];
-        km_featcol *fc = &f->cols[f->ncols++];
-        if (!(fc->name = strdup(sc->name))) {
-            rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-            goto fail;
-        }
-        fc->type = sc->type;
-        fc->first = f->d;
-        if (sc->type == KM_COL_CATEGORICAL) {
-            fc->nlevels = sc->nlevels;
-            if (copy_levels(sc, &fc->levels, &fc->level_len)) {
-                rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-                goto fail;
-            }
-            f->d += sc->nlevels;
-            continue;
-        }
-        const km_colstats *st = &sc->stats;
-        double mean, sd;
-        if (!km_colstats_moments(st, &mean, &sd))
-            mean = sd = 0;
-        fc->fill = (float)mean;
-        fc->shift = 0;
-        fc->scale = 1;
-        if (f->scale == KM_SCALE_STANDARD && st->count) {
-            fc->shift = (float)mean;
-            fc->scale = sd > 0 ? (float)(1 / sd) : 1;
-        } else if (f->scale == KM_SCALE_MINMAX && st->count) {
-            fc->shift = (float)st->min;
-            fc->scale = st->max > st->min ? (float)(1 / (st->max - st->min)) : 1;
-        }
-        f->d++;
+    if (o->drop && (rc = km_schema_select(s, o->drop, "--drop", drop, &ctx->err))) {
+        free(drop);
+        goto fail;
     }
+    if (drop[label_col]) {
+        free(drop);
+        rc = km_seterr(&ctx->err, KM_EINVAL, "--drop names the label '%s'", lab->name);
+        goto fail;
+    }
+    rc = fit_columns(ctx, s, label_col, drop, f);
+    free(drop);
+    if (rc)
+        goto fail;
     if (f->d == 0) {
         rc = km_seterr(&ctx->err, KM_EDATA, "no feature columns besides the label '%s'", lab->name);
         goto fail;

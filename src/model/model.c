@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "kmill/bytes.h"
+#include "kmill/convert.h"
 #include "kmill/crc32c.h"
 #include "kmill/kscores.h"
 #include "kmill/metrics.h"
@@ -29,7 +30,7 @@
 #include "kmill/strtab.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'K', 'M', 'M', '\r', '\n', 0x1a, '\n'};
-enum { MAJOR = 1, MINOR = 1, HEADER = 24 };
+enum { MAJOR = 1, MINOR = 2, HEADER = 24 };
 
 #define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define T_PROV TAG('P', 'R', 'O', 'V')
@@ -38,6 +39,7 @@ enum { MAJOR = 1, MINOR = 1, HEADER = 24 };
 #define T_CENT TAG('C', 'E', 'N', 'T')
 #define T_ALPH TAG('A', 'L', 'P', 'H')
 #define T_SELE TAG('S', 'E', 'L', 'E')
+#define T_READ TAG('R', 'E', 'A', 'D')
 #define T_END TAG('E', 'N', 'D', ' ')
 
 void km_model_free(km_model *m)
@@ -51,6 +53,10 @@ void km_model_free(km_model *m)
     free(m->created);
     free(m->data_path);
     free(m->solver);
+    free(m->read.na_values);
+    for (uint32_t k = 0; m->read.cat && k < m->read.ncat; k++)
+        free(m->read.cat[k]);
+    free(m->read.cat);
     memset(m, 0, sizeof *m);
 }
 
@@ -70,6 +76,23 @@ uint32_t km_kmx_checksum(const km_kmx *d)
 static void put_str(km_buf *b, const char *s)
 {
     km_buf_str(b, s ? s : "", s ? (uint32_t)strlen(s) : 0);
+}
+
+/* Section READ's payload (formats/kmm.md). */
+static void put_read(km_buf *b, const km_model_read *r)
+{
+    km_buf_u32(b, (unsigned char)r->delim);
+    km_buf_u32(b, (unsigned char)r->decimal);
+    km_buf_u32(b, (uint32_t)r->no_header);
+    km_buf_u32(b, (uint32_t)r->bad_values);
+    km_buf_u32(b, (uint32_t)r->ragged);
+    km_buf_u32(b, (uint32_t)r->lazy_quotes);
+    km_buf_u32(b, r->max_levels);
+    km_buf_u32(b, r->na_values != NULL);
+    put_str(b, r->na_values);
+    km_buf_u32(b, r->ncat);
+    for (uint32_t k = 0; k < r->ncat; k++)
+        put_str(b, r->cat[k]);
 }
 
 static int write_section(km_outfile *of, uint32_t tag, const void *a, size_t alen, const void *p,
@@ -181,6 +204,12 @@ int km_model_save(km_ctx *ctx, const km_model *m, const char *path)
         km_buf_u32(&b, (uint32_t)m->refit);
         if (!rc && !b.oom)
             rc = write_section(&of, T_SELE, b.p, b.len, NULL, 0);
+    }
+    if (m->read.given) { /* since 1.2 */
+        b.len = 0;
+        put_read(&b, &m->read);
+        if (!rc && !b.oom)
+            rc = write_section(&of, T_READ, b.p, b.len, NULL, 0);
     }
     if (!rc && !b.oom)
         rc = write_section(&of, T_END, NULL, 0, NULL, 0);
@@ -603,6 +632,53 @@ static int parse_sele(const km_rd *r, km_cur *c, km_model *m)
     return c->bad ? overrun(r) : 0;
 }
 
+/* Section READ: each value among those km_convert knows, since predict
+ * gives them to it. */
+static int parse_read(const km_rd *r, km_cur *c, km_model *m)
+{
+    km_model_read *rd = &m->read;
+    uint32_t delim = km_cur_u32(c), decimal = km_cur_u32(c);
+    rd->no_header = (int)km_cur_u32(c);
+    rd->bad_values = (int)km_cur_u32(c);
+    rd->ragged = (int)km_cur_u32(c);
+    rd->lazy_quotes = (int)km_cur_u32(c);
+    rd->max_levels = km_cur_u32(c);
+    uint32_t na = km_cur_u32(c);
+    if (c->bad)
+        return overrun(r);
+    if (delim > 255 || delim == '"' || delim == '\n' || delim == '\r')
+        return bad(r, "delimiter %u is not a delimiter", delim);
+    if (decimal && decimal != '.' && decimal != ',')
+        return bad(r, "decimal mark %u is neither '.' nor ','", decimal);
+    if ((uint32_t)rd->no_header > 1 || (uint32_t)rd->bad_values > KM_BAD_MISSING ||
+        (uint32_t)rd->ragged > KM_RAGGED_SKIP || (uint32_t)rd->lazy_quotes > 1 || na > 1)
+        return bad(r, "an option's value is out of range");
+    rd->delim = (char)delim;
+    rd->decimal = (char)decimal;
+    rd->given = 1;
+    int rc;
+    char *nav = NULL;
+    if ((rc = get_str(r, c, &nav, NULL)))
+        return rc;
+    if (na)
+        rd->na_values = nav;
+    else
+        free(nav);
+    uint32_t n = km_cur_u32(c);
+    if (c->bad)
+        return overrun(r);
+    if (n > left(c) / 4)
+        return bad(r, "%u categorical columns do not fit in its %llu bytes", n,
+                   (unsigned long long)r->len);
+    if (!(rd->cat = calloc((size_t)n + 1, sizeof *rd->cat)))
+        return nomem(r);
+    rd->ncat = n; /* so that the model's free finds what was read */
+    for (uint32_t k = 0; k < n; k++)
+        if ((rc = get_str(r, c, &rd->cat[k], NULL)))
+            return rc;
+    return 0; /* a later minor version may append fields */
+}
+
 /* Take a section's payload into m by its tag; a section of a later minor
  * version is skipped. */
 static int parse_section(km_rd *r, km_cur *c, km_model *m)
@@ -624,6 +700,8 @@ static int parse_section(km_rd *r, km_cur *c, km_model *m)
         return parse_alph(r, c, m);
     case T_SELE:
         return parse_sele(r, c, m);
+    case T_READ:
+        return parse_read(r, c, m);
     case T_END:
         return no_rest(r, c);
     default: /* a section of a later minor version */

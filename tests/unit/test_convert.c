@@ -202,8 +202,8 @@ Test(convert, decimal_records_equal_km_parse_f32, .timeout = 60)
 
 /* Text that looks almost like a plain decimal, in one cell of a file of
  * decimals (4 columns: one group of dec_record512's, 9: a short last
- * group): every fast path must refuse it, so its column turns categorical
- * and the other columns stay numeric. */
+ * group): every fast path must refuse it, so it is a bad value of its
+ * column (read as missing here) and no other value is. */
 Test(convert, near_numbers_are_text, .timeout = 60)
 {
     static const char *t[] = {"1.2.3", "1-2", "--1", "-+1", "1.5x", "-", ".", "-.", "1e",
@@ -234,10 +234,12 @@ Test(convert, near_numbers_are_text, .timeout = 60)
             o.output = out;
             o.level = 1;
             o.pool = pool;
+            o.bad_values = KM_BAD_MISSING;
             km_convert_result res;
             cr_assert_eq(km_convert(&ctx, &o, &res), 0, "%s", ctx.err.msg);
             cr_assert_eq(res.rows, 300);
-            cr_assert_eq(res.ncategorical, 1, "'%s' read as a number", t[k]);
+            cr_assert_eq(res.ncategorical, 0);
+            cr_assert_eq(res.bad_values, 1, "'%s' read as a number", t[k]);
             unlink(in);
             unlink(out);
         }
@@ -293,8 +295,8 @@ Test(convert, fast_paths_equal_general_path_on_text_and_na, .timeout = 60)
                             : u < 20 ? "\"id%u\""
                                      : "id%u",
                             (unsigned)km_rng_below(&r, 300));
-                else if (j == 3 && i > 50000 && u < 5)
-                    strcpy(buf, u < 3 ? "x" : "yes");
+                else if (j == 3 && i > 50000 && u < 40) /* (over 1 in 20: categorical) */
+                    strcpy(buf, u < 20 ? "x" : "yes");
                 else if (u < 8)
                     strcpy(buf, na[u]);
                 else

@@ -1,0 +1,103 @@
+#!/bin/sh
+# messy.sh - CSVs as other tools write them: a numeric column with a stray
+# text value, European decimals, identifier-like columns; convert and the
+# commands that convert on the fly (train, predict, eval) alike.
+. "$top_srcdir/tests/cli/lib.sh"
+
+# a numeric column with one text cell: an error naming it, by default
+awk 'BEGIN { print "crim,zn,medv"; for (i = 1; i <= 300; i++)
+             print (i == 12 ? "abc" : i * 0.25) "," i % 7 "," (i == 200 ? "n/a (see notes)" : i % 50) }' >b.csv
+expect_status 1 "$KMILL" convert b.csv -o b.kmx
+expect_err_line "kmill convert: b.csv:13:1: column 'crim' holds numbers and text such as \"abc\" (1 of 300 values); --bad-values missing reads the text as missing, --na-values names missing-value tokens, --categorical 'crim' keeps it as categories"
+[ ! -e b.kmx ] && pass || fail "b.kmx written after the error"
+# --bad-values missing: counted warnings, numbers kept, text missing
+expect_status 0 "$KMILL" convert --bad-values missing b.csv -o b.kmx
+expect_contains err "kmill convert: warning: b.csv: column 'crim': 1 value that is not a number read as missing (the first at line 13, field 1: \"abc\")"
+expect_contains err "kmill convert: warning: b.csv: column 'medv': 1 value that is not a number read as missing (the first at line 201, field 3: \"n/a (see notes)\")"
+expect_status 0 "$KMILL" info --json b.kmx
+expect_contains out '{"name":"crim","type":"numeric","count":299,"missing":1'
+expect_contains out '{"name":"medv","type":"numeric","count":299,"missing":1'
+"$KMILL" cat --rows 10:13 b.kmx >out
+printf 'crim,zn,medv\n2.75,4,11\n,5,12\n3.25,6,13\n' >want
+cmp -s out want && pass || fail "values around the stray one: $(cat out)"
+# the same across chunks written before the text came (a second pass), and
+# with the text first
+for cr in 7 1000; do
+    expect_status 0 "$KMILL" convert -q --bad-values missing --chunk-rows $cr b.csv -o c.kmx
+    "$KMILL" cat c.kmx >c.out
+    "$KMILL" cat b.kmx | cmp -s - c.out && pass || fail "--chunk-rows $cr differs"
+done
+awk 'BEGIN { print "x,y"; print "oops,1"; for (i = 0; i < 3000; i++) print i * 0.5 "," i % 3 }' >t.csv
+expect_status 1 "$KMILL" convert --chunk-rows 100 t.csv -o t.kmx
+expect_err_line "kmill convert: t.csv:2:1: column 'x' holds numbers and text such as \"oops\" (1 of 3001 values so far); --bad-values missing reads the text as missing, --na-values names missing-value tokens, --categorical 'x' keeps it as categories"
+expect_status 0 "$KMILL" convert -q --bad-values missing --chunk-rows 100 t.csv -o t.kmx
+"$KMILL" cat --rows 0:3 t.kmx >out
+printf 'x,y\n,1\n0,0\n0.5,1\n' >want
+cmp -s out want && pass || fail "text first: $(cat out)"
+# a forced numeric column: text is an error, or missing
+printf 'a,b\n1,x\n2,y\nz,x\n' >f.csv
+expect_status 1 "$KMILL" convert --numeric a f.csv -o f.kmx
+expect_err_line 'kmill convert: f.csv:4:1: expected a number, got "z"'
+expect_status 0 "$KMILL" convert --numeric a --bad-values missing f.csv -o f.kmx
+expect_contains err "kmill convert: warning: f.csv: column 'a': 1 value that is not a number read as missing (the first at line 4, field 1: \"z\")"
+# more text than 1 value in 20: categorical, numbers as their text
+printf 'doors,y\n2,a\n4,b\nmore,a\n4,b\n2,a\n' >car.csv
+expect_status 0 "$KMILL" convert car.csv -o car.kmx
+"$KMILL" cat car.kmx | cmp -s - car.csv && pass || fail "doors: $("$KMILL" cat car.kmx)"
+expect_status 2 "$KMILL" convert --bad-values maybe car.csv -o x.kmx
+expect_err_line "kmill convert: invalid --bad-values 'maybe' (error or missing)"
+
+# European CSV: ';' and decimal commas, detected and said
+printf 'a;b;c\n14,4383;1;x\n-0,5;2;y\n3;3,25;z\n' >eu.csv
+expect_status 0 "$KMILL" convert eu.csv -o eu.kmx
+expect_err_line "kmill convert: eu.csv: ';'-separated with decimal commas (\"14,4383\"): reading ',' as the decimal mark (--decimal . to read it as text)"
+"$KMILL" cat eu.kmx >out
+printf 'a,b,c\n14.4383,1,x\n-0.5,2,y\n3,3.25,z\n' >want
+cmp -s out want && pass || fail "European decimals: $(cat out)"
+# told: no message; '1.234' is no number with a decimal comma
+awk 'BEGIN { print "a;b"; for (i = 0; i < 30; i++) print "1,5;x"; print "1.234;y" }' >eu2.csv
+expect_status 0 "$KMILL" convert --decimal , --bad-values missing eu2.csv -o eu2.kmx
+"$KMILL" cat --rows 29:31 eu2.kmx >out
+printf 'a,b\n1.5,x\n,y\n' >want
+cmp -s out want && pass || fail "--decimal ,: $(cat out)"
+expect_status 2 "$KMILL" convert --decimal , car.csv -o x.kmx
+expect_err_line "kmill convert: --decimal , needs another delimiter than ',' (--delimiter ';')"
+expect_status 2 "$KMILL" convert --decimal x car.csv -o x.kmx
+expect_err_line "kmill convert: invalid --decimal 'x' ('.' or ',')"
+
+# a categorical column with about as many levels as rows: a warning
+awk 'BEGIN { print "name,v"; for (i = 1; i <= 120; i++) print "n" i "," i % 3 }' >id.csv
+expect_status 0 "$KMILL" convert id.csv -o id.kmx
+expect_contains err "kmill convert: warning: id.csv: column 'name' has 120 distinct values in 120 rows, as an identifier would; --drop it if it is one"
+
+# train, predict and eval read CSV with the column options; the model
+# keeps them, so a raw file is read for prediction as in training: zip
+# codes forced categorical keep their leading zero, ';' and decimal
+# commas, an id dropped; the prediction file has its columns in another
+# order, no label, and an extra column
+awk 'BEGIN { srand(3); print "id;zip;x;label"
+             for (i = 0; i < 200; i++) { z = i % 3 == 0 ? "02134" : i % 3 == 1 ? "10001" : "94110"
+                 x = (i % 17) / 4 - 2; l = ((x > 0) != (z == "02134")) ? "yes" : "no"
+                 xs = sprintf("%.2f", x); sub(/\./, ",", xs)
+                 print 1000 + i ";" z ";" xs ";" l } }' >tr.csv
+expect_status 0 "$KMILL" train -q --categorical zip --drop id tr.csv -o m.kmm
+awk -F';' 'NR == 1 { print "x;extra;zip;id"; next } { print $3 ";e;" $2 ";" $1 }' tr.csv >te.csv
+expect_status 0 "$KMILL" predict -q m.kmm te.csv
+awk -F';' 'NR > 1 { print $4 }' tr.csv >want
+tail -n +2 out | cmp -s - want && pass || fail "predictions from the raw file differ from the labels: $(sort out | uniq -c)"
+expect_status 0 "$KMILL" eval -q m.kmm tr.csv
+expect_contains out "accuracy	1.000000"
+expect_status 0 "$KMILL" convert -q tr.csv -o tr.kmx
+# the options given to predict override the model's
+expect_status 1 "$KMILL" predict m.kmm --delimiter , te.csv
+expect_err_line "kmill predict: te.csv:2:2: 2 fields, expected 1 as in the header (--ragged=skip to drop such rows)"
+printf 'a;b\n1;2\n' >none.csv
+expect_status 1 "$KMILL" predict m.kmm none.csv
+expect_err_line "kmill predict: the data has no column 'zip', which the model needs"
+# --drop on a .kmx leaves the column out of the features; the label cannot go
+expect_status 2 "$KMILL" train --drop label tr.kmx -o m3.kmm
+expect_err_line "kmill train: --drop names the label 'label'"
+expect_status 0 "$KMILL" train --na-values NA tr.kmx -o m3.kmm
+expect_contains err "kmill train: warning: tr.kmx is a dataset: the column options other than --drop apply to CSV input"
+
+finish

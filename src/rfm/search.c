@@ -207,6 +207,28 @@ static int keep(search *s, km_rfm_best *best, const km_select_step *st, int metr
     return 0;
 }
 
+/* Whether a solve failed: conjugate gradients stopped an order of
+ * magnitude above the tolerance (km_krr_solve has said so). Its
+ * coefficients fit nothing, however its validation score happens to come
+ * out, so such a step is kept only when no step solved. */
+static int unsolved(const km_krr_opts *so, const km_krr_result *sr)
+{
+    return sr->rel_residual > 10 * so->tol;
+}
+
+/* Whether the step just solved (failed: unsolved, val: its validation
+ * metric) should replace the best so far. */
+static int preferred(const search *s, const km_rfm_best *best, const km_krr_opts *so, int failed,
+                     double val)
+{
+    if (!best->A)
+        return 1;
+    int best_failed = unsolved(so, &best->solve);
+    if (failed != best_failed)
+        return best_failed;
+    return !s->nv || better(s->classify, val, best->val_metric);
+}
+
 /* M_next from the AGOP of the step just solved on Xs (metric: M_cur's). */
 static int agop_step(search *s, const km_kernel *k, int metric, const float *Xs)
 {
@@ -254,9 +276,16 @@ static int search_pair(search *s, double bw, double reg, km_rfm_best *best)
             break;
         best->solve_seconds += st.solve_seconds;
         best->steps++;
-        if (!best->A || !s->nv || better(s->classify, st.val_metric, best->val_metric))
-            if ((rc = keep(s, best, &st, metric, &sr)))
-                break;
+        int failed = unsolved(&so, &sr);
+        if (preferred(s, best, &so, failed, st.val_metric) && (rc = keep(s, best, &st, metric, &sr)))
+            break;
+        if (failed && t < s->T) {
+            /* an AGOP of coefficients that solve nothing is noise */
+            km_warn(s->ctx, "L=%g reg=%g: the RFM stops at iteration %d, whose solve did not "
+                    "converge", bw, reg, t);
+            report(s->ctx, s->o, &st, s->T);
+            break;
+        }
         if (t < s->T) {
             double t1 = km_now();
             rc = agop_step(s, &so.kernel, metric, Xs);

@@ -262,7 +262,10 @@ static int solve_pcg(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_
     km_tiles_get_stats(tiles, &res->tiles);
     if (!rc && pr.rel_residual > o->tol)
         km_warn(ctx, "conjugate gradients stopped at relative residual %.3g after %d iterations, "
-                "above --tol %g", pr.rel_residual, pr.iters, o->tol);
+                "above --tol %g: the fit is %s; a larger --reg, --solver direct (when the "
+                "kernel matrix fits in --mem), a larger --rank or --max-iter may converge",
+                pr.rel_residual, pr.iters, o->tol,
+                pr.rel_residual > 10 * o->tol ? "unreliable" : "close");
     km_tiles_free(tiles);
     km_nystrom_free(P);
     return rc;

@@ -1,6 +1,7 @@
 /* features.c - dataset columns to features and targets (see
  * include/kmill/features.h). */
 #include "config.h"
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <strings.h>
 
 #include "kmill/features.h"
+#include "kmill/log.h"
 #include "kmill/numparse.h"
 #include "kmill/strtab.h"
 
@@ -121,6 +123,22 @@ static int all_integral(const float *y, size_t n)
     return 1;
 }
 
+/* A regression label with one value in every labelled row has nothing to
+ * learn (a constant would fit it): an error, as fewer than two classes is. */
+static int label_varies(km_ctx *ctx, const char *name, const float *y, size_t n)
+{
+    size_t i = 0;
+    while (i < n && isnan(y[i]))
+        i++;
+    for (size_t k = i + 1; k < n; k++)
+        if (!isnan(y[k]) && y[k] != y[i])
+            return 0;
+    if (i == n)
+        return 0; /* no labelled row: the caller words that */
+    return km_seterr(&ctx->err, KM_EDATA, "the label '%s' has one value, %g, in every labelled "
+                     "row: there is nothing to learn", name, (double)y[i]);
+}
+
 /* The feature columns of km_features_fit: every column of s but the label
  * and those dropped, into f. */
 static int fit_columns(km_ctx *ctx, const km_schema *s, uint32_t label_col,
@@ -204,6 +222,8 @@ int km_features_fit(km_ctx *ctx, const km_schema *s, uint32_t label_col, const f
                            "--task regress needs a numeric label; '%s' is categorical", lab->name);
             goto fail;
         }
+        if ((rc = label_varies(ctx, lab->name, y, n)))
+            goto fail;
     } else if (f->nclasses < 2) {
         rc = km_seterr(&ctx->err, KM_EDATA, "the label '%s' has %u class%s; classification needs two",
                        lab->name, f->nclasses, f->nclasses == 1 ? "" : "es");
@@ -426,5 +446,67 @@ void km_features_apply(const km_features *f, const km_featbind *b, const float *
         } else {
             y[i] = numeric_class(f, t);
         }
+    }
+}
+
+/* Whether name reads as an identifier's: id, key, index or no, alone or
+ * at an end after a separator or a lower-case letter (Id, patient_id,
+ * sampleID, row.no), in any case. */
+static int id_name(const char *name)
+{
+    static const char *const words[] = {"id", "key", "index", "no", "uuid", NULL};
+    size_t len = strlen(name);
+    for (int w = 0; words[w]; w++) {
+        size_t k = strlen(words[w]);
+        if (len < k || strcasecmp(name + len - k, words[w]) != 0)
+            continue;
+        if (len == k)
+            return 1;
+        char before = name[len - k - 1];
+        if (!isalnum((unsigned char)before) ||
+            (islower((unsigned char)before) && isupper((unsigned char)name[len - k])))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether column j of rows holds a different integer in each of up to
+ * 4096 rows spread over all n, none missing: 0 no, 1 yes, 2 yes and
+ * increasing in row order (row numbers, such as R writes as a first
+ * column without a name). */
+static int distinct_integers(const float *rows, uint32_t ncols, size_t n, uint32_t j)
+{
+    size_t m = n < 4096 ? n : 4096;
+    float *v = malloc(m * sizeof *v);
+    if (!v)
+        return 0; /* (a warning is not worth an error) */
+    int ok = 1, rising = 1;
+    for (size_t i = 0; i < m && ok; i++) {
+        v[i] = rows[(i * (n / m)) * ncols + j];
+        ok = !isnan(v[i]) && v[i] == floorf(v[i]);
+        rising &= i == 0 || v[i] > v[i - 1];
+    }
+    if (ok)
+        qsort(v, m, sizeof *v, cmp_float);
+    for (size_t i = 1; i < m && ok; i++)
+        ok = v[i] != v[i - 1];
+    free(v);
+    return ok ? 1 + rising : 0;
+}
+
+void km_features_suspects(km_ctx *ctx, const km_features *f, const km_featbind *b,
+                          const float *rows, uint32_t ncols, size_t n)
+{
+    if (n < 20)
+        return; /* too few rows to tell */
+    for (uint32_t k = 0; k < f->ncols; k++) {
+        const km_featcol *fc = &f->cols[k];
+        int ints = fc->type == KM_COL_CATEGORICAL ? 0 : distinct_integers(rows, ncols, n, b->src[k]);
+        if (fc->type == KM_COL_CATEGORICAL ? 10 * (uint64_t)fc->nlevels >= 9 * (uint64_t)n
+                                           : ints == 2 || (ints == 1 && id_name(fc->name)))
+            km_warn(ctx, "column '%s' looks like an identifier (%s in every row), which a "
+                    "kernel machine cannot use; --drop %s if it is one", fc->name,
+                    fc->type == KM_COL_CATEGORICAL ? "a different value" : "a different integer",
+                    fc->name);
     }
 }

@@ -100,4 +100,38 @@ expect_err_line "kmill train: --drop names the label 'label'"
 expect_status 0 "$KMILL" train --na-values NA tr.kmx -o m3.kmm
 expect_contains err "kmill train: warning: tr.kmx is a dataset: the column options other than --drop apply to CSV input"
 
+# a regression label with one value: nothing to learn
+awk 'BEGIN { print "y,x"; for (i = 0; i < 50; i++) print "5," i }' >one.csv
+expect_status 1 "$KMILL" train one.csv -o one.kmm
+expect_err_line "kmill train: the label 'y' has one value, 5, in every labelled row: there is nothing to learn"
+# identifiers: a numeric Id (distinct integers), R's unnamed row numbers,
+# a categorical column with a level per row; --drop takes them out
+awk 'BEGIN { srand(1); print "Id,a,name,y"; for (i = 0; i < 100; i++)
+             print int(1000000 + rand() * 900000) "," rand() ",n" i "," (rand() > 0.5 ? "p" : "q") }' >idd.csv
+expect_status 0 "$KMILL" train idd.csv -o idd.kmm
+expect_contains err "kmill train: warning: column 'Id' looks like an identifier (a different integer in every row), which a kernel machine cannot use; --drop Id if it is one"
+expect_contains err "kmill train: warning: column 'name' looks like an identifier (a different value in every row), which a kernel machine cannot use; --drop name if it is one"
+expect_status 0 "$KMILL" train --drop Id,name idd.csv -o idd.kmm
+grep -q identifier err && fail "identifier warning after --drop: $(cat err)" || pass
+awk 'BEGIN { print "\"\",a,y"; for (i = 1; i <= 60; i++) print "\"" i "\"," i % 7 "," (i % 3 ? "p" : "q") }' >rn.csv
+expect_status 0 "$KMILL" train rn.csv -o rn.kmm
+expect_contains err "kmill train: warning: column 'col1' looks like an identifier (a different integer in every row), which a kernel machine cannot use; --drop col1 if it is one"
+# a numeric feature of distinct integers with no identifier's name or order: no warning
+awk 'BEGIN { srand(4); print "income,y"; for (i = 0; i < 60; i++) print int(rand() * 1e6) "," (i % 2 ? "p" : "q") }' >inc.csv
+expect_status 0 "$KMILL" train inc.csv -o inc.kmm
+grep -q identifier err && fail "identifier warning for income: $(cat err)" || pass
+
+# an unconverged solve is said with what to do, the RFM stops there, and
+# the model's summary says it is unreliable
+awk 'BEGIN { srand(2); print "a,b,c,y"; for (i = 0; i < 400; i++) { a = rand(); b = rand(); c = rand()
+             print a "," b "," c "," (a + b > 1 ? "p" : "q") } }' >cg.csv
+expect_status 0 "$KMILL" train --rfm --iters 2 --solver pcg --precond none --max-iter 3 --reg 1e-6 cg.csv -o cg.kmm
+expect_contains err "above --tol 0.0001: the fit is unreliable; a larger --reg, --solver direct (when the kernel matrix fits in --mem), a larger --rank or --max-iter may converge"
+expect_contains err "kmill train: warning: L=10 reg=1e-06: the RFM stops at iteration 0, whose solve did not converge"
+expect_contains err "kmill train: warning: the model's solve did not converge (relative residual 0.89): its predictions are unreliable"
+# a grid: the step that solved is kept over the one that did not
+expect_status 0 "$KMILL" train --solver pcg --precond none --max-iter 30 --reg 1e-6,10 cg.csv -o cg.kmm
+expect_contains err "chosen: L=10 reg=10 "
+grep -q "did not converge (relative" err && fail "unconverged model kept: $(cat err)" || pass
+
 finish

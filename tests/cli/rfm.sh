@@ -88,8 +88,10 @@ expect_status 2 "$KMILL" train --rfm --val other.csv cat.csv -o bad.kmm &&
     expect_err_line "kmill train: the validation data other.csv lacks the training data's column 'colour'"
 awk 'BEGIN { print "p,q,target"; for (i = 0; i < 200; i++) print rand() "," rand() ",0" }' >zero.csv
 echo "the previous log" >keep.tsv
+# (a constant label is refused before any solve; the AGOP of a constant
+# predictor: unit test agop/zero_coefficients_are_an_error_not_a_nan_metric)
 expect_status 1 "$KMILL" train --rfm --log keep.tsv zero.csv -o bad.kmm &&
-    expect_contains err "the AGOP is zero"
+    expect_contains err "the label 'target' has one value, 0, in every labelled row"
 [ ! -e bad.kmm ] && pass || fail "a model was left after an error"
 # the log is renamed into place only when training succeeds
 [ "$(cat keep.tsv)" = "the previous log" ] && pass || fail "--log replaced after an error: $(cat keep.tsv)"

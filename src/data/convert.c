@@ -178,8 +178,10 @@ static int number_code(struct conv *c, uint32_t j, float *v, uint64_t line, uint
  * column's first text value, for the messages. */
 static void note_cells(struct conv *c, const struct block *b)
 {
-    for (uint32_t j = 0; b->nnum && j < c->schema.ncols; j++)
+    for (uint32_t j = 0; b->nnum && j < c->schema.ncols; j++) {
         c->cs[j].nnum += b->nnum[j];
+        c->cs[j].nquoted += b->nquoted[j];
+    }
     for (size_t k = 0; k < b->ncells; k++) {
         const struct cell *ce = &b->cells[k];
         struct colstate *s = &c->cs[ce->col];
@@ -542,11 +544,39 @@ static int pipeline_run(struct conv *c, km_progress *prog)
     }
 }
 
+/* Numeric columns whose every value was quoted, in a file that leaves
+ * some values unquoted, are categorical: R's write.csv quotes factors
+ * ("5") and text, never numbers, and Python's QUOTE_NONNUMERIC likewise,
+ * so there the quotes say "a label, not a quantity". A file that quotes
+ * everything says nothing by it. Their numbers become the categories of
+ * their text in the second pass (rewrite_late), as for a column that
+ * turned categorical late. */
+static void quoted_columns(struct conv *c)
+{
+    int selective = 0;
+    for (uint32_t j = 0; j < c->schema.ncols; j++)
+        selective |= c->cs[j].nquoted < c->cs[j].nnum + c->cs[j].ntext;
+    for (uint32_t j = 0; selective && j < c->schema.ncols; j++) {
+        const struct colstate *s = &c->cs[j];
+        if (c->forced[j] || s->demoted || c->schema.cols[j].type != KM_COL_NUMERIC || !s->nnum ||
+            s->nquoted != s->nnum)
+            continue;
+        km_verbose(c->ctx, "%s: column '%s' is quoted throughout, as R writes factors: "
+                   "categorical (--numeric %s to read numbers)", c->name,
+                   c->schema.cols[j].name, c->schema.cols[j].name);
+        c->schema.cols[j].type = KM_COL_CATEGORICAL;
+        c->late_row[j] = c->rows;
+        c->any_late = 1;
+    }
+}
+
 /* At the end of the input, each column that turned categorical while
  * mostly numbers is numeric with stray values (KM_STRAY_SHARE): an error,
- * or demoted with --bad-values missing. */
+ * or demoted with --bad-values missing; and numeric columns quoted
+ * throughout are categorical (quoted_columns). */
 static int decide_columns(struct conv *c)
 {
+    quoted_columns(c);
     for (uint32_t j = 0; j < c->schema.ncols; j++) {
         if (c->cs[j].demoted || c->schema.cols[j].type != KM_COL_CATEGORICAL || !stray_like(c, j))
             continue;
@@ -641,6 +671,8 @@ static void conv_free(struct conv *c, km_progress *prog)
         free(b->pos);
         free(b->cells);
         free(b->nnum);
+        free(b->nquoted);
+        free(b->qpend);
         for (uint32_t j = 0; b->ld && j < c->schema.ncols; j++)
             km_strtab_free(&b->ld[j]);
         free(b->ld);

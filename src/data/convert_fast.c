@@ -93,7 +93,8 @@ fast_record_impl(struct block *b, km_plain_fn plain, int sse, const int32_t *dst
         m &= m - 1;
         const char *f = s; /* the field's text */
         size_t len = (size_t)(e - s);
-        if (*s == '"') {
+        int quoted = *s == '"';
+        if (quoted) {
             /* a field's pieces between separators are fields only when
              * each quoted one closes at its end: a delimiter or line end
              * inside quotes leaves a piece with an unclosed quote */
@@ -119,10 +120,15 @@ fast_record_impl(struct block *b, km_plain_fn plain, int sse, const int32_t *dst
         }
         int32_t oj = dst[j];
         if (isnan(v) || oj == -2) { /* (NaN: not a number, or "nan") */
+            size_t nc = b->ncells;
             if (text_field(b, j, f, len, out))
                 return 0;
+            if (quoted && b->ncells > nc)
+                b->qpend[b->nqpend++] = b->cells[nc].col;
         } else if (oj >= 0) {
             out[oj] = v;
+            if (quoted)
+                b->qpend[b->nqpend++] = (uint32_t)oj;
         }
         if (j + 1 == nin)
             break;

@@ -66,6 +66,7 @@ struct cell {             /* a text value: row in the block, column, local code 
  * (KM_STRAY_SHARE) and for their messages. */
 struct colstate {
     uint64_t nnum, ntext;  /* non-missing numbers, text cells */
+    uint64_t nquoted;      /* of these, quoted in the CSV */
     uint64_t first_line;   /* the first text cell: where, and its text */
     uint32_t first_field, first_len;
     char first[48];
@@ -93,6 +94,10 @@ struct block {
     struct cell *cells;
     size_t ncells, cells_cap;
     uint64_t *nnum;       /* per output column: non-missing numbers */
+    uint64_t *nquoted;    /* per output column: non-missing values quoted */
+    uint32_t *qpend;      /* columns of the quoted values of the record on
+                           * a fast path, counted if it takes the record */
+    uint32_t nqpend;
     km_strtab *ld;    /* per output column, allocated on first use */
     uint64_t blank, ragged;
     int rc;

@@ -102,6 +102,7 @@ static inline size_t fast_row(struct block *b, struct paths *pp, float *row)
     size_t avail, n = 0;
     const char *rest = km_csv_rest(b->csv, &avail);
     size_t cells = b->ncells; /* a record left to the next path drops its cells */
+    b->nqpend = 0;            /* and its quoted values */
 #ifdef INT_RECORD512
     /* after 8 records in a row it cannot take, leave the block to
      * fast_record: a float file would only pay for the tries */
@@ -125,8 +126,11 @@ static inline size_t fast_row(struct block *b, struct paths *pp, float *row)
 #endif
             n = fast_record(b, pp->plain, c->fast_dst, c->nin, c->delim, rest, row);
     }
-    if (n && n <= c->max_line) /* (the general path words the error) */
+    if (n && n <= c->max_line) { /* (the general path words the error) */
+        for (uint32_t k = 0; k < b->nqpend; k++)
+            b->nquoted[b->qpend[k]]++;
         return n;
+    }
     b->ncells = cells;
     return 0;
 }
@@ -168,8 +172,10 @@ static int general_row(struct block *b, int sse, const km_csv_field *f, size_t n
         }
         const km_csv_field *fj = &f[j];
         if (c->forced[oj] != 2 && !(c->na.numeric && is_na(&c->na, fj)) &&
-            general_number(c, sse, fj->p, fj->len, &out[oj]))
+            general_number(c, sse, fj->p, fj->len, &out[oj])) {
+            b->nquoted[oj] += fj->quoted;
             continue;
+        }
         out[oj] = NAN;
         if (is_na(&c->na, fj))
             continue;
@@ -177,11 +183,29 @@ static int general_row(struct block *b, int sse, const km_csv_field *f, size_t n
             return block_fail(b, KM_EPARSE, "%s:%llu:%u: expected a number, got \"%.*s\"", c->name,
                               (unsigned long long)line, j + 1, (int)(fj->len > 40 ? 40 : fj->len),
                               fj->p);
+        b->nquoted[oj] += fj->quoted;
         int rc = add_cell(b, b->nrows, (uint32_t)oj, fj, line, j + 1);
         if (rc)
             return rc;
     }
     b->nrows++;
+    return 0;
+}
+
+/* The block's counts per column, zero: its non-missing numbers (counted
+ * at the end, count_numbers) and quoted values (counted by general_row). */
+static int counts_reset(struct block *b)
+{
+    uint32_t ncols = b->c->schema.ncols;
+    if (!b->nnum && !(b->nnum = malloc(ncols * sizeof *b->nnum)))
+        return block_fail(b, KM_ENOMEM, "out of memory");
+    if (!b->nquoted && !(b->nquoted = malloc(ncols * sizeof *b->nquoted)))
+        return block_fail(b, KM_ENOMEM, "out of memory");
+    if (!b->qpend && !(b->qpend = malloc(ncols * sizeof *b->qpend)))
+        return block_fail(b, KM_ENOMEM, "out of memory");
+    b->nqpend = 0;
+    memset(b->nnum, 0, ncols * sizeof *b->nnum);
+    memset(b->nquoted, 0, ncols * sizeof *b->nquoted);
     return 0;
 }
 
@@ -191,11 +215,6 @@ static int general_row(struct block *b, int sse, const km_csv_field *f, size_t n
 static void count_numbers(struct block *b)
 {
     uint32_t ncols = b->c->schema.ncols;
-    if (!b->nnum && !(b->nnum = malloc(ncols * sizeof *b->nnum))) {
-        block_fail(b, KM_ENOMEM, "out of memory");
-        return;
-    }
-    memset(b->nnum, 0, ncols * sizeof *b->nnum);
     for (uint32_t r = 0; r < b->nrows; r++) {
         const float *row = b->rows + (size_t)r * ncols;
         for (uint32_t j = 0; j < ncols; j++)
@@ -214,7 +233,7 @@ void parse_block(void *arg, size_t item, int worker)
     struct paths pp;
     (void)item;
     (void)worker;
-    if (choose_paths(b, &pp))
+    if (choose_paths(b, &pp) || counts_reset(b))
         return;
 
     b->nrows = 0;

@@ -70,6 +70,22 @@ awk 'BEGIN { print "name,v"; for (i = 1; i <= 120; i++) print "n" i "," i % 3 }'
 expect_status 0 "$KMILL" convert id.csv -o id.kmx
 expect_contains err "kmill convert: warning: id.csv: column 'name' has 120 distinct values in 120 rows, as an identifier would; --drop it if it is one"
 
+# quoted throughout, in a file that quotes selectively (R's factors and
+# row names): categorical; a file quoting every field says nothing by it
+printf '"","size","w","y"\n"1","5",1.5,"a"\n"2","7",2.5,"b"\n"3","5",3,"a"\n' >r.csv
+expect_status 0 "$KMILL" convert -v r.csv -o r.kmx
+expect_contains err "kmill convert: r.csv: column 'size' is quoted throughout, as R writes factors: categorical (--numeric size to read numbers)"
+expect_status 0 "$KMILL" info --json r.kmx
+expect_contains out '{"name":"size","type":"categorical"'
+expect_contains out '{"name":"w","type":"numeric"'
+expect_status 0 "$KMILL" convert --numeric size r.csv -o r.kmx
+expect_status 0 "$KMILL" info --json r.kmx
+expect_contains out '{"name":"size","type":"numeric"'
+printf '"a","b"\n"1","2"\n"3","4"\n' >qa.csv
+expect_status 0 "$KMILL" convert qa.csv -o qa.kmx
+expect_status 0 "$KMILL" info --json qa.kmx
+expect_contains out '{"name":"a","type":"numeric"'
+
 # train, predict and eval read CSV with the column options; the model
 # keeps them, so a raw file is read for prediction as in training: zip
 # codes forced categorical keep their leading zero, ';' and decimal
@@ -115,7 +131,10 @@ expect_status 0 "$KMILL" train --drop Id,name idd.csv -o idd.kmm
 grep -q identifier err && fail "identifier warning after --drop: $(cat err)" || pass
 awk 'BEGIN { print "\"\",a,y"; for (i = 1; i <= 60; i++) print "\"" i "\"," i % 7 "," (i % 3 ? "p" : "q") }' >rn.csv
 expect_status 0 "$KMILL" train rn.csv -o rn.kmm
-expect_contains err "kmill train: warning: column 'col1' looks like an identifier (a different integer in every row), which a kernel machine cannot use; --drop col1 if it is one"
+expect_contains err "kmill train: warning: column 'col1' looks like an identifier (a different value in every row), which a kernel machine cannot use; --drop col1 if it is one"
+awk 'BEGIN { print "n,a,y"; for (i = 1; i <= 60; i++) print i "," i % 7 "," (i % 3 ? "p" : "q") }' >rn2.csv
+expect_status 0 "$KMILL" train rn2.csv -o rn.kmm
+expect_contains err "kmill train: warning: column 'n' looks like an identifier (a different integer in every row), which a kernel machine cannot use; --drop n if it is one"
 # a numeric feature of distinct integers with no identifier's name or order: no warning
 awk 'BEGIN { srand(4); print "income,y"; for (i = 0; i < 60; i++) print int(rand() * 1e6) "," (i % 2 ? "p" : "q") }' >inc.csv
 expect_status 0 "$KMILL" train inc.csv -o inc.kmm

@@ -95,6 +95,8 @@ void cli_json_num(double v);
 
 extern const cli_cmd cli_commands[];
 const cli_cmd *cli_find(const char *name);
+/* The command name closest to a misspelt one (kmill/suggest.h), or NULL. */
+const char *cli_near_command(const char *name);
 
 /* One entry point per subcommand (src/cli/cmd_<name>.c). */
 int cmd_help(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);

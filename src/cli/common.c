@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "kmill/io.h"
 #include "kmill/size.h"
+#include "kmill/suggest.h"
 
 static const struct option common_longopts[] = {
     {"help", no_argument, NULL, 'h'},
@@ -123,6 +124,60 @@ static int common_option(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *a
     return -2; /* not a common option */
 }
 
+/* The long option whose name starts with the len bytes of word (exactly
+ * that name if there is one), or NULL; *n counts those that start so. */
+static const struct option *prefixed(const struct option *all, const char *word, size_t len,
+                                     int *n)
+{
+    const struct option *found = NULL;
+    *n = 0;
+    for (const struct option *o = all; o->name; o++)
+        if (strncmp(o->name, word, len) == 0) {
+            if (strlen(o->name) == len) {
+                *n = 1;
+                return o;
+            }
+            found = o;
+            ++*n;
+        }
+    return found;
+}
+
+/* getopt_long's '?' (opterr is 0, so it said nothing): a short option it
+ * does not know (optopt), a long one it does not know or that is a prefix
+ * of several (optopt 0), or a value given to a long option that takes
+ * none (optopt its val). arg is the word at fault. */
+static int bad_option(const cli_cmd *cmd, km_ctx *ctx, const struct option *all, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    size_t len = strncmp(arg, "--", 2) ? 0 : eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+    int n = 0;
+    const struct option *o = len ? prefixed(all, arg + 2, len, &n) : NULL;
+    if (optopt && !(o && n == 1 && eq && o->has_arg == no_argument && o->val == optopt))
+        return cli_usage_error(cmd, ctx, "unknown option '-%c'", optopt);
+    if (optopt)
+        return cli_usage_error(cmd, ctx, "option '--%s' takes no value", o->name);
+    if (n > 1) {
+        char list[300] = "";
+        size_t at = 0;
+        for (const struct option *p = all; p->name && at < sizeof list; p++)
+            if (strncmp(p->name, arg + 2, len) == 0)
+                at += (size_t)snprintf(list + at, sizeof list - at, "%s'--%s'", at ? ", " : "",
+                                       p->name);
+        return cli_usage_error(cmd, ctx, "option '%.*s' is ambiguous: %s", (int)len + 2, arg, list);
+    }
+    km_suggest sg;
+    km_suggest_init(&sg, arg + 2, len);
+    for (const struct option *p = all; len && p->name; p++)
+        km_suggest_add(&sg, p->name, strlen(p->name));
+    const char *near = km_suggest_best(&sg);
+    if (near)
+        return cli_usage_error(cmd, ctx, "unknown option '%.*s'; did you mean '--%s'?",
+                               (int)len + 2, arg, near);
+    return cli_usage_error(cmd, ctx, "unknown option '%.*s'", len ? (int)len + 2 : (int)strlen(arg),
+                           arg);
+}
+
 int cli_parse(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv,
               const char *shortopts, const struct option *longopts,
               cli_opt_fn handle, void *state, int *first_arg)
@@ -151,10 +206,7 @@ int cli_parse(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv,
         if (opt == -1)
             break;
         if (opt == '?') {
-            if (optopt)
-                status = cli_usage_error(cmd, ctx, "unknown option '-%c'", optopt);
-            else
-                status = cli_usage_error(cmd, ctx, "unknown option '%s'", argv[optind - 1]);
+            status = bad_option(cmd, ctx, all, argv[optind - 1]);
             break;
         }
         if (opt == ':') {
@@ -180,6 +232,15 @@ const cli_cmd *cli_find(const char *name)
         if (strcmp(c->name, name) == 0)
             return c;
     return NULL;
+}
+
+const char *cli_near_command(const char *name)
+{
+    km_suggest sg;
+    km_suggest_init(&sg, name, strlen(name));
+    for (const cli_cmd *c = cli_commands; c->name; c++)
+        km_suggest_add(&sg, c->name, strlen(c->name));
+    return km_suggest_best(&sg);
 }
 
 int cli_io_arg(const cli_cmd *cmd, km_ctx *ctx, const char *arg, int *kind)

@@ -125,8 +125,42 @@ Test(features, task_inference_and_scaling)
     cr_assert_eq(km_features_label(&ctx, &s, NULL, &lc), KM_EDATA);
     cr_assert_str_eq(ctx.err.msg, "no label column: name one with --label (no column is called "
                                   "label, target, class or y; columns: price, v)");
-    cr_assert_eq(km_features_label(&ctx, &s, "nope", &lc), KM_EDATA);
-    cr_assert_str_eq(ctx.err.msg, "--label: no column named 'nope'");
+    cr_assert_eq(km_features_label(&ctx, &s, "nope", &lc), KM_EINVAL);
+    cr_assert_str_eq(ctx.err.msg, "--label: no column 'nope' (columns are named in the header, "
+                                  "or numbered 1 to 2)");
+    km_schema_free(&s);
+}
+
+/* --label: exactly, then but for case when only one column matches so,
+ * then by number; an ambiguous or unknown one is a usage error. */
+Test(features, label_by_name_case_or_number)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    km_schema s = {4, calloc(4, sizeof(km_column))};
+    s.cols[0].name = strdup("Species");
+    s.cols[1].name = strdup("width");
+    s.cols[2].name = strdup("Width");
+    s.cols[3].name = strdup("3");
+    uint32_t lc = 99;
+    cr_assert_eq(km_features_label(&ctx, &s, "Species", &lc), 0);
+    cr_assert_eq(lc, 0);
+    cr_assert_eq(km_features_label(&ctx, &s, "SPECIES", &lc), 0);
+    cr_assert_eq(lc, 0);
+    cr_assert_eq(km_features_label(&ctx, &s, "Width", &lc), 0, "an exact match wins");
+    cr_assert_eq(lc, 2);
+    cr_assert_eq(km_features_label(&ctx, &s, "2", &lc), 0);
+    cr_assert_eq(lc, 1);
+    cr_assert_eq(km_features_label(&ctx, &s, "3", &lc), 0, "a name wins over a number");
+    cr_assert_eq(lc, 3);
+    cr_assert_eq(km_features_label(&ctx, &s, "WIDTH", &lc), KM_EINVAL);
+    cr_assert_str_eq(ctx.err.msg, "--label: 'WIDTH' is ambiguous: columns 'width' and 'Width' "
+                                  "differ from it only in case; give the name exactly");
+    cr_assert_eq(km_features_label(&ctx, &s, "Speceis", &lc), KM_EINVAL);
+    cr_assert_str_eq(ctx.err.msg, "--label: no column 'Speceis'; did you mean 'Species'?");
+    cr_assert_eq(km_features_label(&ctx, &s, "5", &lc), KM_EINVAL);
+    cr_assert_str_eq(ctx.err.msg, "--label: no column '5' (columns are named in the header, "
+                                  "or numbered 1 to 4)");
     km_schema_free(&s);
 }
 

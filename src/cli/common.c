@@ -9,11 +9,14 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "kmill/convert.h"
 #include "kmill/io.h"
+#include "kmill/model.h"
 #include "kmill/size.h"
 #include "kmill/suggest.h"
 
@@ -388,4 +391,29 @@ int cli_regular_file(km_ctx *ctx, const char *path, const char *what)
                        : S_ISSOCK(st.st_mode) ? "a socket" : "a special file";
     return km_seterr(&ctx->err, KM_EIO, "%s: %s, not a regular file; give the %s as a file", path,
                      kind, what);
+}
+
+int cli_not_dataset(km_ctx *ctx, const char *path)
+{
+    unsigned major, minor;
+    if (km_model_probe(path, &major, &minor))
+        return km_seterr(&ctx->err, KM_EFORMAT,
+                         "%s: a kmill model, not a dataset; describe it with: kmill info %s", path,
+                         path);
+    if (km_kmx_probe(path) || !km_convert_probe(path))
+        return 0;
+    /* the name convert would be told to write: the CSV's, ending .kmx */
+    char out[600];
+    size_t n = strlen(path);
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (dot && (!slash || dot > slash) && dot > path && dot[-1] != '/' &&
+        (strcasecmp(dot, ".csv") == 0 || strcasecmp(dot, ".tsv") == 0 ||
+         strcasecmp(dot, ".txt") == 0))
+        n = (size_t)(dot - path);
+    snprintf(out, sizeof out, "%.*s.kmx", (int)(n < 500 ? n : 500), path);
+    if (strcmp(out, path) == 0 || n >= 500)
+        snprintf(out, sizeof out, "OUT.kmx");
+    return km_seterr(&ctx->err, KM_EFORMAT,
+                     "%s: a CSV file, not a dataset; convert it first: kmill convert %s -o %s", path,
+                     path, out);
 }

@@ -139,4 +139,23 @@ head -c 7 iris.kmx >cut.kmx
 expect_status 1 "$KMILL" info cut.kmx
 expect_err_line "kmill info: cut.kmx: not a kmill dataset (too short)"
 
+# ---- errors after an on-the-fly conversion name the user's input ----------
+printf 'a,label\n1,\n2,\n' >nolabel.csv
+mkdir td
+expect_status 1 "$KMILL" train --tmpdir td nolabel.csv -o m.kmm
+expect_err_line "kmill train: every row of nolabel.csv lacks the label 'label'"
+expect_status 1 sh -c '"$0" train --tmpdir td - -o m.kmm <nolabel.csv' "$KMILL"
+expect_err_line "kmill train: every row of <stdin> lacks the label 'label'"
+expect_status 1 "$KMILL" train --tmpdir td --mem 16M nolabel.csv -o m.kmm
+expect_contains err "kmill train: --mem 16.0 MiB is too small: reading the 2 rows of nolabel.csv needs at least"
+printf 'sepal,petal,Species\n1,2,\n' >unlabelled.csv
+expect_status 1 "$KMILL" train --tmpdir td --label Species --val unlabelled.csv iris.csv -o m.kmm
+expect_err_line "kmill train: no row of unlabelled.csv has a label 'Species' seen in training"
+expect_status 1 "$KMILL" eval --tmpdir td iris.kmm unlabelled.csv
+expect_contains err "kmill eval: unlabelled.csv: no labelled rows to evaluate on"
+# a full --tmpdir during the conversion
+expect_status 1 env KMILL_FAULT_ENOSPC_AFTER=100 "$KMILL" train --tmpdir td iris.csv -o m.kmm
+expect_err_line "kmill train: cannot convert iris.csv into a temporary dataset in td: No space left on device"
+[ -z "$(ls -A td)" ] && pass || fail "temporary files left in td: $(ls -A td)"
+
 finish

@@ -27,16 +27,14 @@ static const char *kernel_name(const km_model *m)
     return m->kernel.type == KM_KERNEL_LAPLACE ? "laplace" : "gaussian";
 }
 
-static void count_columns(const km_features *f, uint32_t *num, uint32_t *cat)
-{
-    *num = *cat = 0;
-    for (uint32_t j = 0; j < f->ncols; j++) {
-        if (f->cols[j].type == KM_COL_CATEGORICAL)
-            ++*cat;
-        else
-            ++*num;
-    }
-}
+/* What both forms print beside the model's own fields. */
+struct about {
+    const char *path;
+    uint64_t bytes;
+    unsigned major, minor;
+    int verify, classify;
+    uint32_t num, cat; /* source columns */
+};
 
 /* "a string" or null */
 static void json_opt_str(const char *s)
@@ -47,17 +45,14 @@ static void json_opt_str(const char *s)
         fputs("null", stdout);
 }
 
-static void json_model(const char *path, uint64_t bytes, unsigned major, unsigned minor,
-                       const km_model *m, int verify)
+static void json_model(const struct about *a, const km_model *m)
 {
     const km_features *f = &m->feat;
-    int classify = f->task == KM_TASK_CLASSIFY;
-    uint32_t num, cat;
-    count_columns(f, &num, &cat);
+    int classify = a->classify;
     printf("{\"file\":");
-    cli_json_str(path, strlen(path));
+    cli_json_str(a->path, strlen(a->path));
     printf(",\"format\":\"kmm %u.%u\",\"file_bytes\":%llu,\"kind\":\"%s\",\"task\":\"%s\","
-           "\"label\":", major, minor, (unsigned long long)bytes, is_rfm(m) ? "rfm" : "kernel",
+           "\"label\":", a->major, a->minor, (unsigned long long)a->bytes, is_rfm(m) ? "rfm" : "kernel",
            classify ? "classification" : "regression");
     cli_json_str(f->label, strlen(f->label));
     printf(",\"classes\":[");
@@ -72,7 +67,7 @@ static void json_model(const char *path, uint64_t bytes, unsigned major, unsigne
     cli_json_num(m->reg);
     printf(",\"metric\":\"%s\",\"centres\":%llu,\"features\":%u,\"outputs\":%u,"
            "\"numeric_columns\":%u,\"categorical_columns\":%u,\"scale\":\"%s\",\"solver\":",
-           metric_name[m->metric], (unsigned long long)m->n, m->d, m->c, num, cat,
+           metric_name[m->metric], (unsigned long long)m->n, m->d, m->c, a->num, a->cat,
            scale_name[f->scale]);
     json_opt_str(m->solver);
     printf(",\"iterations\":%lld,\"residual\":", (long long)m->iters);
@@ -100,7 +95,7 @@ static void json_model(const char *path, uint64_t bytes, unsigned major, unsigne
     printf(",\"data\":");
     json_opt_str(m->data_path);
     printf(",\"data_checksum\":\"%08x\"}", m->data_checksum);
-    if (verify)
+    if (a->verify)
         printf(",\"verified\":true");
     printf("}\n");
 }
@@ -135,16 +130,13 @@ static void text_label(const km_features *f)
     putchar('\n');
 }
 
-static void text_model(const char *path, uint64_t bytes, unsigned major, unsigned minor,
-                       const km_model *m, int verify)
+static void text_model(const struct about *a, const km_model *m)
 {
     const km_features *f = &m->feat;
-    int classify = f->task == KM_TASK_CLASSIFY;
-    uint32_t num, cat;
-    count_columns(f, &num, &cat);
+    int classify = a->classify;
     char b[32];
-    printf("file:       %s (%s)\n", path, km_format_size(bytes, b, sizeof b));
-    printf("format:     kmm %u.%u\n", major, minor);
+    printf("file:       %s (%s)\n", a->path, km_format_size(a->bytes, b, sizeof b));
+    printf("format:     kmm %u.%u\n", a->major, a->minor);
     text_kind(m);
     if (classify)
         printf("task:       classification, %u classes\n", f->nclasses);
@@ -160,7 +152,7 @@ static void text_model(const char *path, uint64_t bytes, unsigned major, unsigne
     else
         printf("M:          none\n");
     printf("features:   %u, from %u columns (%u numeric, %u categorical), %s scaling\n", m->d,
-           f->ncols, num, cat, scale_name[f->scale]);
+           f->ncols, a->num, a->cat, scale_name[f->scale]);
     printf("centres:    %llu\n", (unsigned long long)m->n);
     if (m->sel)
         printf("rows:       %llu trained on, %llu for validation%s\n",
@@ -179,7 +171,7 @@ static void text_model(const char *path, uint64_t bytes, unsigned major, unsigne
         printf("command:    %s\n", m->command);
     if (m->data_path)
         printf("data:       %s (checksum %08x)\n", m->data_path, m->data_checksum);
-    if (verify)
+    if (a->verify)
         printf("verified:   every section's checksum matches and its contents are consistent\n");
 }
 
@@ -191,11 +183,18 @@ int cli_info_model(km_ctx *ctx, const char *path, unsigned major, unsigned minor
     if (rc)
         return cli_fail(ctx, rc);
     struct stat st;
-    uint64_t bytes = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    struct about a = {path, stat(path, &st) == 0 ? (uint64_t)st.st_size : 0, major, minor,
+                      verify, m.feat.task == KM_TASK_CLASSIFY, 0, 0};
+    for (uint32_t j = 0; j < m.feat.ncols; j++) {
+        if (m.feat.cols[j].type == KM_COL_CATEGORICAL)
+            a.cat++;
+        else
+            a.num++;
+    }
     if (json)
-        json_model(path, bytes, major, minor, &m, verify);
+        json_model(&a, &m);
     else
-        text_model(path, bytes, major, minor, &m, verify);
+        text_model(&a, &m);
     km_model_free(&m);
     return EXIT_OK;
 }

@@ -456,6 +456,7 @@ int km_kmx_set_name(km_kmx *d, const char *name)
     d->path = p;
     return 0;
 }
+
 uint64_t km_kmx_rows(const km_kmx *d) { return d->nrows; }
 uint64_t km_kmx_nchunks(const km_kmx *d) { return d->nchunks; }
 const km_kmx_chunk *km_kmx_chunk_info(const km_kmx *d, uint64_t k) { return &d->index[k]; }

@@ -90,7 +90,7 @@ static int no_column(const km_schema *s, const char *name, const char *opt, km_e
     km_suggest sg;
     km_suggest_init(&sg, name, strlen(name));
     for (uint32_t j = 0; j < s->ncols; j++)
-        km_suggest_add(&sg, s->cols[j].name, (uint32_t)strlen(s->cols[j].name));
+        km_suggest_add(&sg, s->cols[j].name, strlen(s->cols[j].name));
     const char *near = km_suggest_best(&sg);
     if (near)
         return km_seterr(e, KM_EINVAL, "%s: no column '%s'; did you mean '%s'?", opt, name, near);

@@ -81,11 +81,13 @@ size=$(wc -c <iris.kmm | tr -d ' ')
 sed -e 's/^\(made by: .*\), [0-9T:Z-]*$/\1, DATE/' \
     -e 's/relative residual [0-9.e+-]*$/relative residual R/' \
     -e 's/(checksum [0-9a-f]\{8\})/(checksum C)/' out >got
+# the format version the header holds (bytes 8 and 10, little-endian u16)
+fmt=$(od -An -tu1 -j8 -N4 iris.kmm | awk '{ print "kmm " $1 + 256 * $2 "." $3 + 256 * $4 }')
 size_h="$size B"
 [ "$size" -ge 1024 ] && size_h=$(awk -v b="$size" 'BEGIN { printf "%.2f KiB", b / 1024 }')
 cat >want <<TXT
 file:       model.dat ($size_h)
-format:     kmm 1.1
+format:     $fmt
 kind:       kernel machine
 task:       classification, 3 classes
 label:      Species (classes: setosa, versicolor, virginica)
@@ -104,7 +106,7 @@ verified:   every section's checksum matches and its contents are consistent
 TXT
 cmp -s got want && pass || fail "info on a model: $(diff want got)"
 expect_status 0 "$KMILL" info --json iris.kmm
-for field in '{"file":"iris.kmm","format":"kmm 1.1","file_bytes":'"$size"',"kind":"kernel"' \
+for field in '{"file":"iris.kmm","format":"'"$fmt"'","file_bytes":'"$size"',"kind":"kernel"' \
     '"task":"classification","label":"Species","classes":["setosa","versicolor","virginica"]' \
     '"kernel":"gaussian","bandwidth":2,"reg":0.01,"metric":"none","centres":6' \
     '"features":2,"outputs":3,"numeric_columns":2,"categorical_columns":0,"scale":"standard"' \

@@ -79,6 +79,14 @@ typedef struct km_convert_result {
 
 int km_convert(km_ctx *ctx, const km_convert_opts *o, km_convert_result *res);
 
+/* Whether the regular file path looks like CSV at first sight: its first
+ * 4 KiB hold a line end and no control byte but tab, CR and LF (so no
+ * NUL, and not the start of a kmill dataset or model), and do not start
+ * as compressed data would. For a message that says "convert it first";
+ * km_convert alone decides whether it converts. 0 when it cannot be
+ * read. */
+int km_convert_probe(const char *path);
+
 /* The bytes km_convert holds at its peak, in the spirit of zstd's
  * ZSTD_estimate*(): for ncols columns and a pool of workers threads, with
  * blocks text blocks of block_text bytes in flight and chunks of

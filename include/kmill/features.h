@@ -48,14 +48,18 @@ typedef struct km_features {
 } km_features;
 
 typedef struct km_feat_opts {
-    const char *label;     /* NULL: a column named label, target, class or y (any case) */
+    const char *label;     /* a name or number; NULL: a column named label, target, class
+                            * or y (any case) */
     int task;
     int scale;
     const char *drop;      /* columns left out (kmill/schema.h lists); NULL: none */
 } km_feat_opts;
 
-/* The label column of s (index), or KM_EINVAL with a message listing the
- * columns when none is given and none has a conventional name. */
+/* The label column of s (index): the column label designates as
+ * km_schema_column resolves it (a name, exactly or but for case, or a
+ * 1-based number; KM_EINVAL when it designates none or is ambiguous); with
+ * no label, the first column called label, target, class or y in any case,
+ * or KM_EDATA with a message listing the columns. */
 int km_features_label(km_ctx *ctx, const km_schema *s, const char *label, uint32_t *col);
 
 /* Fit on the schema (with statistics) and the label column's values y[0..n)

@@ -85,7 +85,11 @@ int km_kmx_probe(const char *path);
 int km_kmx_open(km_ctx *ctx, const char *path, int io_kind, km_kmx **out);
 void km_kmx_close(km_kmx *d);
 const km_schema *km_kmx_schema(const km_kmx *d);
+/* The name messages give the dataset: its path, or what km_kmx_set_name
+ * set (before any read: a dataset converted into a temporary file is
+ * named as the user's input, never as kmill's own file). */
 const char *km_kmx_path(const km_kmx *d);
+int km_kmx_set_name(km_kmx *d, const char *name);
 uint64_t km_kmx_rows(const km_kmx *d);
 uint64_t km_kmx_nchunks(const km_kmx *d);
 const km_kmx_chunk *km_kmx_chunk_info(const km_kmx *d, uint64_t k);

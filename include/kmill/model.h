@@ -75,6 +75,10 @@ int km_model_save(km_ctx *ctx, const km_model *m, const char *path);
  * model has n >= 1 centres, d >= 1 features tiled exactly by the FEAT
  * columns, c outputs matching the task and finite centres, alpha and M. */
 int km_model_load(km_ctx *ctx, const char *path, km_model *m);
+/* Whether path is a regular file that starts as a model file does (its
+ * signature), with the format version the header claims; nothing else is
+ * checked (km_model_load does). 0 when it cannot be read. */
+int km_model_probe(const char *path, unsigned *major, unsigned *minor);
 
 /* scores (n x c) for feature rows X (n x d), in blocks whose kernel
  * against the centres stays within about mem bytes. pool may be NULL. */

@@ -44,9 +44,18 @@ int km_colstats_moments(const km_colstats *st, double *mean, double *sd);
 /* Index of the column named name, or -1. */
 long km_schema_find(const km_schema *s, const char *name);
 
+/* The one column name designates (for option opt, named in messages):
+ * the column of that name; else the only one whose name equals it but for
+ * ASCII case; else the 1-based number. KM_EINVAL when two columns equal
+ * it but for case (naming both) or none matches (suggesting a close name,
+ * kmill/suggest.h). */
+int km_schema_column(const km_schema *s, const char *name, const char *opt, uint32_t *col,
+                     km_err *e);
+
 /* Resolve a column list ("a,b,3,5-7": names first, then 1-based numbers and
  * ranges) into flags[ncols] (set to 1). Fails with KM_EINVAL naming an
- * unknown column; opt is the option name used in messages. */
+ * unknown column (and a close name, kmill/suggest.h); opt is the option
+ * name used in messages. */
 int km_schema_select(const km_schema *s, const char *list, const char *opt, unsigned char *flags,
                      km_err *e);
 /* The same for an ordered selection: writes column indices in the order

@@ -159,6 +159,17 @@ int cli_check_outputs(km_ctx *ctx, const cli_file *in, size_t nin, const cli_fil
  * reader words that), else KM_EIO with the message. */
 int cli_regular_file(km_ctx *ctx, const char *path, const char *what);
 
+/* A FILE that info or cat takes for a dataset but that is CSV text or a
+ * model (by their first bytes, whatever the name): KM_EFORMAT with one
+ * line saying what to do (convert it first; describe it with info); 0
+ * otherwise, the dataset reader then wording anything else. */
+int cli_not_dataset(km_ctx *ctx, const char *path);
+
+/* `kmill info` on a model file: load it (which checks every section),
+ * print what it is as text or JSON; verify: say that it checked out. */
+int cli_info_model(km_ctx *ctx, const char *path, unsigned major, unsigned minor, int json,
+                   int verify);
+
 /* JSON on stdout: a string of n bytes (escaped; bytes >= 0x80 as they
  * are, UTF-8 passing through), a number or null when not finite. */
 void cli_json_str(const char *s, size_t n);
@@ -166,6 +177,8 @@ void cli_json_num(double v);
 
 extern const cli_cmd cli_commands[];
 const cli_cmd *cli_find(const char *name);
+/* The command name closest to a misspelt one (kmill/suggest.h), or NULL. */
+const char *cli_near_command(const char *name);
 
 /* One entry point per subcommand (src/cli/cmd_<name>.c). */
 int cmd_help(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);

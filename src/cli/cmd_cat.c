@@ -13,7 +13,7 @@ const char cat_usage[] =
     "Usage: kmill cat [OPTIONS] FILE.kmx\n"
     "Print a dataset as CSV on standard output: numbers in the shortest form that\n"
     "reads back as the same float32, categories as their strings, missing values\n"
-    "as empty fields.\n"
+    "as empty fields. A CSV file is refused: convert it first (kmill convert).\n"
     "\n"
     "      --head N           only the first N rows\n"
     "      --rows A:B         rows A to B-1, counted from 0 (either end may be left out)\n"
@@ -121,6 +121,8 @@ int cmd_cat(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         return cli_usage_error(cmd, ctx, "expected one dataset file");
     km_kmx *d;
     int rc = cli_regular_file(ctx, argv[first], "dataset");
+    if (!rc)
+        rc = cli_not_dataset(ctx, argv[first]);
     if (!rc)
         rc = km_kmx_open(ctx, argv[first], s.io, &d);
     if (rc)

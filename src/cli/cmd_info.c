@@ -1,4 +1,5 @@
-/* cmd_info.c - `kmill info`: what a dataset holds, and --verify. */
+/* cmd_info.c - `kmill info`: what a dataset holds, and --verify; a model
+ * file (known by its first bytes) is described by info_model.c. */
 #include "config.h"
 #include <math.h>
 #include <stdlib.h>
@@ -8,19 +9,24 @@
 #include "cli.h"
 #include "kmill/io.h"
 #include "kmill/kmx.h"
+#include "kmill/model.h"
 #include "kmill/numparse.h"
 #include "kmill/progress.h"
 #include "kmill/size.h"
 
 const char info_usage[] =
-    "Usage: kmill info [OPTIONS] FILE.kmx\n"
-    "Describe a dataset: rows, columns and their types, chunks, sizes and\n"
+    "Usage: kmill info [OPTIONS] FILE\n"
+    "Describe a dataset (.kmx): rows, columns and their types, chunks, sizes and\n"
     "compression ratio, and per-column statistics (min, max, mean, standard\n"
-    "deviation, missing values, number of categories).\n"
+    "deviation, missing values, number of categories). Or describe a model (.kmm):\n"
+    "its kind (kernel machine or RFM), task, label and classes, kernel, bandwidth,\n"
+    "ridge, metric M, centres, training rows, features, solver and provenance.\n"
+    "The kind of file is told by its first bytes, not by its name.\n"
     "\n"
     "      --json        print JSON instead of text\n"
-    "      --verify      read every chunk, check its checksums and category codes;\n"
-    "                    exit 1 on damage\n"
+    "      --verify      dataset: read every chunk, check its checksums and category\n"
+    "                    codes; model: say that every section checked out (reading\n"
+    "                    it checks them all); exit 1 on damage\n"
     "      --io MODE     auto (default), uring or pread\n"
     "  -q, --quiet  -v, --verbose  --threads N  --progress  --no-progress  -h, --help\n";
 
@@ -238,10 +244,15 @@ int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     if (st >= 0)
         return st;
     if (argc - first != 1)
-        return cli_usage_error(cmd, ctx, "expected one dataset file");
+        return cli_usage_error(cmd, ctx, "expected one file (a dataset or a model)");
     const char *path = argv[first];
     km_kmx *d;
-    int rc = cli_regular_file(ctx, path, "dataset");
+    unsigned major, minor;
+    int rc = cli_regular_file(ctx, path, "dataset or model");
+    if (!rc && km_model_probe(path, &major, &minor))
+        return cli_info_model(ctx, path, major, minor, s.json, s.verify);
+    if (!rc)
+        rc = cli_not_dataset(ctx, path);
     if (!rc)
         rc = km_kmx_open(ctx, path, s.io, &d);
     if (rc)

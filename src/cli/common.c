@@ -9,13 +9,17 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "kmill/convert.h"
 #include "kmill/io.h"
 #include "kmill/outfile.h"
+#include "kmill/model.h"
 #include "kmill/size.h"
+#include "kmill/suggest.h"
 
 static const struct option common_longopts[] = {
     {"help", no_argument, NULL, 'h'},
@@ -124,6 +128,60 @@ static int common_option(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *a
     return -2; /* not a common option */
 }
 
+/* The long option whose name starts with the len bytes of word (exactly
+ * that name if there is one), or NULL; *n counts those that start so. */
+static const struct option *prefixed(const struct option *all, const char *word, size_t len,
+                                     int *n)
+{
+    const struct option *found = NULL;
+    *n = 0;
+    for (const struct option *o = all; o->name; o++)
+        if (strncmp(o->name, word, len) == 0) {
+            if (strlen(o->name) == len) {
+                *n = 1;
+                return o;
+            }
+            found = o;
+            ++*n;
+        }
+    return found;
+}
+
+/* getopt_long's '?' (opterr is 0, so it said nothing): a short option it
+ * does not know (optopt), a long one it does not know or that is a prefix
+ * of several (optopt 0), or a value given to a long option that takes
+ * none (optopt its val). arg is the word at fault. */
+static int bad_option(const cli_cmd *cmd, km_ctx *ctx, const struct option *all, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    size_t len = strncmp(arg, "--", 2) ? 0 : eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+    int n = 0;
+    const struct option *o = len ? prefixed(all, arg + 2, len, &n) : NULL;
+    if (optopt && !(o && n == 1 && eq && o->has_arg == no_argument && o->val == optopt))
+        return cli_usage_error(cmd, ctx, "unknown option '-%c'", optopt);
+    if (optopt)
+        return cli_usage_error(cmd, ctx, "option '--%s' takes no value", o->name);
+    if (n > 1) {
+        char list[300] = "";
+        size_t at = 0;
+        for (const struct option *p = all; p->name && at < sizeof list; p++)
+            if (strncmp(p->name, arg + 2, len) == 0)
+                at += (size_t)snprintf(list + at, sizeof list - at, "%s'--%s'", at ? ", " : "",
+                                       p->name);
+        return cli_usage_error(cmd, ctx, "option '%.*s' is ambiguous: %s", (int)len + 2, arg, list);
+    }
+    km_suggest sg;
+    km_suggest_init(&sg, arg + 2, len);
+    for (const struct option *p = all; len && p->name; p++)
+        km_suggest_add(&sg, p->name, strlen(p->name));
+    const char *near = km_suggest_best(&sg);
+    if (near)
+        return cli_usage_error(cmd, ctx, "unknown option '%.*s'; did you mean '--%s'?",
+                               (int)len + 2, arg, near);
+    return cli_usage_error(cmd, ctx, "unknown option '%.*s'", len ? (int)len + 2 : (int)strlen(arg),
+                           arg);
+}
+
 int cli_parse(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv,
               const char *shortopts, const struct option *longopts,
               cli_opt_fn handle, void *state, int *first_arg)
@@ -152,10 +210,7 @@ int cli_parse(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv,
         if (opt == -1)
             break;
         if (opt == '?') {
-            if (optopt)
-                status = cli_usage_error(cmd, ctx, "unknown option '-%c'", optopt);
-            else
-                status = cli_usage_error(cmd, ctx, "unknown option '%s'", argv[optind - 1]);
+            status = bad_option(cmd, ctx, all, argv[optind - 1]);
             break;
         }
         if (opt == ':') {
@@ -181,6 +236,15 @@ const cli_cmd *cli_find(const char *name)
         if (strcmp(c->name, name) == 0)
             return c;
     return NULL;
+}
+
+const char *cli_near_command(const char *name)
+{
+    km_suggest sg;
+    km_suggest_init(&sg, name, strlen(name));
+    for (const cli_cmd *c = cli_commands; c->name; c++)
+        km_suggest_add(&sg, c->name, strlen(c->name));
+    return km_suggest_best(&sg);
 }
 
 int cli_io_arg(const cli_cmd *cmd, km_ctx *ctx, const char *arg, int *kind)
@@ -338,4 +402,29 @@ int cli_regular_file(km_ctx *ctx, const char *path, const char *what)
                        : S_ISSOCK(st.st_mode) ? "a socket" : "a special file";
     return km_seterr(&ctx->err, KM_EIO, "%s: %s, not a regular file; give the %s as a file", path,
                      kind, what);
+}
+
+int cli_not_dataset(km_ctx *ctx, const char *path)
+{
+    unsigned major, minor;
+    if (km_model_probe(path, &major, &minor))
+        return km_seterr(&ctx->err, KM_EFORMAT,
+                         "%s: a kmill model, not a dataset; describe it with: kmill info %s", path,
+                         path);
+    if (km_kmx_probe(path) || !km_convert_probe(path))
+        return 0;
+    /* the name convert would be told to write: the CSV's, ending .kmx */
+    char out[600];
+    size_t n = strlen(path);
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (dot && (!slash || dot > slash) && dot > path && dot[-1] != '/' &&
+        (strcasecmp(dot, ".csv") == 0 || strcasecmp(dot, ".tsv") == 0 ||
+         strcasecmp(dot, ".txt") == 0))
+        n = (size_t)(dot - path);
+    snprintf(out, sizeof out, "%.*s.kmx", (int)(n < 500 ? n : 500), path);
+    if (strcmp(out, path) == 0 || n >= 500)
+        snprintf(out, sizeof out, "OUT.kmx");
+    return km_seterr(&ctx->err, KM_EFORMAT,
+                     "%s: a CSV file, not a dataset; convert it first: kmill convert %s -o %s", path,
+                     path, out);
 }

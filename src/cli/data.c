@@ -1,7 +1,9 @@
 /* data.c - the DATA argument of train, predict and eval: a .kmx dataset,
  * or CSV (a file or "-") converted on the fly into a temporary dataset in
  * --tmpdir, opened and unlinked at once so nothing is left behind (and
- * what a killed run leaves, the next one removes). */
+ * what a killed run leaves, the next one removes). Messages name the
+ * user's input (as the conversion does, <stdin> for "-"), never the
+ * temporary file. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +17,10 @@
 #include "kmill/log.h"
 #include "kmill/outfile.h"
 
-/* A failure of the conversion whose message names the temporary dataset
- * (a full or read-only --tmpdir): say the user's input and the directory
- * instead, with the reason (the message's last part). */
+/* A failure of the conversion, or of opening its result, whose message
+ * names the temporary dataset (a full or read-only --tmpdir, a damaged
+ * result): say the user's input and the directory instead, with the
+ * reason (the message's last part). */
 static void name_input(km_ctx *ctx, int rc, const char *tmp, const char *arg, const char *dir)
 {
     const char *base = strrchr(tmp, '/');
@@ -69,10 +72,14 @@ int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_p
     km_convert_result cr;
     km_verbose(ctx, "converting %s into %s", arg, tmp);
     int rc = km_convert(ctx, &co, &cr);
-    if (rc)
-        name_input(ctx, rc, tmp, arg, dir);
-    else
+    if (!rc)
         rc = km_kmx_open(ctx, tmp, io, out);
+    if (rc) {
+        name_input(ctx, rc, tmp, arg, dir);
+    } else if ((rc = km_kmx_set_name(*out, strcmp(arg, "-") == 0 ? "<stdin>" : arg))) {
+        km_kmx_close(*out);
+        *out = NULL;
+    }
     if (!rc && forced)
         *forced = cr.forced;
     else

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "kmill/size.h"
 #include "kmill/blas.h"
+#include "kmill/suggest.h"
 
 /* The one piece of global state: what the signal handler can reach, the
  * number of the signal that asks to stop. The library sees it only
@@ -70,6 +71,17 @@ static void main_usage(FILE *f)
             "'kmill help COMMAND' or 'man kmill-COMMAND' for details.\n");
 }
 
+/* The option before the command closest to a misspelt one, or NULL. */
+static const char *near_global(const char *word)
+{
+    static const char *const opts[] = {"--help", "--version"};
+    km_suggest sg;
+    km_suggest_init(&sg, word, strlen(word));
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        km_suggest_add(&sg, opts[i], strlen(opts[i]));
+    return km_suggest_best(&sg);
+}
+
 /* Flush and close stdout, reporting a write error (except a closed pipe)
  * unless the command failed already: it has said why, in one line. */
 static int close_stdout(int status)
@@ -100,8 +112,12 @@ int cmd_help(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     if (argc - first > 1)
         return cli_usage_error(cmd, ctx, "expected one command name");
     const cli_cmd *c = cli_find(argv[first]);
-    if (!c)
-        return cli_usage_error(cmd, ctx, "unknown command '%s'", argv[first]);
+    if (!c) {
+        const char *near = cli_near_command(argv[first]);
+        return near ? cli_usage_error(cmd, ctx, "unknown command '%s'; did you mean '%s'?",
+                                      argv[first], near)
+                    : cli_usage_error(cmd, ctx, "unknown command '%s'", argv[first]);
+    }
     if (isatty(STDOUT_FILENO)) {
         char page[64];
         snprintf(page, sizeof page, "kmill-%s", c->name);
@@ -173,10 +189,11 @@ int main(int argc, char **argv)
     }
     const cli_cmd *cmd = cli_find(name);
     if (!cmd) {
-        if (name[0] == '-')
-            fprintf(stderr, "kmill: unknown option '%s'\n", name);
-        else
-            fprintf(stderr, "kmill: unknown command '%s'\n", name);
+        const char *near = name[0] == '-' ? near_global(name) : cli_near_command(name);
+        fprintf(stderr, "kmill: unknown %s '%s'", name[0] == '-' ? "option" : "command", name);
+        if (near)
+            fprintf(stderr, "; did you mean '%s'?", near);
+        fputc('\n', stderr);
         fprintf(stderr, "Try 'kmill --help' for the list of commands.\n");
         return EXIT_USAGE;
     }

@@ -308,6 +308,26 @@ static int sniff_head(struct conv *c, const unsigned char *p, size_t n)
     return 0;
 }
 
+int km_convert_probe(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    unsigned char p[4096];
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? pread(fd, p, sizeof p, 0) : -1;
+    close(fd);
+    int k;
+    if (n <= 0 || magic_of(p, (size_t)n, &k) || !memchr(p, '\n', (size_t)n))
+        return 0;
+    /* text: no control byte but tab, CR and LF (which also rules out
+     * kmill's own signatures, holding 0x1a, even cut short) */
+    for (ssize_t i = 0; i < n; i++)
+        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\r' && p[i] != '\n') || p[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 /* Refuse text p[0..n), which starts at line `line` and at a record's
  * start, if it holds a NUL byte: binary data, named by the line and
  * field the parser would name (quotes followed, as km_csv_split does).

@@ -15,13 +15,8 @@
 
 int km_features_label(km_ctx *ctx, const km_schema *s, const char *label, uint32_t *col)
 {
-    if (label) {
-        long j = km_schema_find(s, label);
-        if (j < 0)
-            return km_seterr(&ctx->err, KM_EDATA, "--label: no column named '%s'", label);
-        *col = (uint32_t)j;
-        return 0;
-    }
+    if (label)
+        return km_schema_column(s, label, "--label", col, &ctx->err);
     static const char *names[] = {"label", "target", "class", "y"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         for (uint32_t j = 0; j < s->ncols; j++)

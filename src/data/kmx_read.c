@@ -446,6 +446,17 @@ void km_kmx_close(km_kmx *d)
 
 const km_schema *km_kmx_schema(const km_kmx *d) { return &d->schema; }
 const char *km_kmx_path(const km_kmx *d) { return d->path; }
+
+int km_kmx_set_name(km_kmx *d, const char *name)
+{
+    char *p = strdup(name);
+    if (!p)
+        return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+    free(d->path);
+    d->path = p;
+    return 0;
+}
+
 uint64_t km_kmx_rows(const km_kmx *d) { return d->nrows; }
 uint64_t km_kmx_nchunks(const km_kmx *d) { return d->nchunks; }
 const km_kmx_chunk *km_kmx_chunk_info(const km_kmx *d, uint64_t k) { return &d->index[k]; }

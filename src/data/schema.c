@@ -4,8 +4,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kmill/schema.h"
+#include "kmill/suggest.h"
 
 void km_schema_free(km_schema *s)
 {
@@ -81,6 +83,51 @@ static int parse_index(const char *s, size_t len, uint32_t ncols, uint32_t *out)
     return 0;
 }
 
+/* KM_EINVAL: opt names no column; the closest name suggested when one is
+ * close (kmill/suggest.h), else how columns are named. */
+static int no_column(const km_schema *s, const char *name, const char *opt, km_err *e)
+{
+    km_suggest sg;
+    km_suggest_init(&sg, name, strlen(name));
+    for (uint32_t j = 0; j < s->ncols; j++)
+        km_suggest_add(&sg, s->cols[j].name, strlen(s->cols[j].name));
+    const char *near = km_suggest_best(&sg);
+    if (near)
+        return km_seterr(e, KM_EINVAL, "%s: no column '%s'; did you mean '%s'?", opt, name, near);
+    return km_seterr(e, KM_EINVAL, "%s: no column '%s' (columns are named in the header, "
+                     "or numbered 1 to %u)", opt, name, s->ncols);
+}
+
+int km_schema_column(const km_schema *s, const char *name, const char *opt, uint32_t *col,
+                     km_err *e)
+{
+    long j = km_schema_find(s, name);
+    if (j >= 0) {
+        *col = (uint32_t)j;
+        return 0;
+    }
+    long other = -1;
+    for (uint32_t k = 0; k < s->ncols; k++) {
+        if (strcasecmp(s->cols[k].name, name) != 0)
+            continue;
+        if (j >= 0)
+            other = k;
+        else
+            j = k;
+    }
+    if (other >= 0)
+        return km_seterr(e, KM_EINVAL, "%s: '%s' is ambiguous: columns '%s' and '%s' differ from "
+                         "it only in case; give the name exactly", opt, name, s->cols[j].name,
+                         s->cols[other].name);
+    if (j >= 0) {
+        *col = (uint32_t)j;
+        return 0;
+    }
+    if (parse_index(name, strlen(name), s->ncols, col) == 0)
+        return 0;
+    return no_column(s, name, opt, e);
+}
+
 /* One item of a list: a name, a number, or a range a-b. Appends to idx. */
 static int resolve_item(const km_schema *s, const char *item, size_t len, const char *opt,
                         uint32_t **idx, uint32_t *n, size_t *cap, km_err *e)
@@ -100,8 +147,7 @@ static int resolve_item(const km_schema *s, const char *item, size_t len, const 
         const char *dash = memchr(item, '-', len);
         if (!dash || parse_index(item, (size_t)(dash - item), s->ncols, &lo) ||
             parse_index(dash + 1, len - (size_t)(dash - item) - 1, s->ncols, &hi) || hi < lo)
-            return km_seterr(e, KM_EINVAL, "%s: no column '%s' (columns are named in the header, "
-                             "or numbered 1 to %u)", opt, name, s->ncols);
+            return no_column(s, name, opt, e);
     }
     for (uint32_t k = lo; k <= hi; k++) {
         if (*n == *cap) {

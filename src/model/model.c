@@ -786,6 +786,23 @@ static int read_sections(km_ctx *ctx, const char *path, int fd, uint64_t size, k
     return rc ? rc : check_whole(&r, m);
 }
 
+int km_model_probe(const char *path, unsigned *major, unsigned *minor)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    unsigned char h[12];
+    int yes = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_full(fd, h, sizeof h) == 0 &&
+              memcmp(h, MAGIC, 8) == 0;
+    close(fd);
+    if (yes) {
+        *major = get_u16(h + 8);
+        *minor = get_u16(h + 10);
+    }
+    return yes;
+}
+
 int km_model_load(km_ctx *ctx, const char *path, km_model *m)
 {
     memset(m, 0, sizeof *m);

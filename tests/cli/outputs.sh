@@ -63,16 +63,16 @@ expect_status 0 "$KMILL" predict m.kmm d.kmx -o -
 
 # a dataset or model that is a pipe: refused at once, not waited for
 mkfifo fifo
-for c in info cat; do
-    expect_status 1 "$KMILL" $c fifo
-    expect_err_line "kmill $c: fifo: a pipe, not a regular file; give the dataset as a file"
-done
+expect_status 1 "$KMILL" info fifo
+expect_err_line "kmill info: fifo: a pipe, not a regular file; give the dataset or model as a file"
+expect_status 1 "$KMILL" cat fifo
+expect_err_line "kmill cat: fifo: a pipe, not a regular file; give the dataset as a file"
 expect_status 1 "$KMILL" predict fifo d.kmx
 expect_err_line "kmill predict: fifo: a pipe, not a regular file; give the model as a file"
 expect_status 1 "$KMILL" features fifo
 expect_err_line "kmill features: fifo: a pipe, not a regular file; give the model as a file"
 expect_status 1 "$KMILL" info /dev/null
-expect_err_line "kmill info: /dev/null: a character device, not a regular file; give the dataset as a file"
+expect_err_line "kmill info: /dev/null: a character device, not a regular file; give the dataset or model as a file"
 
 # a write error on standard output: one line
 if [ -w /dev/full ]; then

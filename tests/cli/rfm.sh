@@ -40,6 +40,14 @@ expect_status 0 "$KMILL" features --json lr.kmm &&
 expect_status 0 "$KMILL" features --matrix lr.kmm
 [ "$(wc -l <out)" -eq 21 ] && [ "$(head -n 1 out)" = "x0,x1,x2,x3,x4,x5,x6,x7,x8,x9,x10,x11,x12,x13,x14,x15,x16,x17,x18,x19" ] &&
     pass || fail "--matrix: $(head -n 2 out)"
+# info says what it is: an RFM with a full M, trained without a split
+expect_status 0 "$KMILL" info lr.kmm &&
+    expect_contains out "kind:       Recursive Feature Machine, full M (iteration " &&
+    expect_contains out " of 5 kept)" && expect_contains out "M:          full, 20 x 20" &&
+    expect_contains out "rows:       4000 trained on, 4000 for validation"
+expect_status 0 "$KMILL" info --json lr.kmm && expect_contains out '"kind":"rfm","task":"regression"' &&
+    expect_contains out '"metric":"full","centres":4000,"features":20,"outputs":1' &&
+    expect_contains out '"selection":{"rfm_iterations":5,"best_iteration":'
 # the model predicts like any other
 expect_status 0 "$KMILL" eval lr.kmm lr-test.csv
 
@@ -56,6 +64,9 @@ expect_status 0 "$KMILL" train --bandwidth 1,10 --reg 1e-3,1e-2 --val-frac 0.2 -
     expect_contains err "n=1500 "
 [ "$(wc -l <grid.tsv)" -eq 5 ] && [ "$(cut -f 1,2 grid.tsv | sort -u | wc -l)" -eq 5 ] && pass ||
     fail "grid log: $(cat grid.tsv)"
+expect_status 0 "$KMILL" info grid.kmm && expect_contains out "kind:       kernel machine" &&
+    expect_contains out "centres:    1500" &&
+    expect_contains out "rows:       1200 trained on, 300 for validation; refitted on both"
 expect_status 1 "$KMILL" features grid.kmm &&
     expect_err_line "kmill features: grid.kmm: no learned feature matrix (trained without --rfm): nothing to rank"
 expect_status 0 "$KMILL" train --rfm --diag --iters 2 --center-grads cat.csv -o diag.kmm &&

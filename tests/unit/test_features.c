@@ -8,6 +8,18 @@
 
 #include "kmill/features.h"
 
+/* A schema of numeric columns with these names (NULL-terminated). */
+static km_schema named_columns(const char *const *names)
+{
+    uint32_t n = 0;
+    while (names[n])
+        n++;
+    km_schema s = {n, calloc(n, sizeof(km_column))};
+    for (uint32_t j = 0; j < n; j++)
+        s.cols[j].name = strdup(names[j]);
+    return s;
+}
+
 static void set_levels(km_column *c, const char **lv, uint32_t n)
 {
     c->type = KM_COL_CATEGORICAL;
@@ -96,9 +108,7 @@ Test(features, task_inference_and_scaling)
 {
     km_ctx ctx;
     km_ctx_init(&ctx, "t");
-    km_schema s = {2, calloc(2, sizeof(km_column))};
-    s.cols[0].name = strdup("target");
-    s.cols[1].name = strdup("v");
+    km_schema s = named_columns((const char *const[]){"target", "v", NULL});
     s.cols[1].stats = (km_colstats){-1, 3, 4, 10, 4, 0};
     float ints[6] = {1, 2, 2, 7, NAN, 1}, reals[3] = {0.5f, 1, 2};
     km_feat_opts o = {NULL, KM_TASK_AUTO, KM_SCALE_MINMAX};
@@ -125,8 +135,38 @@ Test(features, task_inference_and_scaling)
     cr_assert_eq(km_features_label(&ctx, &s, NULL, &lc), KM_EDATA);
     cr_assert_str_eq(ctx.err.msg, "no label column: name one with --label (no column is called "
                                   "label, target, class or y; columns: price, v)");
-    cr_assert_eq(km_features_label(&ctx, &s, "nope", &lc), KM_EDATA);
-    cr_assert_str_eq(ctx.err.msg, "--label: no column named 'nope'");
+    cr_assert_eq(km_features_label(&ctx, &s, "nope", &lc), KM_EINVAL);
+    cr_assert_str_eq(ctx.err.msg, "--label: no column 'nope' (columns are named in the header, "
+                                  "or numbered 1 to 2)");
+    km_schema_free(&s);
+}
+
+/* --label: exactly, then but for case when only one column matches so,
+ * then by number; an ambiguous or unknown one is a usage error. */
+Test(features, label_by_name_case_or_number)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    km_schema s = named_columns((const char *const[]){"Species", "width", "Width", "3", NULL});
+    uint32_t lc = 99;
+    cr_assert_eq(km_features_label(&ctx, &s, "Species", &lc), 0);
+    cr_assert_eq(lc, 0);
+    cr_assert_eq(km_features_label(&ctx, &s, "SPECIES", &lc), 0);
+    cr_assert_eq(lc, 0);
+    cr_assert_eq(km_features_label(&ctx, &s, "Width", &lc), 0, "an exact match wins");
+    cr_assert_eq(lc, 2);
+    cr_assert_eq(km_features_label(&ctx, &s, "2", &lc), 0);
+    cr_assert_eq(lc, 1);
+    cr_assert_eq(km_features_label(&ctx, &s, "3", &lc), 0, "a name wins over a number");
+    cr_assert_eq(lc, 3);
+    cr_assert_eq(km_features_label(&ctx, &s, "WIDTH", &lc), KM_EINVAL);
+    cr_assert_str_eq(ctx.err.msg, "--label: 'WIDTH' is ambiguous: columns 'width' and 'Width' "
+                                  "differ from it only in case; give the name exactly");
+    cr_assert_eq(km_features_label(&ctx, &s, "Speceis", &lc), KM_EINVAL);
+    cr_assert_str_eq(ctx.err.msg, "--label: no column 'Speceis'; did you mean 'Species'?");
+    cr_assert_eq(km_features_label(&ctx, &s, "5", &lc), KM_EINVAL);
+    cr_assert_str_eq(ctx.err.msg, "--label: no column '5' (columns are named in the header, "
+                                  "or numbered 1 to 4)");
     km_schema_free(&s);
 }
 

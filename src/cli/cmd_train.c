@@ -25,7 +25,7 @@ const char train_usage[] =
     "      --label COL        label column, by name (any case) or number (default:\n"
     "                         label, target, class or y)\n"
     "      --task T           auto (default), classify or regress\n"
-    "      --scale S          standard (default), minmax or none\n"
+    "      --scale S          minmax (default), standard or none\n"
     "      --kernel K         laplace (default) or gaussian\n"
     "      --bandwidth L[,L..] kernel bandwidth, > 0 (default 10); a list is a grid\n"
     "      --reg R[,R..]      ridge, >= 0 (default 1e-3); a list is a grid (values > 0)\n"

@@ -18,7 +18,7 @@ void km_train_defaults(km_train_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->feat.task = KM_TASK_AUTO;
-    o->feat.scale = KM_SCALE_STANDARD;
+    o->feat.scale = KM_SCALE_MINMAX; /* why: kmill-train(1), "Labels and features" */
     km_search_defaults(&o->search);
     o->val_frac = -1;
 }

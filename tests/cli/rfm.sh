@@ -78,9 +78,9 @@ expect_status 0 "$KMILL" features diag.kmm &&
 # RFM on spilled tiles gives the M of the run in RAM
 "$KMILL" convert -q cat.csv -o cat.kmx
 mkdir sp
-expect_status 0 "$KMILL" train -v --rfm --iters 2 --threads 2 --solver pcg --rank 100 --store spill \
+expect_status 0 "$KMILL" train -v --rfm --iters 2 --threads 2 --solver pcg --rank 100 --scale standard --store spill \
     --mem 70M --tmpdir sp cat.kmx -o s.kmm && expect_contains err "spilled"
-expect_status 0 "$KMILL" train --rfm --iters 2 --threads 2 --solver pcg --rank 100 --mem 8G cat.kmx -o r.kmm
+expect_status 0 "$KMILL" train --rfm --iters 2 --threads 2 --solver pcg --rank 100 --scale standard --mem 8G cat.kmx -o r.kmm
 "$KMILL" features --matrix s.kmm | tail -n +2 | tr ',' '\n' >s.txt
 "$KMILL" features --matrix r.kmm | tail -n +2 | tr ',' '\n' >r.txt
 paste s.txt r.txt | awk '{ d += ($1 - $2)^2; n += $2^2 } END { exit !(n > 0 && sqrt(d / n) <= 1e-4) }' &&

@@ -94,7 +94,7 @@ label:      Species (classes: setosa, versicolor, virginica)
 kernel:     gaussian, bandwidth 2
 ridge:      0.01
 M:          none
-features:   2, from 2 columns (2 numeric, 0 categorical), standard scaling
+features:   2, from 2 columns (2 numeric, 0 categorical), min-max scaling
 centres:    6
 rows:       6 trained on
 solver:     direct, 0 iterations, relative residual R
@@ -109,7 +109,7 @@ expect_status 0 "$KMILL" info --json iris.kmm
 for field in '{"file":"iris.kmm","format":"'"$fmt"'","file_bytes":'"$size"',"kind":"kernel"' \
     '"task":"classification","label":"Species","classes":["setosa","versicolor","virginica"]' \
     '"kernel":"gaussian","bandwidth":2,"reg":0.01,"metric":"none","centres":6' \
-    '"features":2,"outputs":3,"numeric_columns":2,"categorical_columns":0,"scale":"standard"' \
+    '"features":2,"outputs":3,"numeric_columns":2,"categorical_columns":0,"scale":"min-max"' \
     '"solver":"direct","iterations":0,"residual":' '"train_accuracy":1,"selection":null' \
     '"provenance":{"version":"'"$ver"'","command":"kmill train -q --label Species --kernel gaussian --bandwidth 2 --reg 0.01 -o iris.kmm iris.kmx","created":"' \
     '"data":"iris.kmx","data_checksum":"'; do

@@ -898,7 +898,7 @@ int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data,
         p.prog_base = first;
         if ((rc = km_kscorer_run(&p, pool, X, nr, sc)))
             break;
-        rc = fn(arg, sc, y, nr);
+        rc = fn(arg, sc, y, rows, nr);
     }
     km_progress_end(&prog);
     km_kmx_scan_close(scan);

@@ -35,6 +35,16 @@ typedef struct km_model_read {
     char **cat;
 } km_model_read;
 
+/* The softmax temperature of the class probabilities (kmill/calib.h),
+ * fitted on the validation rows (section CALI, since 1.2). rows = 0:
+ * none (no validation rows, a regression, a refit on them, or a model
+ * written before). */
+typedef struct km_calib {
+    double T;          /* > 0 */
+    uint64_t rows;     /* validation rows it was fitted on */
+    double nll;        /* their mean log-loss at T */
+} km_calib;
+
 typedef struct km_model {
     km_features feat;
     km_model_read read;
@@ -61,6 +71,7 @@ typedef struct km_model {
     uint64_t agop_samples;
     uint64_t train_rows, val_rows;
     double val_metric;     /* accuracy or MSE on the validation rows */
+    km_calib cal;
 } km_model;
 
 void km_model_free(km_model *m);

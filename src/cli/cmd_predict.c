@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "kmill/bytes.h"
+#include "kmill/calib.h"
 #include "kmill/csv.h"
 #include "kmill/io.h"
 #include "kmill/log.h"
@@ -30,6 +31,8 @@ const char predict_usage[] =
     "                     option repeats) first on each line, to join on\n"
     "      --scores       add the raw scores, one column per class (score_CLASS):\n"
     "                     regression outputs on one-hot targets, not probabilities\n"
+    "      --proba        add class probabilities (prob_CLASS): softmax(scores / T),\n"
+    "                     T fitted on the validation rows in training\n"
     "      --tmpdir DIR   where CSV input is converted (default $TMPDIR or /tmp)\n"
     "      --io MODE      auto (default), uring or pread\n"
     "Reading CSV input (by default as the model's training CSV was read):\n"
@@ -51,12 +54,13 @@ const char eval_usage[] =
     "  -q, --quiet  -v, --verbose  --mem SIZE  --threads N  --progress  --no-progress\n"
     "  -h, --help\n";
 
-enum { O_SCORES = OPT_CMD_BASE, O_JSON, O_TMPDIR, O_IO, O_ID };
+enum { O_SCORES = OPT_CMD_BASE, O_JSON, O_TMPDIR, O_IO, O_ID, O_PROBA };
 
 static const struct option predict_opts[] = {
     {"output", required_argument, NULL, 'o'},
     {"scores", no_argument, NULL, O_SCORES},
     {"id", required_argument, NULL, O_ID},
+    {"proba", no_argument, NULL, O_PROBA},
     {"tmpdir", required_argument, NULL, O_TMPDIR},
     {"io", required_argument, NULL, O_IO},
     CLI_COLUMN_LONGOPTS,
@@ -74,8 +78,8 @@ static const struct option eval_opts[] = {
 struct st {
     const cli_cmd *cmd;
     const char *output, *tmpdir;
-    const char *data;    /* the DATA argument */
-    int scores, json, io;
+    const char *model, *data; /* the arguments */
+    int scores, proba, json, io;
     km_convert_opts cols; /* how CSV input is read, over the model's record */
     unsigned cols_given;
     char **ids;          /* --id's column names, in order (malloc'd) */
@@ -122,6 +126,7 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     case 'o': s->output = arg; break;
     case O_SCORES: s->scores = 1; break;
     case O_ID: return id_arg(s, ctx, arg);
+    case O_PROBA: s->proba = 1; break;
     case O_JSON: s->json = 1; break;
     case O_TMPDIR: s->tmpdir = arg; break;
     case O_IO: return cli_io_arg(s->cmd, ctx, arg, &s->io) ? EXIT_USAGE : -1;
@@ -146,7 +151,8 @@ struct pred {
     const km_schema *schema; /* the data's */
     const uint32_t *idc;     /* the --id columns, indices into schema */
     uint32_t nids;
-    int scores;
+    int scores, proba;
+    float *prob;             /* a row's probabilities, with proba */
     FILE *f;
     km_outfile *of;
     km_buf b;
@@ -197,6 +203,12 @@ static int pred_block(void *arg, const float *sc, const float *y, const float *r
             for (uint32_t j = 0; p->scores && j < m->c; j++) {
                 km_buf_raw(&p->b, ",", 1);
                 put_float(&p->b, s[j]);
+            }
+            if (p->proba)
+                km_softmax(s, m->c, m->cal.T, p->prob);
+            for (uint32_t j = 0; p->proba && j < m->c; j++) {
+                km_buf_raw(&p->b, ",", 1);
+                put_float(&p->b, p->prob[j]);
             }
         } else {
             put_float(&p->b, s[0]);
@@ -263,6 +275,7 @@ static int run_open(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv, cons
         return cli_fail(ctx, rc);
     }
     km_blas_threads(ctx->threads);
+    s->model = argv[first];
     s->data = argv[first + 1];
     return -1;
 }
@@ -290,29 +303,58 @@ static int find_ids(km_ctx *ctx, const struct st *s, const km_schema *sch, uint3
     return 0;
 }
 
-/* The header line: the --id columns' names, prediction, score_CLASS. */
-static int put_header(km_ctx *ctx, struct pred *p)
+/* A column per class, named PREFIX then the class, quoted as a whole
+ * when needed. */
+static int put_class_names(km_ctx *ctx, struct pred *p, const char *prefix)
 {
     const km_model *m = p->m;
+    size_t pl = strlen(prefix);
+    for (uint32_t j = 0; j < m->c; j++) {
+        size_t len = m->feat.class_len[j];
+        char *name = malloc(pl + len + 1);
+        if (!name)
+            return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        memcpy(name, prefix, pl);
+        memcpy(name + pl, m->feat.classes[j], len);
+        km_buf_raw(&p->b, ",", 1);
+        km_csv_put_field(&p->b, name, pl + len);
+        free(name);
+    }
+    return 0;
+}
+
+/* The header line: the --id columns' names, prediction, score_CLASS,
+ * prob_CLASS. */
+static int put_header(km_ctx *ctx, struct pred *p)
+{
     for (uint32_t k = 0; k < p->nids; k++) {
         const char *name = p->schema->cols[p->idc[k]].name;
         km_csv_put_field(&p->b, name, strlen(name));
         km_buf_raw(&p->b, ",", 1);
     }
     km_buf_raw(&p->b, "prediction", 10);
-    for (uint32_t j = 0; p->scores && j < m->c; j++) {
-        /* score_CLASS, quoted as a whole when needed */
-        size_t len = m->feat.class_len[j];
-        char *name = malloc(len + 7);
-        if (!name)
-            return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-        memcpy(name, "score_", 6);
-        memcpy(name + 6, m->feat.classes[j], len);
-        km_buf_raw(&p->b, ",", 1);
-        km_csv_put_field(&p->b, name, len + 6);
-        free(name);
-    }
+    int rc = 0;
+    if (p->scores)
+        rc = put_class_names(ctx, p, "score_");
+    if (!rc && p->proba)
+        rc = put_class_names(ctx, p, "prob_");
     km_buf_raw(&p->b, "\n", 1);
+    return rc;
+}
+
+/* --proba needs a classification with a temperature (kmill/calib.h). */
+static int proba_check(km_ctx *ctx, const km_model *m, const char *path, float **prob)
+{
+    if (m->feat.task != KM_TASK_CLASSIFY)
+        return km_seterr(&ctx->err, KM_EDATA,
+                         "%s: a regression model has no class probabilities (--proba)", path);
+    if (!m->cal.rows)
+        return km_seterr(&ctx->err, KM_EDATA,
+                         "%s: no class probabilities (--proba): the model has no temperature "
+                         "fitted on validation rows; train it with --val-frac or --val, "
+                         "without --refit", path);
+    if (!(*prob = malloc(m->c * sizeof **prob)))
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -336,8 +378,11 @@ int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     p.nids = s.nids;
     p.scores = s.scores && m->feat.task == KM_TASK_CLASSIFY;
     p.f = stdout;
+    p.proba = s.proba;
     int rc = find_ids(ctx, &s, p.schema, &idc);
     p.idc = idc;
+    if (!rc && s.proba)
+        rc = proba_check(ctx, m, s.model, &p.prob);
     if (!rc && s.output) {
         rc = km_outfile_open(ctx, &of, s.output);
         if (!rc)
@@ -360,6 +405,7 @@ out:
     if (p.of)
         km_outfile_abort(p.of);
     free(p.b.p);
+    free(p.prob);
     free(idc);
     ids_free(&s);
     run_close(&r);

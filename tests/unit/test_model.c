@@ -621,3 +621,49 @@ Test(model, stream_hands_over_the_rows)
     km_model_free(&m);
     unlink(dpath);
 }
+
+/* ---- the temperature (section CALI) ------------------------------------- */
+
+static void save_calibrated(void)
+{
+    km_model m;
+    make_model(&m, KM_METRIC_NONE, 3, 2);
+    m.cal = (km_calib){0.25, 40, 0.375};
+    cr_assert_eq(km_model_save(&ctx, &m, path), 0, "%s", ctx.err.msg);
+    km_model_free(&m);
+}
+
+/* CALI's field at off replaced by the 8 bytes b: refused with want. */
+static void cali_refused(size_t off, const unsigned char *b, const char *want)
+{
+    save_calibrated();
+    kmm k;
+    split(&k);
+    int i = find(&k, "CALI");
+    memcpy(k.s[i].p + off, b, 8);
+    char full[KM_ERRMSG_MAX];
+    snprintf(full, sizeof full, "section CALI at byte %zu: %s", at(&k, i), want);
+    join(&k);
+    refused(full);
+}
+
+Test(model, temperature_round_trips_and_is_checked)
+{
+    save_calibrated();
+    km_model m;
+    cr_assert_eq(km_model_load(&ctx, path, &m), 0, "%s", ctx.err.msg);
+    cr_assert(m.cal.T == 0.25 && m.cal.rows == 40 && m.cal.nll == 0.375);
+    km_model_free(&m);
+    const double T[] = {0, -1, INFINITY, NAN};
+    const char *want[] = {"temperature 0 is not a positive number",
+                          "temperature -1 is not a positive number",
+                          "temperature inf is not a positive number",
+                          "temperature nan is not a positive number"};
+    for (int t = 0; t < 4; t++) {
+        unsigned char b[8];
+        put_f64(b, T[t]);
+        cali_refused(0, b, want[t]);
+    }
+    unsigned char zero[8] = {0};
+    cali_refused(8, zero, "a temperature fitted on 0 rows");
+}

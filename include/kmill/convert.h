@@ -31,6 +31,10 @@ enum { KM_BAD_ERROR = 0, KM_BAD_MISSING = 1 };
  * become categories of their text), as "2", "4", "more" should be. */
 #define KM_STRAY_SHARE 20
 
+/* The most levels of a column kept with keep type 4 (an identifier):
+ * category codes are floats, exact up to 2^24. */
+#define KM_ID_LEVELS 16777216u
+
 /* The NA tokens used when none are given. */
 #define KM_DEFAULT_NA ",NA,NaN,nan,N/A,null,NULL,?"
 
@@ -55,7 +59,9 @@ typedef struct km_convert_opts {
     /* Only these columns, by name, each typed as keep_type says (0 as
      * inferred, 1 numeric, 2 categorical with the text as written, 3
      * categorical with numbers as their shortest text, as inference makes
-     * them), besides the lists above; names the input lacks are skipped.
+     * them, 4 as 2 but bounded by KM_ID_LEVELS instead of max_levels: an
+     * identifier carried along, a level per row), besides the lists above;
+     * names the input lacks are skipped.
      * How predict and eval read CSV for a model: the columns it binds,
      * typed as in training. nkeep = 0: all. */
     const char *const *keep;

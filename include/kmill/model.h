@@ -35,6 +35,16 @@ typedef struct km_model_read {
     char **cat;
 } km_model_read;
 
+/* The softmax temperature of the class probabilities (kmill/calib.h),
+ * fitted on the validation rows (section CALI, since 1.2). rows = 0:
+ * none (no validation rows, a regression, a refit on them, or a model
+ * written before). */
+typedef struct km_calib {
+    double T;          /* > 0 */
+    uint64_t rows;     /* validation rows it was fitted on */
+    double nll;        /* their mean log-loss at T */
+} km_calib;
+
 typedef struct km_model {
     km_features feat;
     km_model_read read;
@@ -61,6 +71,7 @@ typedef struct km_model {
     uint64_t agop_samples;
     uint64_t train_rows, val_rows;
     double val_metric;     /* accuracy or MSE on the validation rows */
+    km_calib cal;
 } km_model;
 
 void km_model_free(km_model *m);
@@ -88,18 +99,23 @@ int km_model_scores(km_ctx *ctx, km_pool *pool, const km_model *m, const float *
 /* The checksum of a dataset's contents, as stored in models. */
 uint32_t km_kmx_checksum(const km_kmx *d);
 
-/* Stream a dataset through a model: each block of rows is bound by column
- * name, transformed, scored, and handed to fn with its targets (NaN where
- * the label is missing or the dataset has none) until fn returns non-zero
- * (that value is returned). *unseen counts categorical values unseen in
- * training. need_label: a dataset without the label column is an error. */
 /* What streaming data through m holds (kmill/plan.h): the model, the
  * kernel block against its centres (a quarter of mem), the dataset
  * reader with `tasks` decoding tasks, a chunk's features and scores. */
 void km_predict_estimate(const km_model *m, const km_kmx *data, int tasks, uint64_t mem,
                          km_plan *p);
 
-typedef int (*km_scores_fn)(void *arg, const float *scores, const float *y, size_t n);
+/* Stream a dataset through a model: each block of rows is bound by column
+ * name, transformed, scored, and handed to fn with its targets (NaN where
+ * the label is missing or the dataset has none) and its rows as the
+ * dataset holds them (n x the schema's ncols: numbers, category codes
+ * into the schema's levels, NaN for missing; so that a caller can carry
+ * other columns, an identifier, along with the scores) until fn returns
+ * non-zero (that value is returned). *unseen counts categorical values
+ * unseen in training. need_label: a dataset without the label column is
+ * an error. */
+typedef int (*km_scores_fn)(void *arg, const float *scores, const float *y, const float *rows,
+                            size_t n);
 int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data, int need_label,
                     km_scores_fn fn, void *arg, uint64_t *unseen);
 

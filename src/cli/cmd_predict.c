@@ -1,5 +1,6 @@
 /* cmd_predict.c - `kmill predict` and `kmill eval`: a model streamed over a
  * dataset, block by block (km_model_stream), either written out as CSV
+ * (after the identifier columns --id names, copied from the data's rows)
  * or summed into metrics (kmill/metrics.h). */
 #include "config.h"
 #include <errno.h>
@@ -9,6 +10,7 @@
 
 #include "cli.h"
 #include "kmill/bytes.h"
+#include "kmill/calib.h"
 #include "kmill/csv.h"
 #include "kmill/io.h"
 #include "kmill/log.h"
@@ -25,7 +27,12 @@ const char predict_usage[] =
     "header line 'prediction'.\n"
     "\n"
     "  -o, --output FILE  write to FILE (atomically) instead of standard output\n"
-    "      --scores       add one column of scores per class (score_CLASS)\n"
+    "      --id COLS      copy these columns of DATA (names, comma-separated; the\n"
+    "                     option repeats) first on each line, to join on\n"
+    "      --scores       add the raw scores, one column per class (score_CLASS):\n"
+    "                     regression outputs on one-hot targets, not probabilities\n"
+    "      --proba        add class probabilities (prob_CLASS): softmax(scores / T),\n"
+    "                     T fitted on the validation rows in training\n"
     "      --tmpdir DIR   where CSV input is converted (default $TMPDIR or /tmp)\n"
     "      --io MODE      auto (default), uring or pread\n"
     "Reading CSV input (by default as the model's training CSV was read):\n"
@@ -47,11 +54,13 @@ const char eval_usage[] =
     "  -q, --quiet  -v, --verbose  --mem SIZE  --threads N  --progress  --no-progress\n"
     "  -h, --help\n";
 
-enum { O_SCORES = OPT_CMD_BASE, O_JSON, O_TMPDIR, O_IO };
+enum { O_SCORES = OPT_CMD_BASE, O_JSON, O_TMPDIR, O_IO, O_ID, O_PROBA };
 
 static const struct option predict_opts[] = {
     {"output", required_argument, NULL, 'o'},
     {"scores", no_argument, NULL, O_SCORES},
+    {"id", required_argument, NULL, O_ID},
+    {"proba", no_argument, NULL, O_PROBA},
     {"tmpdir", required_argument, NULL, O_TMPDIR},
     {"io", required_argument, NULL, O_IO},
     CLI_COLUMN_LONGOPTS,
@@ -69,11 +78,46 @@ static const struct option eval_opts[] = {
 struct st {
     const cli_cmd *cmd;
     const char *output, *tmpdir;
-    const char *data;    /* the DATA argument */
-    int scores, json, io;
+    const char *model, *data; /* the arguments */
+    int scores, proba, json, io;
     km_convert_opts cols; /* how CSV input is read, over the model's record */
     unsigned cols_given;
+    char **ids;          /* --id's column names, in order (malloc'd) */
+    uint32_t nids;
 };
+
+/* --id LIST: its names onto s->ids. Names only, not numbers: a file to
+ * predict on is often laid out otherwise than the training file, and a
+ * CSV's numbers would not survive its conversion to the model's columns. */
+static int id_arg(struct st *s, km_ctx *ctx, const char *arg)
+{
+    for (const char *p = arg;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 0)
+            return cli_usage_error(s->cmd, ctx,
+                                   "invalid --id '%s' (column names, separated by commas)", arg);
+        char **v = realloc(s->ids, (s->nids + 1) * sizeof *v);
+        if (v)
+            s->ids = v;
+        char *name = v ? km_memdup(p, len) : NULL;
+        if (!name)
+            return cli_fail(ctx, km_seterr(&ctx->err, KM_ENOMEM, "out of memory"));
+        s->ids[s->nids++] = name;
+        if (!e)
+            return -1;
+        p = e + 1;
+    }
+}
+
+static void ids_free(struct st *s)
+{
+    for (uint32_t k = 0; k < s->nids; k++)
+        free(s->ids[k]);
+    free(s->ids);
+    s->ids = NULL;
+    s->nids = 0;
+}
 
 static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
 {
@@ -81,6 +125,8 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     switch (opt) {
     case 'o': s->output = arg; break;
     case O_SCORES: s->scores = 1; break;
+    case O_ID: return id_arg(s, ctx, arg);
+    case O_PROBA: s->proba = 1; break;
     case O_JSON: s->json = 1; break;
     case O_TMPDIR: s->tmpdir = arg; break;
     case O_IO: return cli_io_arg(s->cmd, ctx, arg, &s->io) ? EXIT_USAGE : -1;
@@ -102,7 +148,11 @@ static void put_float(km_buf *b, float v)
 struct pred {
     km_ctx *ctx;
     const km_model *m;
-    int scores;
+    const km_schema *schema; /* the data's */
+    const uint32_t *idc;     /* the --id columns, indices into schema */
+    uint32_t nids;
+    int scores, proba;
+    float *prob;             /* a row's probabilities, with proba */
     FILE *f;
     km_outfile *of;
     km_buf b;
@@ -120,19 +170,45 @@ static int pred_flush(struct pred *p)
     return rc;
 }
 
-static int pred_block(void *arg, const float *sc, const float *y, size_t n)
+/* A value of column col as the data holds it: a category's text, a
+ * number's shortest text, nothing for a missing value. */
+static void put_value(km_buf *b, const km_column *col, float v)
+{
+    if (isnan(v))
+        return;
+    if (col->type == KM_COL_CATEGORICAL) { /* the dataset's reader checked the code */
+        uint32_t k = (uint32_t)v;
+        km_csv_put_field(b, col->levels[k], col->level_len[k]);
+    } else {
+        put_float(b, v);
+    }
+}
+
+static int pred_block(void *arg, const float *sc, const float *y, const float *rows, size_t n)
 {
     (void)y;
     struct pred *p = arg;
     const km_model *m = p->m;
+    uint32_t ncols = p->schema->ncols;
     for (size_t i = 0; i < n; i++) {
         const float *s = sc + i * m->c;
+        for (uint32_t k = 0; k < p->nids; k++) {
+            uint32_t j = p->idc[k];
+            put_value(&p->b, &p->schema->cols[j], rows[i * ncols + j]);
+            km_buf_raw(&p->b, ",", 1);
+        }
         if (m->feat.task == KM_TASK_CLASSIFY) {
             uint32_t k = km_argmax(s, m->c);
             km_csv_put_field(&p->b, m->feat.classes[k], m->feat.class_len[k]);
             for (uint32_t j = 0; p->scores && j < m->c; j++) {
                 km_buf_raw(&p->b, ",", 1);
                 put_float(&p->b, s[j]);
+            }
+            if (p->proba)
+                km_softmax(s, m->c, m->cal.T, p->prob);
+            for (uint32_t j = 0; p->proba && j < m->c; j++) {
+                km_buf_raw(&p->b, ",", 1);
+                put_float(&p->b, p->prob[j]);
             }
         } else {
             put_float(&p->b, s[0]);
@@ -189,7 +265,8 @@ static int run_open(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv, cons
     cli_keep keep = {0};
     km_convert_opts co;
     if (!rc)
-        rc = cli_model_columns(ctx, &r->m, &s->cols, s->cols_given, &co, &keep);
+        rc = cli_model_columns(ctx, &r->m, &s->cols, s->cols_given, (const char *const *)s->ids,
+                               s->nids, &co, &keep);
     if (!rc)
         rc = cli_open_data(ctx, argv[first + 1], s->io, s->tmpdir, r->pool, &co, NULL, &r->d);
     cli_keep_free(&keep);
@@ -198,8 +275,87 @@ static int run_open(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv, cons
         return cli_fail(ctx, rc);
     }
     km_blas_threads(ctx->threads);
+    s->model = argv[first];
     s->data = argv[first + 1];
     return -1;
+}
+
+/* The --id columns in the data: their indices into *idc (malloc'd), in
+ * order. A name the data lacks is an error; a numeric column holding
+ * integers beyond 2^24 is warned of, as float32 has lost their digits. */
+static int find_ids(km_ctx *ctx, const struct st *s, const km_schema *sch, uint32_t **idc)
+{
+    if (!(*idc = malloc((s->nids ? s->nids : 1) * sizeof **idc)))
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    for (uint32_t k = 0; k < s->nids; k++) {
+        long j = km_schema_find(sch, s->ids[k]);
+        if (j < 0)
+            return km_seterr(&ctx->err, KM_EDATA, "%s: no column '%s' (--id)", s->data,
+                             s->ids[k]);
+        (*idc)[k] = (uint32_t)j;
+        const km_column *col = &sch->cols[j];
+        if (col->type == KM_COL_NUMERIC && col->stats.count &&
+            fmax(fabs(col->stats.min), fabs(col->stats.max)) > 16777216.0)
+            km_warn(ctx, "--id column '%s' holds numbers beyond 2^24, stored as 32-bit floats "
+                    "to about 7 digits and printed so; convert DATA with --categorical '%s' "
+                    "to keep their text", col->name, col->name);
+    }
+    return 0;
+}
+
+/* A column per class, named PREFIX then the class, quoted as a whole
+ * when needed. */
+static int put_class_names(km_ctx *ctx, struct pred *p, const char *prefix)
+{
+    const km_model *m = p->m;
+    size_t pl = strlen(prefix);
+    for (uint32_t j = 0; j < m->c; j++) {
+        size_t len = m->feat.class_len[j];
+        char *name = malloc(pl + len + 1);
+        if (!name)
+            return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+        memcpy(name, prefix, pl);
+        memcpy(name + pl, m->feat.classes[j], len);
+        km_buf_raw(&p->b, ",", 1);
+        km_csv_put_field(&p->b, name, pl + len);
+        free(name);
+    }
+    return 0;
+}
+
+/* The header line: the --id columns' names, prediction, score_CLASS,
+ * prob_CLASS. */
+static int put_header(km_ctx *ctx, struct pred *p)
+{
+    for (uint32_t k = 0; k < p->nids; k++) {
+        const char *name = p->schema->cols[p->idc[k]].name;
+        km_csv_put_field(&p->b, name, strlen(name));
+        km_buf_raw(&p->b, ",", 1);
+    }
+    km_buf_raw(&p->b, "prediction", 10);
+    int rc = 0;
+    if (p->scores)
+        rc = put_class_names(ctx, p, "score_");
+    if (!rc && p->proba)
+        rc = put_class_names(ctx, p, "prob_");
+    km_buf_raw(&p->b, "\n", 1);
+    return rc;
+}
+
+/* --proba needs a classification with a temperature (kmill/calib.h). */
+static int proba_check(km_ctx *ctx, const km_model *m, const char *path, float **prob)
+{
+    if (m->feat.task != KM_TASK_CLASSIFY)
+        return km_seterr(&ctx->err, KM_EDATA,
+                         "%s: a regression model has no class probabilities (--proba)", path);
+    if (!m->cal.rows)
+        return km_seterr(&ctx->err, KM_EDATA,
+                         "%s: no class probabilities (--proba): the model has no temperature "
+                         "fitted on validation rows; train it with --val-frac or --val, "
+                         "without --refit", path);
+    if (!(*prob = malloc(m->c * sizeof **prob)))
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
+    return 0;
 }
 
 int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
@@ -207,57 +363,58 @@ int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     struct st s;
     struct run r;
     int st = run_open(cmd, ctx, argc, argv, "o:", predict_opts, &s, &r);
-    if (st >= 0)
+    if (st >= 0) {
+        ids_free(&s);
         return st;
+    }
     const km_model *m = &r.m;
     km_outfile of;
     struct pred p;
     memset(&p, 0, sizeof p);
-    int rc = 0;
-    if (s.output) {
+    uint32_t *idc = NULL;
+    p.ctx = ctx;
+    p.m = m;
+    p.schema = km_kmx_schema(r.d);
+    p.nids = s.nids;
+    p.scores = s.scores && m->feat.task == KM_TASK_CLASSIFY;
+    p.f = stdout;
+    p.proba = s.proba;
+    int rc = find_ids(ctx, &s, p.schema, &idc);
+    p.idc = idc;
+    if (!rc && s.proba)
+        rc = proba_check(ctx, m, s.model, &p.prob);
+    if (!rc && s.output) {
         rc = km_outfile_open(ctx, &of, s.output);
         if (!rc)
             p.of = &of;
     }
+    if (!rc)
+        rc = put_header(ctx, &p);
     if (rc)
         goto out;
-    p.ctx = ctx;
-    p.m = m;
-    p.scores = s.scores && m->feat.task == KM_TASK_CLASSIFY;
-    p.f = stdout;
-    km_buf_raw(&p.b, "prediction", 10);
-    for (uint32_t j = 0; p.scores && j < m->c; j++) {
-        /* score_CLASS, quoted as a whole when needed */
-        size_t len = m->feat.class_len[j];
-        char *name = malloc(len + 7);
-        if (!name) {
-            rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-            goto out;
-        }
-        memcpy(name, "score_", 6);
-        memcpy(name + 6, m->feat.classes[j], len);
-        km_buf_raw(&p.b, ",", 1);
-        km_csv_put_field(&p.b, name, len + 6);
-        free(name);
-    }
-    km_buf_raw(&p.b, "\n", 1);
     uint64_t unseen = 0;
     rc = km_model_stream(ctx, r.pool, m, r.d, 0, pred_block, &p, &unseen);
     if (!rc && unseen)
         km_warn(ctx, "%llu categorical values unseen in training (their features are zero)",
                 (unsigned long long)unseen);
+    if (!rc && p.b.len) /* the header, when DATA has no rows */
+        rc = pred_flush(&p);
     if (!rc && p.of)
         rc = km_outfile_commit(p.of);
 out:
     if (p.of)
         km_outfile_abort(p.of);
     free(p.b.p);
+    free(p.prob);
+    free(idc);
+    ids_free(&s);
     run_close(&r);
     return rc ? cli_fail(ctx, rc) : EXIT_OK;
 }
 
-static int eval_block(void *arg, const float *sc, const float *y, size_t n)
+static int eval_block(void *arg, const float *sc, const float *y, const float *rows, size_t n)
 {
+    (void)rows;
     km_metrics_add(arg, sc, y, n);
     return 0;
 }

@@ -112,8 +112,18 @@ static int forced_cat(const km_model_read *rd, const char *name)
     return 0;
 }
 
+/* Whether name is one of the model's columns, a feature or the label. */
+static int model_column(const km_features *f, const char *name)
+{
+    for (uint32_t j = 0; j < f->ncols; j++)
+        if (strcmp(f->cols[j].name, name) == 0)
+            return 1;
+    return strcmp(f->label, name) == 0;
+}
+
 int cli_model_columns(km_ctx *ctx, const km_model *m, const km_convert_opts *cl, unsigned given,
-                      km_convert_opts *co, cli_keep *keep)
+                      const char *const *extra, uint32_t nextra, km_convert_opts *co,
+                      cli_keep *keep)
 {
     const km_model_read *rd = &m->read;
     const km_features *f = &m->feat;
@@ -133,8 +143,8 @@ int cli_model_columns(km_ctx *ctx, const km_model *m, const km_convert_opts *cl,
      * as written) or inferred (numbers as their text), even where this
      * file holds mostly numbers */
     uint32_t n = f->ncols + 1;
-    keep->names = calloc(n, sizeof *keep->names);
-    keep->types = calloc(n, 1);
+    keep->names = calloc((size_t)n + nextra, sizeof *keep->names);
+    keep->types = calloc((size_t)n + nextra, 1);
     if (!keep->names || !keep->types)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
     for (uint32_t j = 0; j < f->ncols; j++) {
@@ -144,6 +154,15 @@ int cli_model_columns(km_ctx *ctx, const km_model *m, const km_convert_opts *cl,
     }
     keep->names[f->ncols] = f->label;
     keep->types[f->ncols] = forced_cat(rd, f->label) ? 2 : 0;
+    /* the others as text as written, with no bound on their levels but
+     * KM_ID_LEVELS; a model's column named again keeps its type (a
+     * numeric feature forced categorical as well would be refused) */
+    for (uint32_t k = 0; k < nextra; k++) {
+        if (model_column(f, extra[k]))
+            continue;
+        keep->names[n] = extra[k];
+        keep->types[n++] = 4; /* an identifier: a level per row */
+    }
     co->keep = keep->names;
     co->keep_type = keep->types;
     co->nkeep = n;

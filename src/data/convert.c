@@ -106,8 +106,8 @@ static int note_back(struct conv *c, uint32_t j, uint32_t k, float num)
 static int dict_code(struct conv *c, uint32_t j, const char *s, size_t len, float num,
                      float *code, uint64_t line, uint32_t field, uint64_t row)
 {
-    uint32_t k;
-    int rc = km_strtab_intern(&c->dicts[j], s, (uint32_t)len, c->max_levels, &k);
+    uint32_t k, lim = c->cs[j].max_levels ? c->cs[j].max_levels : c->max_levels;
+    int rc = km_strtab_intern(&c->dicts[j], s, (uint32_t)len, lim, &k);
     if (rc < 0)
         return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
     if (rc > 0 && stray_like(c, j)) {
@@ -120,13 +120,12 @@ static int dict_code(struct conv *c, uint32_t j, const char *s, size_t len, floa
         return km_seterr(&c->ctx->err, KM_ELIMIT,
                          "%s: column '%s' has more than %u distinct values; if it is an "
                          "identifier, --drop it; otherwise raise --max-levels",
-                         c->name, c->schema.cols[j].name, c->max_levels);
+                         c->name, c->schema.cols[j].name, lim);
     if (rc > 0)
         return km_seterr(&c->ctx->err, KM_ELIMIT,
                          "%s:%llu:%u: column '%s' has more than %u distinct values; if it is an "
                          "identifier, --drop it; otherwise raise --max-levels",
-                         c->name, (unsigned long long)line, field, c->schema.cols[j].name,
-                         c->max_levels);
+                         c->name, (unsigned long long)line, field, c->schema.cols[j].name, lim);
     *code = (float)k;
     return note_back(c, j, k, num);
 }

@@ -74,6 +74,7 @@ struct colstate {
     uint64_t demote_row;   /* rows from late_row (or 0) below this hold
                             * codes to read back as numbers (rewrite) */
     float *back;           /* those codes' numbers (NaN: not a number) */
+    uint32_t max_levels;   /* 0: the run's; KM_ID_LEVELS for keep type 4 */
 };
 
 struct block {

@@ -43,7 +43,8 @@
  * becomes 3 for keep type 3: categorical from the start, yet its numbers
  * read as numbers and stored as the categories of their text, as a
  * column inferred categorical is (forced 3: never numeric with bad
- * values). */
+ * values); 4 for keep type 4, an identifier (forced categorical, its
+ * levels bounded by KM_ID_LEVELS). */
 static int keep_columns(struct conv *c, km_strtab *names, unsigned char *drop, unsigned char *cat,
                         unsigned char *num)
 {
@@ -66,6 +67,8 @@ static int keep_columns(struct conv *c, km_strtab *names, unsigned char *drop, u
         if (o->keep_type[k] == 3 && !cat[j])
             cat[j] = 3; /* categorical, numbers as their text (see convert.h) */
         cat[j] |= o->keep_type[k] == 2;
+        if (o->keep_type[k] == 4)
+            cat[j] = 4;
         num[j] |= o->keep_type[k] == 1;
     }
     /* none there (another file, or the wrong delimiter): all kept, for the
@@ -177,6 +180,7 @@ static int setup_columns(struct conv *c, km_csv_field *f, size_t nf, uint64_t li
         c->cs[c->map[j]].demoted = num[j] && c->o->bad_values == KM_BAD_MISSING;
         c->cs[c->map[j]].demote_row = c->cs[c->map[j]].demoted ? 0 : UINT64_MAX;
         c->fast_dst[j] = cat[j] && cat[j] != 3 ? -2 : (int32_t)c->map[j];
+        c->cs[c->map[j]].max_levels = cat[j] == 4 ? KM_ID_LEVELS : 0;
     }
     c->dense = c->nin == c->schema.ncols;
     for (uint32_t j = 0; j < c->nin; j++)

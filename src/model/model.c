@@ -40,6 +40,7 @@ enum { MAJOR = 1, MINOR = 2, HEADER = 24 };
 #define T_ALPH TAG('A', 'L', 'P', 'H')
 #define T_SELE TAG('S', 'E', 'L', 'E')
 #define T_READ TAG('R', 'E', 'A', 'D')
+#define T_CALI TAG('C', 'A', 'L', 'I')
 #define T_END TAG('E', 'N', 'D', ' ')
 
 void km_model_free(km_model *m)
@@ -210,6 +211,14 @@ int km_model_save(km_ctx *ctx, const km_model *m, const char *path)
         put_read(&b, &m->read);
         if (!rc && !b.oom)
             rc = write_section(&of, T_READ, b.p, b.len, NULL, 0);
+    }
+    if (m->cal.rows) { /* since 1.2 */
+        b.len = 0;
+        km_buf_f64(&b, m->cal.T);
+        km_buf_u64(&b, m->cal.rows);
+        km_buf_f64(&b, m->cal.nll);
+        if (!rc && !b.oom)
+            rc = write_section(&of, T_CALI, b.p, b.len, NULL, 0);
     }
     if (!rc && !b.oom)
         rc = write_section(&of, T_END, NULL, 0, NULL, 0);
@@ -679,6 +688,21 @@ static int parse_read(const km_rd *r, km_cur *c, km_model *m)
     return 0; /* a later minor version may append fields */
 }
 
+/* Section CALI: the temperature divides the scores, so it is checked. */
+static int parse_cali(const km_rd *r, km_cur *c, km_model *m)
+{
+    m->cal.T = km_cur_f64(c);
+    m->cal.rows = km_cur_u64(c);
+    m->cal.nll = km_cur_f64(c);
+    if (c->bad)
+        return overrun(r);
+    if (!(m->cal.T > 0 && isfinite(m->cal.T)))
+        return bad(r, "temperature %g is not a positive number", m->cal.T);
+    if (!m->cal.rows)
+        return bad(r, "a temperature fitted on 0 rows");
+    return 0; /* a later minor version may append fields */
+}
+
 /* Take a section's payload into m by its tag; a section of a later minor
  * version is skipped. */
 static int parse_section(km_rd *r, km_cur *c, km_model *m)
@@ -702,6 +726,8 @@ static int parse_section(km_rd *r, km_cur *c, km_model *m)
         return parse_sele(r, c, m);
     case T_READ:
         return parse_read(r, c, m);
+    case T_CALI:
+        return parse_cali(r, c, m);
     case T_END:
         return no_rest(r, c);
     default: /* a section of a later minor version */
@@ -915,7 +941,7 @@ int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data,
         p.prog_base = first;
         if ((rc = km_kscorer_run(&p, pool, X, nr, sc)))
             break;
-        rc = fn(arg, sc, y, nr);
+        rc = fn(arg, sc, y, rows, nr);
     }
     km_progress_end(&prog);
     km_kmx_scan_close(scan);

@@ -13,6 +13,7 @@
 #include "kmill/progress.h"
 #include "kmill/rng.h"
 #include "kmill/train.h"
+#include "kmill/calib.h"
 
 void km_train_defaults(km_train_opts *o)
 {
@@ -419,6 +420,19 @@ out:
     return rc;
 }
 
+/* The softmax temperature on the validation rows, when the model did not
+ * train on them (kmill/calib.h): a view of the model still in the job. */
+static int calibrate(job *j, const km_krr_opts *fo)
+{
+    if (!j->classify || !j->nv || j->o->refit)
+        return 0;
+    km_model v = *j->m;
+    v.kernel = fo->kernel, v.n = j->nc, v.d = (uint32_t)j->d, v.c = (uint32_t)j->c;
+    v.centres = j->X, v.alpha = j->A;
+    return km_model_calibrate(j->ctx, j->pool, &v, j->Xv ? j->Xv : j->X + j->ntr * j->d,
+                              j->yv ? j->yv : j->y + j->ntr, j->nv, &j->m->cal);
+}
+
 /* The model from the job: its kernel, centres, coefficients and summary. */
 static void fill_model(job *j, const km_krr_opts *fo)
 {
@@ -480,7 +494,7 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
         m->metric = o->metric;
         if ((rc = copy_metric(ctx, o->metric, o->M, j.d, &m->M)))
             goto out;
-    } else if ((rc = search_and_fit(&j, &fo)))
+    } else if ((rc = search_and_fit(&j, &fo)) || (rc = calibrate(&j, &fo)))
         goto out;
     fill_model(&j, &fo);
     res->seconds = km_now() - t0;

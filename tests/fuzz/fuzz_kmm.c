@@ -70,8 +70,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static int consume(void *arg, const float *scores, const float *y, size_t n)
+static int consume(void *arg, const float *scores, const float *y, const float *rows, size_t n)
 {
+    (void)rows;
     volatile float sink = 0;
     size_t c = *(const uint32_t *)arg;
     for (size_t i = 0; i < n * c; i++)

@@ -13,6 +13,7 @@
 
 #include "kmill/bytes.h"
 #include "kmill/crc32c.h"
+#include "kmill/io.h"
 #include "kmill/model.h"
 
 /* ---- a small valid model ------------------------------------------------ */
@@ -543,4 +544,126 @@ Test(model, names_hold_no_nul)
     const unsigned char nul = 0;
     patch(KM_METRIC_NONE, "FEAT", F_LABEL + 4, &nul, 1, "the string at offset 12 holds a NUL byte");
     patch(KM_METRIC_NONE, "FEAT", 42 + 4 + 0, &nul, 1, "the string at offset 42 holds a NUL byte");
+}
+
+/* ---- streaming ---------------------------------------------------------- */
+
+/* What km_model_stream handed over, checked against the rows written. */
+struct seen {
+    const float *data; /* the rows written, NR x 3 */
+    uint64_t rows, blocks;
+};
+
+enum { NR = 300 };
+
+static int check_block(void *arg, const float *scores, const float *y, const float *rows, size_t n)
+{
+    struct seen *s = arg;
+    for (size_t i = 0; i < n; i++) {
+        cr_assert(s->rows + i < NR);
+        for (int j = 0; j < 3; j++) {
+            float want = s->data[(s->rows + i) * 3 + j], got = rows[i * 3 + j];
+            cr_assert(isnan(want) ? isnan(got) : got == want, "row %llu column %d: %g, wrote %g",
+                      (unsigned long long)(s->rows + i), j, got, want);
+        }
+        cr_assert(isnan(y[i]), "the data has no label");
+        cr_assert(isfinite(scores[2 * i]) && isfinite(scores[2 * i + 1]));
+    }
+    s->rows += n;
+    s->blocks++;
+    return 0;
+}
+
+/* Each block's rows come with its scores as the dataset holds them (the
+ * columns in the data's order, not the model's; codes into the data's
+ * levels; missing as NaN): what predict --id copies out. */
+Test(model, stream_hands_over_the_rows)
+{
+    km_model m;
+    make_model(&m, KM_METRIC_NONE, 3, 2);
+    char dpath[128];
+    snprintf(dpath, sizeof dpath, "%s/d.kmx", dir);
+    static float x[NR * 3];
+    for (int r = 0; r < NR; r++) { /* id, c (codes into b, a), x */
+        x[r * 3] = r % 7 == 0 ? NAN : (float)r * 1000.5f;
+        x[r * 3 + 1] = r % 5 == 0 ? NAN : (float)(r % 2);
+        x[r * 3 + 2] = (float)r / 10.0f;
+    }
+    km_kmx_wopts o = {1, KMX_SHUFFLE_AUTO, 64, NULL};
+    km_kmx_writer *w;
+    cr_assert_eq(km_kmx_create(&ctx, dpath, 3, &o, &w), 0, "%s", ctx.err.msg);
+    for (int r0 = 0; r0 < NR; r0 += 64) {
+        int k = NR - r0 < 64 ? NR - r0 : 64;
+        memcpy(km_kmx_buffer(w), x + r0 * 3, (size_t)k * 3 * sizeof *x);
+        cr_assert_eq(km_kmx_put(w, (uint32_t)k), 0, "%s", ctx.err.msg);
+    }
+    km_schema s = {3, calloc(3, sizeof(km_column))};
+    const char *names[] = {"id", "c", "x"}, *lv[] = {"b", "a"};
+    for (int j = 0; j < 3; j++)
+        s.cols[j].name = dup_str(names[j]);
+    s.cols[1].type = KM_COL_CATEGORICAL;
+    s.cols[1].nlevels = 2;
+    set_strs(&s.cols[1].levels, &s.cols[1].level_len, lv, 2);
+    km_kmx_source src = {"test", 0, 0, 0};
+    cr_assert_eq(km_kmx_finish(w, &s, &src), 0, "%s", ctx.err.msg);
+    km_kmx_abort(w);
+    km_schema_free(&s);
+
+    km_kmx *d;
+    cr_assert_eq(km_kmx_open(&ctx, dpath, KM_IO_PREAD, &d), 0, "%s", ctx.err.msg);
+    struct seen seen = {x, 0, 0};
+    uint64_t unseen;
+    cr_assert_eq(km_model_stream(&ctx, NULL, &m, d, 0, check_block, &seen, &unseen), 0, "%s",
+                 ctx.err.msg);
+    cr_assert_eq(seen.rows, NR);
+    cr_assert_eq(seen.blocks, (NR + 63) / 64);
+    km_kmx_close(d);
+    km_model_free(&m);
+    unlink(dpath);
+}
+
+/* ---- the temperature (section CALI) ------------------------------------- */
+
+static void save_calibrated(void)
+{
+    km_model m;
+    make_model(&m, KM_METRIC_NONE, 3, 2);
+    m.cal = (km_calib){0.25, 40, 0.375};
+    cr_assert_eq(km_model_save(&ctx, &m, path), 0, "%s", ctx.err.msg);
+    km_model_free(&m);
+}
+
+/* CALI's field at off replaced by the 8 bytes b: refused with want. */
+static void cali_refused(size_t off, const unsigned char *b, const char *want)
+{
+    save_calibrated();
+    kmm k;
+    split(&k);
+    int i = find(&k, "CALI");
+    memcpy(k.s[i].p + off, b, 8);
+    char full[KM_ERRMSG_MAX];
+    snprintf(full, sizeof full, "section CALI at byte %zu: %s", at(&k, i), want);
+    join(&k);
+    refused(full);
+}
+
+Test(model, temperature_round_trips_and_is_checked)
+{
+    save_calibrated();
+    km_model m;
+    cr_assert_eq(km_model_load(&ctx, path, &m), 0, "%s", ctx.err.msg);
+    cr_assert(m.cal.T == 0.25 && m.cal.rows == 40 && m.cal.nll == 0.375);
+    km_model_free(&m);
+    const double T[] = {0, -1, INFINITY, NAN};
+    const char *want[] = {"temperature 0 is not a positive number",
+                          "temperature -1 is not a positive number",
+                          "temperature inf is not a positive number",
+                          "temperature nan is not a positive number"};
+    for (int t = 0; t < 4; t++) {
+        unsigned char b[8];
+        put_f64(b, T[t]);
+        cali_refused(0, b, want[t]);
+    }
+    unsigned char zero[8] = {0};
+    cali_refused(8, zero, "a temperature fitted on 0 rows");
 }

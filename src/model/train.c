@@ -553,6 +553,11 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
     if ((rc = train_rows(&j)) || (!o->cv && (rc = validation_rows(&j))))
         goto out;
     if (o->cv) {
+        if ((size_t)o->cv > j.n) {
+            rc = km_seterr(&ctx->err, KM_EDATA, "%zu labelled rows are too few for %d folds",
+                           j.n, o->cv);
+            goto out;
+        }
         j.ntr = j.n;
         res->train_rows = j.n;
     }

@@ -1,6 +1,7 @@
 /* train.c - training on a dataset (kmill/train.h): the rows read and
- * transformed into features, the validation rows split off or read, one
- * solve (kmill/krr.h) or the model search (kmill/rfm.h), and the model
+ * transformed into features, the validation rows split off or read, the
+ * default bandwidths from the data's scale, one solve (kmill/krr.h), the
+ * model search or its cross-validation (kmill/rfm.h), and the model
  * assembled from the choice. */
 #include "config.h"
 #include <math.h>

@@ -262,7 +262,7 @@ int km_median_distance(km_ctx *ctx, const float *X, size_t n, size_t d, size_t m
     else
         km_plan_init(&p);
     km_plan_add(&p, "pairwise distances", (uint64_t)np * 8 + (uint64_t)m * 8);
-    int rc = km_plan_check(ctx, &p, "the default bandwidths");
+    int rc = km_plan_check(ctx, &p, "the median distance between rows");
     if (rc)
         return rc;
     uint64_t *idx = malloc(m * sizeof *idx);

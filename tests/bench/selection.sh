@@ -9,7 +9,9 @@
 #              scale and the refit by default)
 #   rfm        kmill train --rfm                      (today's defaults)
 #   cv5        kmill train --cv 5                     (kernel only)
-#   rfm-cv5    kmill train --rfm --cv 5
+#   rfm-cv5    kmill train --rfm --cv 5 (left out on fashion with
+#              QUICK=1: 150 solves and AGOP passes at d = 784 take about
+#              15 minutes)
 # on examples/fashion-{train,test}.csv.gz (3,000 and 1,000 Fashion-MNIST
 # rows) and on scikit-learn's bundled datasets, each split 80/20 with
 # seed 0: digits, breast cancer, wine, iris (classification) and diabetes
@@ -51,6 +53,7 @@ run() {
     name=$1
     shift
     if ! "$K" train -q "$@" "$name-train.csv" -o "$name.kmm" 2>train.err; then
+        echo "$name $*: $(cat train.err)" >&2
         printf 'error'
         return
     fi
@@ -60,7 +63,7 @@ run() {
 }
 
 printf 'dataset\tmetric\tplain\trfm-before\trfm\tcv5\trfm-cv5\n'
-for name in fashion digits cancer wine iris diabetes; do
+for name in digits cancer wine iris diabetes fashion; do
     metric=accuracy
     [ "$name" = diabetes ] && metric=rmse
     printf '%s\t%s' "$name" "$metric"
@@ -68,5 +71,9 @@ for name in fashion digits cancer wine iris diabetes; do
     printf '\t%s' "$(run "$name" --rfm --bandwidth 10 --no-refit)"
     printf '\t%s' "$(run "$name" --rfm)"
     printf '\t%s' "$(run "$name" --cv 5)"
-    printf '\t%s\n' "$(run "$name" --rfm --cv 5)"
+    if [ "$name" = fashion ] && [ "${QUICK:-0}" = 1 ]; then
+        printf '\t-\n'
+    else
+        printf '\t%s\n' "$(run "$name" --rfm --cv 5)"
+    fi
 done

@@ -2,8 +2,11 @@
  * predictor written out in float64 from the kernel's definition (both
  * kernels, full and diagonal, one block and many, samples that are
  * centres and samples that are not, centred or not, with a Mahalanobis
- * metric), the next metric's normalisation, the zero-AGOP error, and the
- * RFM loop on the low-rank task of the RFM authors' example. */
+ * metric), the next metric's normalisation, the zero-AGOP error, the
+ * RFM loop on the low-rank task of the RFM authors' example, and model
+ * selection: the cross-validation folds, the median distance and the
+ * default bandwidths against closed forms, and km_rfm_cv against the
+ * searches it is made of. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -411,6 +414,15 @@ static void fold_collect(void *arg, const km_select_step *s)
     t->count[s->index]++;
 }
 
+/* A search of one bandwidth and ridge, seeded as the cross-validation's. */
+static void one_pair(km_search_opts *p, double bw, double reg)
+{
+    km_search_defaults(p);
+    p->solve.seed = 4;
+    p->solve.kernel.bandwidth = bw;
+    p->solve.reg = reg;
+}
+
 /* Cross-validation against the searches it is made of: a 2 x 2 grid on a
  * regression task, 3 folds. Its mean is the mean of the per-fold
  * searches of the same grid on the folds of km_cv_folds, its choice the
@@ -459,10 +471,7 @@ Test(cv, mean_over_folds_and_refit)
         }
         for (size_t s = 0; s < 4; s++) {
             km_search_opts p;
-            km_search_defaults(&p);
-            p.solve.seed = 4;
-            p.solve.kernel.bandwidth = bws[s / 2];
-            p.solve.reg = regs[s % 2];
+            one_pair(&p, bws[s / 2], regs[s % 2]);
             km_rfm_best b1;
             cr_assert_eq(km_rfm_search(&ctx, NULL, &p, NULL, 0, Xt, yt, yt, a, d, 1, Xv, yv, b, &b1),
                          0, "%s", ctx.err.msg);
@@ -487,10 +496,7 @@ Test(cv, mean_over_folds_and_refit)
     cr_expect_eq(cvb.steps, 13, "12 steps in the folds and the refit: %d", cvb.steps);
     /* the refit: the chosen step solved on all rows */
     km_search_opts p;
-    km_search_defaults(&p);
-    p.solve.seed = 4;
-    p.solve.kernel.bandwidth = bws[pick / 2];
-    p.solve.reg = regs[pick % 2];
+    one_pair(&p, bws[pick / 2], regs[pick % 2]);
     km_rfm_best all;
     cr_assert_eq(km_rfm_search(&ctx, NULL, &p, NULL, 0, X, y, y, n, d, 1, NULL, NULL, 0, &all), 0);
     for (size_t i = 0; i < n; i++)

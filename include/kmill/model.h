@@ -70,7 +70,8 @@ typedef struct km_model {
     int rfm_diag, center_grads, refit;
     uint64_t agop_samples;
     uint64_t train_rows, val_rows;
-    double val_metric;     /* accuracy or MSE on the validation rows */
+    double val_metric;     /* accuracy or MSE on the validation rows (cross-validated mean) */
+    uint32_t folds;        /* of the cross-validation (since 1.3); 0: a hold-out */
     km_calib cal;
 } km_model;
 

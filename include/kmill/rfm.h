@@ -8,7 +8,11 @@
  * a uniform sample of the training rows (kmill/agop.h). The best step by
  * validation metric (highest accuracy, lowest MSE; the earliest on ties)
  * is kept. Without validation rows there is nothing to compare: the last
- * step is kept. */
+ * step is kept.
+ *
+ * K-fold cross-validation (km_rfm_cv) runs that search once per fold and
+ * averages every step's metric over the folds; the data's scale gives a
+ * default bandwidth grid (km_scale_bandwidths). */
 #ifndef KMILL_RFM_H
 #define KMILL_RFM_H
 
@@ -26,6 +30,9 @@ typedef struct km_select_step {
     double val_metric, train_metric; /* train: accuracy or RMSE */
     double solve_seconds, agop_seconds;
     int pcg_iters;
+    size_t index;  /* its place in the grid: (bandwidth * nregs + reg) * (T + 1) + iter */
+    int unsolved;  /* its conjugate gradients stopped far above the tolerance */
+    int fold;      /* the cross-validation fold (from 1) it belongs to; 0: none */
 } km_select_step;
 
 typedef struct km_search_opts {
@@ -41,6 +48,8 @@ typedef struct km_search_opts {
     size_t agop_samples;       /* rows the AGOP averages over (default 20,000); drawn with solve.seed */
     void (*log)(void *arg, const km_select_step *s); /* each step, or NULL */
     void *log_arg;
+    int fold;                  /* set by km_rfm_cv: the fold (from 1) this search is, else 0 */
+    const char *phase;         /* a prefix of the progress stage and step lines, or NULL */
 } km_search_opts;
 
 /* km_krr_defaults; no grids, RFM off with 5 iterations and 20,000 AGOP
@@ -70,6 +79,38 @@ void km_rfm_best_free(km_rfm_best *b);
 int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_search_opts *o, const km_plan *held,
                   int classify, const float *X, const float *Y, const float *y, size_t n, size_t d,
                   size_t c, const float *Xv, const float *yv, size_t nv, km_rfm_best *best);
+
+/* K-fold cross-validation of the same grid over the rows X (n x d), Y
+ * (n x c) and y: the rows are shuffled with o->solve.seed and dealt into
+ * K folds (km_cv_folds); each fold runs km_rfm_search on the other K - 1
+ * folds, scored on its own (so the RFM learns its M per fold), and every
+ * step (bandwidth, reg, iteration t) gets its metric averaged over the
+ * folds. The best one by that mean (a step whose solve failed in any fold
+ * only when every step failed somewhere; the earliest on ties) is solved
+ * again on all n rows, the RFM re-run to its iteration t: best holds that
+ * refit, with val_metric the cross-validated mean and steps and seconds
+ * summed over the folds and the refit. 2 <= K <= n. */
+int km_rfm_cv(km_ctx *ctx, km_pool *pool, const km_search_opts *o, const km_plan *held,
+              int classify, const float *X, const float *Y, const float *y, size_t n, size_t d,
+              size_t c, int K, km_rfm_best *best);
+
+/* The fold (0 .. K-1) of each of n rows: a shuffle seeded by seed dealt
+ * round-robin, so that every fold has n / K or n / K + 1 rows. 0, or
+ * KM_ENOMEM (no message: the caller words it). */
+int km_cv_folds(size_t n, int K, uint64_t seed, uint32_t *fold);
+
+/* The median Euclidean distance between the pairs of a uniform sample of
+ * at most max_rows of the n rows X (n x d), drawn with seed (all rows
+ * when n <= max_rows); 0 with fewer than two rows. held: what the caller
+ * keeps resident beside the distances (kmill/plan.h; NULL: nothing). */
+int km_median_distance(km_ctx *ctx, const float *X, size_t n, size_t d, size_t max_rows,
+                       uint64_t seed, const km_plan *held, double *median);
+
+/* The default bandwidth grid of a search: plain (the bandwidth without a
+ * search) first, so that a tie keeps it, then 0.5, 1, 2 and 4 times the
+ * median distance (any that is not a positive finite number, or equals
+ * one already listed, left out) into out[5]; the count. */
+size_t km_scale_bandwidths(double median, double plain, double *out);
 
 /* Accuracy (classify) or RMSE of fitted values F (n x c) against y: the
  * training figure every solve reports. */

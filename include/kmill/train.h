@@ -30,11 +30,17 @@ typedef struct km_train_opts {
     double val_frac;           /* held-out share; < 0: 0.1 when there is a choice to make */
     km_kmx *val;               /* validation dataset instead of a split, or NULL */
     const char *val_name;      /* its name in messages (NULL: its path) */
-    int refit;                 /* re-solve on train + validation with the choice */
+    int refit;                 /* re-solve on train + validation with the choice (default 1) */
+    int cv;                    /* K-fold cross-validation (km_rfm_cv) instead of a hold-out;
+                                * 0: none. Excludes val and val_frac > 0 */
+    int auto_bandwidth;        /* without a search.bandwidths grid, a search (RFM, a regs grid
+                                * or cv) tries km_scale_bandwidths of the training rows (a
+                                * sample of 1000) around search.solve.kernel.bandwidth */
 } km_train_opts;
 
 /* Defaults: standard scaling, automatic task, km_search_defaults, no M,
- * automatic validation share. */
+ * automatic validation share, refit, no cross-validation, no bandwidths
+ * from the data's scale. */
 void km_train_defaults(km_train_opts *o);
 
 typedef struct km_train_result {
@@ -49,6 +55,10 @@ typedef struct km_train_result {
     int best_iter;            /* RFM iteration chosen */
     double solve_seconds, agop_seconds; /* summed over the search */
     int steps;                /* solves in the search */
+    int folds;                /* of the cross-validation (val_metric its mean); 0: none */
+    size_t nbandwidths;       /* the bandwidths tried; with auto_bandwidth, those chosen */
+    double bandwidths[5];     /* from the data's scale (nbandwidths of them), if any */
+    double median_distance;   /* that they came from; 0: none */
 } km_train_result;
 
 /* Read every row of data, fit the features, solve, fill m (provenance left

@@ -351,8 +351,8 @@ static int proba_check(km_ctx *ctx, const km_model *m, const char *path, float *
     if (!m->cal.rows)
         return km_seterr(&ctx->err, KM_EDATA,
                          "%s: no class probabilities (--proba): the model has no temperature "
-                         "fitted on validation rows; train it with --val-frac or --val, "
-                         "without --refit", path);
+                         "fitted on validation rows; train it with --val-frac or --val",
+                         path);
     if (!(*prob = malloc(m->c * sizeof **prob)))
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
     return 0;

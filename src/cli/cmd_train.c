@@ -27,7 +27,9 @@ const char train_usage[] =
     "      --task T           auto (default), classify or regress\n"
     "      --scale S          minmax (default), standard or none\n"
     "      --kernel K         laplace (default) or gaussian\n"
-    "      --bandwidth L[,L..] kernel bandwidth, > 0 (default 10); a list is a grid\n"
+    "      --bandwidth L[,L..] kernel bandwidth, > 0 (default 10); a list is a grid;\n"
+    "                         without it a search tries 10 and 0.5, 1, 2, 4 times\n"
+    "                         the median distance between rows\n"
     "      --reg R[,R..]      ridge, >= 0 (default 1e-3); a list is a grid (values > 0)\n"
     "      --rfm              Recursive Feature Machine: learn a feature matrix M\n"
     "      --iters T          RFM iterations after the plain kernel (default 5)\n"
@@ -37,7 +39,11 @@ const char train_usage[] =
     "      --val-frac F       share held out for validation, 0 < F < 1 (default 0.1\n"
     "                         with --rfm or a grid, else none)\n"
     "      --val FILE         validation data (.kmx or CSV) instead of a split\n"
+    "      --cv K             K-fold cross-validation (2 to 100 folds) instead of a\n"
+    "                         hold-out; the choice is refitted on all rows\n"
     "      --refit            re-solve on training + validation rows with the choice\n"
+    "                         (the default after a search)\n"
+    "      --no-refit         keep the model of the training rows alone\n"
     "      --log FILE         each step of the search as TSV\n"
     "      --solver S         auto (default), direct or pcg\n"
     "      --precond P        nystrom (default) or none\n"
@@ -58,7 +64,7 @@ const char train_usage[] =
 enum {
     O_LABEL = OPT_CMD_BASE, O_TASK, O_SCALE, O_KERNEL, O_BANDWIDTH, O_REG, O_SOLVER, O_PRECOND,
     O_RANK, O_TOL, O_MAXITER, O_STORE, O_TMPDIR, O_SEED, O_IO, O_RFM, O_ITERS, O_DIAG,
-    O_AGOP_SAMPLES, O_CENTER, O_VAL_FRAC, O_VAL, O_REFIT, O_LOG
+    O_AGOP_SAMPLES, O_CENTER, O_VAL_FRAC, O_VAL, O_REFIT, O_LOG, O_CV, O_NO_REFIT
 };
 
 static const struct option longopts[] = {
@@ -86,6 +92,8 @@ static const struct option longopts[] = {
     {"val-frac", required_argument, NULL, O_VAL_FRAC},
     {"val", required_argument, NULL, O_VAL},
     {"refit", no_argument, NULL, O_REFIT},
+    {"no-refit", no_argument, NULL, O_NO_REFIT},
+    {"cv", required_argument, NULL, O_CV},
     {"log", required_argument, NULL, O_LOG},
     CLI_COLUMN_LONGOPTS,
     {NULL, 0, NULL, 0},
@@ -105,6 +113,7 @@ struct st {
     km_err log_err;
     int log_header; /* written */
     unsigned rfm_only; /* options that need --rfm were given */
+    int refit_given;   /* --refit (1) or --no-refit (2) was given */
     km_convert_opts cols; /* how CSV input is read (columns.c) */
     unsigned cols_given;
 };
@@ -196,7 +205,18 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
         s->o.search.center_grads = 1;
         s->rfm_only = 1;
         break;
-    case O_REFIT: s->o.refit = 1; break;
+    case O_REFIT:
+    case O_NO_REFIT:
+        if (s->refit_given && s->refit_given != (opt == O_REFIT ? 1 : 2))
+            return cli_usage_error(s->cmd, ctx, "--refit and --no-refit exclude each other");
+        s->o.refit = opt == O_REFIT;
+        s->refit_given = opt == O_REFIT ? 1 : 2;
+        break;
+    case O_CV:
+        if (cli_int_arg(s->cmd, ctx, "--cv", arg, 2, 100, &v))
+            return EXIT_USAGE;
+        s->o.cv = (int)v;
+        break;
     case O_VAL: s->val = arg; break;
     case O_LOG: s->log = arg; break;
     case O_ITERS:
@@ -302,17 +322,21 @@ static void log_step(void *arg, const km_select_step *p)
 {
     struct st *s = arg;
     static const char *const hdr =
-        "bandwidth\treg\titeration\tval_%s\ttrain_%s\tsolve_seconds\tagop_seconds\tcg_iterations\n";
+        "bandwidth\treg\titeration\tval_%s\ttrain_%s\tsolve_seconds\tagop_seconds\tcg_iterations"
+        "%s\n";
     if (!s->log_open || s->log_rc)
         return;
     int rc = 0;
     if (!s->log_header++)
         rc = km_outfile_printf(&s->logf, hdr, p->classify ? "accuracy" : "mse",
-                               p->classify ? "accuracy" : "rmse");
+                               p->classify ? "accuracy" : "rmse", s->o.cv ? "\tfold" : "");
+    char fold[16] = ""; /* with --cv, the fold the step belongs to */
+    if (s->o.cv)
+        snprintf(fold, sizeof fold, "\t%d", p->fold);
     if (!rc)
-        rc = km_outfile_printf(&s->logf, "%.17g\t%.17g\t%d\t%.9g\t%.9g\t%.3f\t%.3f\t%d\n",
+        rc = km_outfile_printf(&s->logf, "%.17g\t%.17g\t%d\t%.9g\t%.9g\t%.3f\t%.3f\t%d%s\n",
                                p->bandwidth, p->reg, p->iter, p->val_metric, p->train_metric,
-                               p->solve_seconds, p->agop_seconds, p->pcg_iters);
+                               p->solve_seconds, p->agop_seconds, p->pcg_iters, fold);
     if (rc) {
         s->log_rc = rc;
         s->log_err = s->logf.ctx->err;
@@ -349,7 +373,9 @@ static int check_files(const struct st *s, km_ctx *ctx, const char *data)
     return rc ? cli_fail(ctx, rc) : -1;
 }
 
-/* The summary line; seconds: the whole run, conversion included. */
+/* The summary line; seconds: the whole run, conversion included. After a
+ * search it adds the validation (or cross-validated) figure: an
+ * interpolating kernel machine's training figure says little. */
 static void summary(km_ctx *ctx, const km_model *m, const km_train_result *r, double seconds,
                     double tol)
 {
@@ -357,16 +383,45 @@ static void summary(km_ctx *ctx, const km_model *m, const km_train_result *r, do
         km_warn(ctx, "the model's solve did not converge (relative residual %.2g): its "
                 "predictions are unreliable", r->solve.rel_residual);
     const char *kname = m->kernel.type == KM_KERNEL_LAPLACE ? "laplace" : "gaussian";
-    if (m->feat.task == KM_TASK_CLASSIFY)
+    int classify = m->feat.task == KM_TASK_CLASSIFY;
+    char val[48] = "";
+    if (!isnan(r->val_metric)) /* MSE for regression: its root, as train-rmse */
+        snprintf(val, sizeof val, classify ? " %s-accuracy=%.4f" : " %s-rmse=%.6g",
+                 r->folds ? "cv" : "val", classify ? r->val_metric : sqrt(r->val_metric));
+    if (classify)
         km_info(ctx, "n=%llu d=%u classes=%u kernel=%s L=%g reg=%g solver=%s iters=%d "
-                "residual=%.2g time=%.1fs train-accuracy=%.4f",
+                "residual=%.2g time=%.1fs train-accuracy=%.4f%s",
                 (unsigned long long)m->n, m->d, m->c, kname, m->kernel.bandwidth, m->reg,
-                m->solver, r->solve.iters, r->solve.rel_residual, seconds, r->train_metric);
+                m->solver, r->solve.iters, r->solve.rel_residual, seconds, r->train_metric, val);
     else
         km_info(ctx, "n=%llu d=%u kernel=%s L=%g reg=%g solver=%s iters=%d residual=%.2g "
-                "time=%.1fs train-rmse=%.6g",
+                "time=%.1fs train-rmse=%.6g%s",
                 (unsigned long long)m->n, m->d, kname, m->kernel.bandwidth, m->reg, m->solver,
-                r->solve.iters, r->solve.rel_residual, seconds, r->train_metric);
+                r->solve.iters, r->solve.rel_residual, seconds, r->train_metric, val);
+}
+
+/* The line of the choice a search made. */
+static void chosen(km_ctx *ctx, const struct st *s, const km_model *m, const km_train_result *r)
+{
+    const char *what = m->feat.task == KM_TASK_CLASSIFY ? "accuracy" : "MSE";
+    char fig[64];
+    if (isnan(r->val_metric))
+        snprintf(fig, sizeof fig, "no labelled validation rows");
+    else
+        snprintf(fig, sizeof fig, "%s %s %.6g", r->folds ? "cross-validated" : "validation",
+                 what, r->val_metric);
+    char it[32] = "", rows[96];
+    if (s->o.search.rfm)
+        snprintf(it, sizeof it, " iteration=%d of %d", r->best_iter, s->o.search.rfm_iters);
+    if (r->folds)
+        snprintf(rows, sizeof rows, "%d folds of %llu rows; refitted on all", r->folds,
+                 (unsigned long long)r->train_rows);
+    else
+        snprintf(rows, sizeof rows, "%llu training, %llu validation rows%s",
+                 (unsigned long long)r->train_rows, (unsigned long long)r->val_rows,
+                 s->o.refit ? "; refitted on both" : "");
+    km_info(ctx, "chosen: L=%g reg=%g%s (%s; %s); %d solves %.1fs, AGOP %.1fs", m->kernel.bandwidth,
+            m->reg, it, fig, rows, r->steps, r->solve_seconds, r->agop_seconds);
 }
 
 int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
@@ -391,15 +446,23 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         s.o.search.regs = s.reg;
     if (s.val && s.o.val_frac > 0)
         return cli_usage_error(cmd, ctx, "--val and --val-frac exclude each other");
+    if (s.o.cv && (s.val || s.o.val_frac > 0))
+        return cli_usage_error(cmd, ctx, "--cv and %s exclude each other: the folds are the "
+                               "validation rows", s.val ? "--val" : "--val-frac");
+    if (s.o.cv && s.refit_given == 2)
+        return cli_usage_error(cmd, ctx, "--cv and --no-refit exclude each other: "
+                               "cross-validation keeps no model of its folds");
+    s.o.auto_bandwidth = !s.o.search.nbandwidths;
     if (s.val && strcmp(s.val, "-") == 0 && strcmp(argv[first], "-") == 0)
         return cli_usage_error(cmd, ctx, "DATA and --val cannot both be standard input");
     /* options that would silently do nothing */
     int grid = s.o.search.nbandwidths > 1 || s.o.search.nregs > 1;
     if (!s.o.search.rfm && s.rfm_only)
         km_warn(ctx, "--iters, --diag, --agop-samples and --center-grads apply only with --rfm");
-    if (!s.o.search.rfm && !grid && !s.val && !(s.o.val_frac > 0) && (s.o.refit || s.log))
-        km_warn(ctx, "--refit and --log apply only when there is validation data (--rfm, a grid, "
-                "--val or --val-frac)");
+    if (!s.o.search.rfm && !grid && !s.val && !(s.o.val_frac > 0) && !s.o.cv &&
+        (s.refit_given || s.log))
+        km_warn(ctx, "--refit, --no-refit and --log apply only when there is validation data "
+                "(--rfm, a grid, --cv, --val or --val-frac)");
     int rc = check_files(&s, ctx, argv[first]);
     if (rc >= 0)
         return rc;
@@ -440,22 +503,8 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
                    (unsigned long long)r.solve.tiles.spilled,
                    km_format_size(r.solve.tiles.bytes_spilled, b2, sizeof b2),
                    r.solve.tiles.recompute ? ", recomputed on use" : "", r.solve.tiles.build_seconds);
-    if (m.sel) {
-        char what[64];
-        if (isnan(r.val_metric))
-            snprintf(what, sizeof what, "no labelled validation rows");
-        else
-            snprintf(what, sizeof what, "validation %s %.6g",
-                     m.feat.task == KM_TASK_CLASSIFY ? "accuracy" : "MSE", r.val_metric);
-        char it[32] = "";
-        if (s.o.search.rfm)
-            snprintf(it, sizeof it, " iteration=%d of %d", r.best_iter, s.o.search.rfm_iters);
-        km_info(ctx, "chosen: L=%g reg=%g%s (%s; %llu training, %llu validation rows%s); "
-                "%d solves %.1fs, AGOP %.1fs",
-                m.kernel.bandwidth, m.reg, it, what, (unsigned long long)r.train_rows,
-                (unsigned long long)r.val_rows, s.o.refit ? "; refitted on both" : "", r.steps,
-                r.solve_seconds, r.agop_seconds);
-    }
+    if (m.sel)
+        chosen(ctx, &s, &m, &r);
     if (r.unseen)
         km_warn(ctx, "%llu categorical values unseen in training",
                 (unsigned long long)r.unseen);

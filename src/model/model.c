@@ -30,7 +30,7 @@
 #include "kmill/strtab.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'K', 'M', 'M', '\r', '\n', 0x1a, '\n'};
-enum { MAJOR = 1, MINOR = 2, HEADER = 24 };
+enum { MAJOR = 1, MINOR = 3, HEADER = 24 };
 
 #define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define T_PROV TAG('P', 'R', 'O', 'V')
@@ -203,6 +203,7 @@ int km_model_save(km_ctx *ctx, const km_model *m, const char *path)
         km_buf_u64(&b, m->val_rows);
         km_buf_f64(&b, m->val_metric);
         km_buf_u32(&b, (uint32_t)m->refit);
+        km_buf_u32(&b, m->folds); /* since 1.3 */
         if (!rc && !b.oom)
             rc = write_section(&of, T_SELE, b.p, b.len, NULL, 0);
     }
@@ -638,6 +639,8 @@ static int parse_sele(const km_rd *r, km_cur *c, km_model *m)
     m->val_rows = km_cur_u64(c);
     m->val_metric = km_cur_f64(c);
     m->refit = (int)km_cur_u32(c);
+    if (!c->bad && left(c) >= 4) /* since 1.3: a 1.1 or 1.2 file has no folds */
+        m->folds = km_cur_u32(c);
     return c->bad ? overrun(r) : 0;
 }
 

@@ -1,6 +1,7 @@
 /* train.c - training on a dataset (kmill/train.h): the rows read and
- * transformed into features, the validation rows split off or read, one
- * solve (kmill/krr.h) or the model search (kmill/rfm.h), and the model
+ * transformed into features, the validation rows split off or read, the
+ * default bandwidths from the data's scale, one solve (kmill/krr.h), the
+ * model search or its cross-validation (kmill/rfm.h), and the model
  * assembled from the choice. */
 #include "config.h"
 #include <math.h>
@@ -22,6 +23,7 @@ void km_train_defaults(km_train_opts *o)
     o->feat.scale = KM_SCALE_MINMAX; /* why: kmill-train(1), "Labels and features" */
     km_search_defaults(&o->search);
     o->val_frac = -1;
+    o->refit = 1;
 }
 
 /* Read every row; the raw rows are freed once transformed. */
@@ -242,6 +244,7 @@ typedef struct job {
     float *A;           /* the model's coefficients */
     size_t n, d, c, ntr, nv, nc; /* labelled rows, features, outputs, split, centres */
     int classify;
+    km_search_opts search; /* o->search, with the bandwidths from the data's scale */
 } job;
 
 /* Read the rows, fit the features on them, keep the labelled ones. */
@@ -376,61 +379,140 @@ static int join_validation(job *j)
     return 0;
 }
 
+/* The choice of a search (best) into the final solve's options fo, the
+ * model's metric and the result. */
+static void take_choice(job *j, km_krr_opts *fo, km_rfm_best *best)
+{
+    km_train_result *res = j->res;
+    fo->kernel.bandwidth = best->bandwidth;
+    fo->reg = best->reg;
+    res->val_metric = best->val_metric;
+    res->best_iter = best->iter;
+    res->solve_seconds = best->solve_seconds;
+    res->agop_seconds = best->agop_seconds;
+    res->steps = best->steps;
+    j->m->metric = best->metric;
+    j->m->M = best->M;
+    best->M = NULL;
+}
+
+/* The best step's coefficients as the model's. */
+static void take_solution(job *j, km_rfm_best *best)
+{
+    j->A = best->A;
+    best->A = NULL;
+    j->res->solve = best->solve;
+    j->res->train_metric = best->train_metric;
+}
+
+/* What the caller of a search holds: the rows, labels and targets. */
+static void rows_plan(const job *j, km_plan *p)
+{
+    km_plan_init(p);
+    size_t rows = j->n + (j->Xv ? j->nv : 0); /* a split's are among the n */
+    km_plan_add(p, "rows", (uint64_t)rows * (j->d + 1) * sizeof *j->X);
+    km_plan_add(p, "targets", (uint64_t)j->n * j->c * sizeof *j->X);
+}
+
+/* The softmax temperature on the validation rows (kmill/calib.h), of the
+ * search's choice as it stands before any refit, trained without them
+ * (A, on the ntr training rows): a view of the model still in the job.
+ * A refit then trains on those rows too and keeps this temperature: it
+ * belongs to a model fitted on fewer rows, but one fitted on the rows it
+ * is scored on would be overconfident. */
+static int calibrate(job *j, const km_krr_opts *fo, const float *A)
+{
+    if (!j->classify || !j->nv)
+        return 0;
+    km_model v = *j->m;
+    v.kernel = fo->kernel, v.n = j->ntr, v.d = (uint32_t)j->d, v.c = (uint32_t)j->c;
+    v.centres = j->X, v.alpha = (float *)A;
+    return km_model_calibrate(j->ctx, j->pool, &v, j->Xv ? j->Xv : j->X + j->ntr * j->d,
+                              j->yv ? j->yv : j->y + j->ntr, j->nv, &j->m->cal);
+}
+
 /* The search on the training rows, scored on the validation rows; the
  * best step's coefficients, or a refit on all rows with its choice. */
 static int search_and_fit(job *j, km_krr_opts *fo)
 {
     const km_train_opts *o = j->o;
-    km_train_result *res = j->res;
     size_t ntr = j->ntr, nv = j->nv, d = j->d, c = j->c;
     const float *Xval = j->Xv ? j->Xv : j->X + ntr * d, *yval = j->yv ? j->yv : j->y + ntr;
     float *Y = targets(j->y, ntr, c, j->classify);
     if (!Y)
         return km_seterr(&j->ctx->err, KM_ENOMEM, "out of memory");
     km_rfm_best best;
-    int rc = km_rfm_search(j->ctx, j->pool, &o->search, NULL, j->classify, j->X, Y, j->y, ntr, d,
+    int rc = km_rfm_search(j->ctx, j->pool, &j->search, NULL, j->classify, j->X, Y, j->y, ntr, d,
                            c, Xval, yval, nv, &best);
     free(Y);
     if (rc)
         return rc;
-    fo->kernel.bandwidth = best.bandwidth;
-    fo->reg = best.reg;
-    res->val_metric = best.val_metric;
-    res->best_iter = best.iter;
-    res->solve_seconds = best.solve_seconds;
-    res->agop_seconds = best.agop_seconds;
-    res->steps = best.steps;
-    j->m->metric = best.metric;
-    j->m->M = best.M;
-    best.M = NULL;
+    take_choice(j, fo, &best);
+    if ((rc = calibrate(j, fo, best.A)))
+        goto out;
     if (o->refit) {
         if (j->Xv && (rc = join_validation(j)))
             goto out;
         j->nc = ntr + nv;
         rc = solve_rows(j->ctx, j->pool, fo, j->m->metric, j->m->M, j->X, j->nc, d, j->y, c,
-                        j->classify, &j->A, res);
-    } else {
-        j->A = best.A;
-        best.A = NULL;
-        res->solve = best.solve;
-        res->train_metric = best.train_metric;
-    }
+                        j->classify, &j->A, j->res);
+    } else
+        take_solution(j, &best);
 out:
     km_rfm_best_free(&best);
     return rc;
 }
 
-/* The softmax temperature on the validation rows, when the model did not
- * train on them (kmill/calib.h): a view of the model still in the job. */
-static int calibrate(job *j, const km_krr_opts *fo)
+/* K-fold cross-validation of the search on all rows, then its refit. */
+static int cv_and_fit(job *j, km_krr_opts *fo)
 {
-    if (!j->classify || !j->nv || j->o->refit)
+    float *Y = targets(j->y, j->n, j->c, j->classify);
+    if (!Y)
+        return km_seterr(&j->ctx->err, KM_ENOMEM, "out of memory");
+    km_plan held;
+    rows_plan(j, &held);
+    km_rfm_best best;
+    int rc = km_rfm_cv(j->ctx, j->pool, &j->search, &held, j->classify, j->X, Y, j->y, j->n,
+                       j->d, j->c, j->o->cv, &best);
+    free(Y);
+    if (rc)
+        return rc;
+    take_choice(j, fo, &best);
+    take_solution(j, &best);
+    j->res->folds = j->o->cv;
+    j->nc = j->n;
+    km_rfm_best_free(&best);
+    return 0;
+}
+
+/* Without a bandwidth grid, a search tries km_scale_bandwidths of the
+ * training rows' median distance. */
+static int scale_grid(job *j)
+{
+    const km_train_opts *o = j->o;
+    const km_search_opts *so = &o->search;
+    j->search = *so;
+    int search = so->rfm || (so->regs && so->nregs > 1) || o->cv;
+    if (!o->auto_bandwidth || (so->bandwidths && so->nbandwidths) || !search)
         return 0;
-    km_model v = *j->m;
-    v.kernel = fo->kernel, v.n = j->nc, v.d = (uint32_t)j->d, v.c = (uint32_t)j->c;
-    v.centres = j->X, v.alpha = j->A;
-    return km_model_calibrate(j->ctx, j->pool, &v, j->Xv ? j->Xv : j->X + j->ntr * j->d,
-                              j->yv ? j->yv : j->y + j->ntr, j->nv, &j->m->cal);
+    km_plan held;
+    rows_plan(j, &held);
+    double med;
+    int rc = km_median_distance(j->ctx, j->X, j->ntr, j->d, 1000, so->solve.seed, &held, &med);
+    if (rc)
+        return rc;
+    km_train_result *res = j->res;
+    res->median_distance = med;
+    res->nbandwidths = km_scale_bandwidths(med, so->solve.kernel.bandwidth, res->bandwidths);
+    j->search.bandwidths = res->bandwidths;
+    j->search.nbandwidths = res->nbandwidths;
+    char list[128] = "";
+    for (size_t i = 0, len = 0; i < res->nbandwidths && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%.4g", i ? "," : "",
+                                res->bandwidths[i]);
+    km_info(j->ctx, "bandwidths to try: %s (the default and 0.5, 1, 2, 4 x the median distance "
+            "between rows, %.4g)", list, med);
+    return 0;
 }
 
 /* The model from the job: its kernel, centres, coefficients and summary. */
@@ -458,7 +540,7 @@ static void fill_model(job *j, const km_krr_opts *fo)
     m->iters = res->solve.iters;
     m->residual = res->solve.rel_residual;
     m->train_metric = res->train_metric;
-    if (j->nv) {
+    if (j->nv || o->cv) {
         m->sel = 1;
         m->rfm_iters = so->rfm ? (uint32_t)so->rfm_iters : 0;
         m->best_iter = (uint32_t)res->best_iter;
@@ -468,7 +550,8 @@ static void fill_model(job *j, const km_krr_opts *fo)
         m->train_rows = j->ntr;
         m->val_rows = j->nv;
         m->val_metric = res->val_metric;
-        m->refit = o->refit;
+        m->refit = o->cv || o->refit;
+        m->folds = (uint32_t)o->cv;
     }
 }
 
@@ -484,17 +567,35 @@ int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, k
     memset(&j, 0, sizeof j);
     j.ctx = ctx, j.pool = pool, j.data = data, j.o = o, j.m = m, j.res = res;
     km_krr_opts fo = o->search.solve; /* the final solve's options */
-    if ((rc = train_rows(&j)) || (rc = validation_rows(&j)))
+    if (o->cv && (o->val || o->val_frac > 0)) {
+        rc = km_seterr(&ctx->err, KM_EINVAL, "cross-validation excludes validation rows");
+        goto out;
+    }
+    if ((rc = train_rows(&j)) || (!o->cv && (rc = validation_rows(&j))))
+        goto out;
+    if (o->cv) {
+        if ((size_t)o->cv > j.n) {
+            rc = km_seterr(&ctx->err, KM_EDATA, "%zu labelled rows are too few for %d folds",
+                           j.n, o->cv);
+            goto out;
+        }
+        j.ntr = j.n;
+        res->train_rows = j.n;
+    }
+    if ((rc = scale_grid(&j)))
         goto out;
     j.nc = j.ntr; /* centres of the model */
-    if (!j.nv) {
+    if (o->cv) {
+        if ((rc = cv_and_fit(&j, &fo)))
+            goto out;
+    } else if (!j.nv) {
         if ((rc = solve_rows(ctx, pool, &fo, o->metric, o->M, j.X, j.ntr, j.d, j.y, j.c,
                              j.classify, &j.A, res)))
             goto out;
         m->metric = o->metric;
         if ((rc = copy_metric(ctx, o->metric, o->M, j.d, &m->M)))
             goto out;
-    } else if ((rc = search_and_fit(&j, &fo)) || (rc = calibrate(&j, &fo)))
+    } else if ((rc = search_and_fit(&j, &fo)))
         goto out;
     fill_model(&j, &fo);
     res->seconds = km_now() - t0;

@@ -56,17 +56,16 @@ static void report(km_ctx *ctx, const km_search_opts *o, const km_select_step *s
     char val[64] = "";
     if (!isnan(s->val_metric))
         snprintf(val, sizeof val, "validation %s %.6g, ", what, s->val_metric);
-    char agop[48] = "";
+    char agop[48] = "", phase[40] = "", it[32] = "";
     if (s->agop_seconds > 0)
         snprintf(agop, sizeof agop, ", AGOP %.1fs", s->agop_seconds);
+    if (o->phase)
+        snprintf(phase, sizeof phase, "%s: ", o->phase);
     if (T)
-        km_info(ctx, "L=%g reg=%g iteration %d/%d: %strain %s %.6g (solve %.1fs, %d iterations%s)",
-                s->bandwidth, s->reg, s->iter, T, val, s->classify ? "accuracy" : "RMSE",
-                s->train_metric, s->solve_seconds, s->pcg_iters, agop);
-    else
-        km_info(ctx, "L=%g reg=%g: %strain %s %.6g (solve %.1fs, %d iterations)", s->bandwidth,
-                s->reg, val, s->classify ? "accuracy" : "RMSE", s->train_metric, s->solve_seconds,
-                s->pcg_iters);
+        snprintf(it, sizeof it, " iteration %d/%d", s->iter, T);
+    km_info(ctx, "%sL=%g reg=%g%s: %strain %s %.6g (solve %.1fs, %d iterations%s)", phase,
+            s->bandwidth, s->reg, it, val, s->classify ? "accuracy" : "RMSE", s->train_metric,
+            s->solve_seconds, s->pcg_iters, agop);
     if (o->log)
         o->log(o->log_arg, s);
 }
@@ -253,17 +252,20 @@ static int agop_step(search *s, const km_kernel *k, int metric, const float *Xs)
     return rc;
 }
 
-/* The T + 1 steps of one (bandwidth, reg) pair. */
-static int search_pair(search *s, double bw, double reg, km_rfm_best *best)
+/* The T + 1 steps of one (bandwidth, reg) pair, the first of them the
+ * index-th of the grid. */
+static int search_pair(search *s, double bw, double reg, size_t index, km_rfm_best *best)
 {
     km_krr_opts so = s->o->solve;
     so.kernel.bandwidth = bw;
     so.reg = reg;
     int metric = KM_METRIC_NONE, rc = 0;
     for (int t = 0; t <= s->T && !rc; t++) {
-        km_select_step st = {bw, reg, t, s->classify, NAN, 0, 0, 0, 0};
+        km_select_step st = {bw, reg, t, s->classify, NAN, 0, 0, 0, 0, index + (size_t)t, 0,
+                             s->o->fold};
         /* the progress lines of its solve and AGOP say which step this is */
-        snprintf(s->ctx->stage, sizeof s->ctx->stage, "step %zu of %zu", ++s->step, s->steps);
+        snprintf(s->ctx->stage, sizeof s->ctx->stage, "%s%sstep %zu of %zu",
+                 s->o->phase ? s->o->phase : "", s->o->phase ? ", " : "", ++s->step, s->steps);
         const float *Xs = s->X;
         if (metric != KM_METRIC_NONE) {
             if ((rc = km_metric_root(s->Mcur, s->d, metric, s->S, &s->ctx->err)))
@@ -276,7 +278,7 @@ static int search_pair(search *s, double bw, double reg, km_rfm_best *best)
             break;
         best->solve_seconds += st.solve_seconds;
         best->steps++;
-        int failed = unsolved(&so, &sr);
+        int failed = st.unsolved = unsolved(&so, &sr);
         if (preferred(s, best, &so, failed, st.val_metric) && (rc = keep(s, best, &st, metric, &sr)))
             break;
         if (failed && t < s->T) {
@@ -330,7 +332,7 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_search_opts *o, const km_
     int rc = search_init(&s, held);
     for (size_t bi = 0; bi < nbw && !rc; bi++)
         for (size_t ri = 0; ri < nrg && !rc; ri++)
-            rc = search_pair(&s, bws[bi], rgs[ri], best);
+            rc = search_pair(&s, bws[bi], rgs[ri], (bi * nrg + ri) * (size_t)(s.T + 1), best);
     ctx->stage[0] = 0;
     search_free(&s);
     if (rc)

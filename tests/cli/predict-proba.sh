@@ -3,8 +3,8 @@
 # with T fitted at training on the validation rows (kmill/calib.h). Each
 # row's probabilities sum to 1, their largest is the prediction's, and
 # they are the softmax of the --scores columns at the temperature train
-# -v reports. A model with no temperature (no validation rows, or a
-# refit on them) or a regression is refused in one line, nothing written.
+# -v reports. A model with no temperature (no validation rows, or
+# cross-validation) or a regression is refused in one line, nothing written.
 . "$top_srcdir/tests/cli/lib.sh"
 
 # three classes on two features, with noise near the boundaries
@@ -50,13 +50,13 @@ expect_status 0 "$KMILL" train -q tr.csv --label label --val va.csv -o v.kmm
 expect_status 0 "$KMILL" predict -q v.kmm va.csv --proba && [ "$(wc -l <out)" -eq 101 ] && pass ||
     fail "--val model: $(head -n 3 out)"
 
-# none: no validation rows, or a refit on them; a regression
-msg="no class probabilities (--proba): the model has no temperature fitted on validation rows; train it with --val-frac or --val, without --refit"
+# none: no validation rows, or cross-validation; a regression
+msg="no class probabilities (--proba): the model has no temperature fitted on validation rows; train it with --val-frac or --val"
 expect_status 0 "$KMILL" train -q c.csv --label label -o n.kmm
 expect_status 1 "$KMILL" predict n.kmm c.csv --proba -o q.csv &&
     expect_err_line "kmill predict: n.kmm: $msg"
 [ ! -e q.csv ] && [ ! -s out ] && pass || fail "refused, yet wrote: $(ls)"
-expect_status 0 "$KMILL" train -q c.csv --label label --val-frac 0.25 --refit -o r.kmm
+expect_status 0 "$KMILL" train -q c.csv --label label --cv 4 -o r.kmm
 expect_status 1 "$KMILL" predict r.kmm c.csv --proba && expect_err_line "kmill predict: r.kmm: $msg"
 awk -F, 'NR == 1 { print "x,y,v"; next } { print $1 "," $2 "," $1 * $2 }' c.csv >g.csv
 expect_status 0 "$KMILL" train -q g.csv --label v --val-frac 0.25 -o g.kmm

@@ -667,3 +667,32 @@ Test(model, temperature_round_trips_and_is_checked)
     unsigned char zero[8] = {0};
     cali_refused(8, zero, "a temperature fitted on 0 rows");
 }
+
+/* SELE: 56 bytes since 1.3, the folds last; the 52 bytes of 1.1 and 1.2
+ * read as folds 0, the rest unchanged. */
+Test(model, sele_folds_and_the_shorter_payload)
+{
+    km_model m;
+    make_model(&m, KM_METRIC_NONE, 3, 2);
+    m.sel = 1;
+    m.rfm_iters = 5;
+    m.best_iter = 2;
+    m.train_rows = 90;
+    m.val_metric = 0.75;
+    m.refit = 1;
+    m.folds = 5;
+    cr_assert_eq(km_model_save(&ctx, &m, path), 0, "%s", ctx.err.msg);
+    km_model_free(&m);
+    kmm k;
+    split(&k);
+    sect *s = &k.s[find(&k, "SELE")];
+    cr_assert_eq(s->len, 56);
+    cr_assert_eq(get_u32(s->p + 52), 5);
+    cr_assert_eq(get_u16(k.head + 10), 3, "minor version");
+    s->len = 52;
+    join(&k);
+    cr_assert_eq(km_model_load(&ctx, path, &m), 0, "%s", ctx.err.msg);
+    cr_expect(m.sel && m.folds == 0 && m.refit == 1 && m.best_iter == 2 && m.train_rows == 90 &&
+              m.val_metric == 0.75 && m.rfm_iters == 5);
+    km_model_free(&m);
+}

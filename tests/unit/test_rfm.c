@@ -2,8 +2,11 @@
  * predictor written out in float64 from the kernel's definition (both
  * kernels, full and diagonal, one block and many, samples that are
  * centres and samples that are not, centred or not, with a Mahalanobis
- * metric), the next metric's normalisation, the zero-AGOP error, and the
- * RFM loop on the low-rank task of the RFM authors' example. */
+ * metric), the next metric's normalisation, the zero-AGOP error, the
+ * RFM loop on the low-rank task of the RFM authors' example, and model
+ * selection: the cross-validation folds, the median distance and the
+ * default bandwidths against closed forms, and km_rfm_cv against the
+ * searches it is made of. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -297,4 +300,210 @@ Test(rfm, lowrank_task_learns_its_coordinates)
     free(y);
     free(Xt);
     free(yt);
+}
+
+/* Folds: every row in exactly one of the K, whose sizes differ by at
+ * most one; the same seed deals the same folds, another seed others. */
+Test(cv, folds_partition_the_rows_evenly)
+{
+    const size_t ns[] = {2, 5, 103, 1000};
+    const int Ks[] = {2, 3, 5, 10, 100};
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t b = 0; b < sizeof Ks / sizeof *Ks; b++) {
+            size_t n = ns[a];
+            int K = Ks[b];
+            if ((size_t)K > n)
+                continue;
+            uint32_t *f = malloc(n * sizeof *f), *g = malloc(n * sizeof *g);
+            size_t *count = calloc((size_t)K, sizeof *count);
+            cr_assert_eq(km_cv_folds(n, K, 7, f), 0);
+            for (size_t i = 0; i < n; i++) {
+                cr_assert_lt(f[i], (uint32_t)K, "n=%zu K=%d row %zu in fold %u", n, K, i, f[i]);
+                count[f[i]]++;
+            }
+            size_t lo = n, hi = 0, sum = 0;
+            for (int k = 0; k < K; k++) {
+                lo = count[k] < lo ? count[k] : lo;
+                hi = count[k] > hi ? count[k] : hi;
+                sum += count[k];
+            }
+            cr_expect_eq(sum, n);
+            cr_expect_leq(hi - lo, 1, "n=%zu K=%d: folds of %zu to %zu rows", n, K, lo, hi);
+            cr_expect_eq(lo, n / (size_t)K);
+            cr_assert_eq(km_cv_folds(n, K, 7, g), 0);
+            cr_expect_eq(memcmp(f, g, n * sizeof *f), 0, "the same seed dealt other folds");
+            if (n >= 100) {
+                cr_assert_eq(km_cv_folds(n, K, 8, g), 0);
+                cr_expect_neq(memcmp(f, g, n * sizeof *f), 0, "another seed dealt the same folds");
+            }
+            free(f);
+            free(g);
+            free(count);
+        }
+}
+
+/* The median distance of 0, 1, 3, 7 on a line: pairs 1 2 3 4 6 7, median
+ * (3 + 4) / 2; of 0, 3, 7 (and the same three in the plane): 3 4 7, 4. */
+Test(cv, median_distance_of_small_sets)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    const float line4[] = {0, 1, 3, 7}, line3[] = {7, 0, 3}, plane[] = {0, 0, 0, 3, 0, 7};
+    double med;
+    cr_assert_eq(km_median_distance(&ctx, line4, 4, 1, 1000, 1, NULL, &med), 0);
+    cr_expect_float_eq(med, 3.5, 1e-12);
+    cr_assert_eq(km_median_distance(&ctx, line3, 3, 1, 1000, 1, NULL, &med), 0);
+    cr_expect_float_eq(med, 4, 1e-12);
+    cr_assert_eq(km_median_distance(&ctx, plane, 3, 2, 1000, 1, NULL, &med), 0);
+    cr_expect_float_eq(med, 4, 1e-12);
+    cr_assert_eq(km_median_distance(&ctx, plane, 1, 2, 1000, 1, NULL, &med), 0);
+    cr_expect_eq(med, 0, "one row has no pairs");
+    /* a sample of 11 of 60 rows: the pairs of km_sample_indices' rows */
+    float *X = rows(60, 3, 1, 5);
+    uint64_t idx[11];
+    cr_assert_eq(km_sample_indices(60, 11, 9, idx), 0);
+    double dist[55];
+    size_t k = 0;
+    for (size_t i = 0; i < 11; i++)
+        for (size_t j = i + 1; j < 11; j++) {
+            double s = 0;
+            for (size_t l = 0; l < 3; l++) {
+                double e = (double)X[idx[i] * 3 + l] - X[idx[j] * 3 + l];
+                s += e * e;
+            }
+            dist[k++] = sqrt(s);
+        }
+    size_t below = 0; /* 55 pairs: the median has 27 below it and 27 above */
+    cr_assert_eq(km_median_distance(&ctx, X, 60, 3, 11, 9, NULL, &med), 0);
+    for (k = 0; k < 55; k++)
+        below += dist[k] < med;
+    cr_expect_eq(below, 27, "median %g has %zu of 55 pairs below it", med, below);
+    int found = 0;
+    for (k = 0; k < 55; k++)
+        found |= dist[k] == med;
+    cr_expect(found, "the median %g is not a pair's distance", med);
+    free(X);
+}
+
+/* The grid: the plain bandwidth first, then 0.5, 1, 2, 4 x the median,
+ * repeats and non-positive values left out. */
+Test(cv, scale_bandwidths)
+{
+    double g[5];
+    cr_assert_eq(km_scale_bandwidths(3.5, 10, g), 5);
+    const double want[] = {10, 1.75, 3.5, 7, 14};
+    for (int i = 0; i < 5; i++)
+        cr_expect_float_eq(g[i], want[i], 1e-12, "%d: %g", i, g[i]);
+    cr_assert_eq(km_scale_bandwidths(5, 10, g), 4); /* 2 x 5 is the default */
+    cr_expect(g[0] == 10 && g[1] == 2.5 && g[2] == 5 && g[3] == 20);
+    cr_assert_eq(km_scale_bandwidths(0, 10, g), 1); /* every row the same */
+    cr_assert_eq(km_scale_bandwidths(NAN, 10, g), 1);
+}
+
+struct fold_steps {
+    double sum[1][4]; /* per step index: the metric summed over the folds */
+    int count[4];
+};
+
+static void fold_collect(void *arg, const km_select_step *s)
+{
+    struct fold_steps *t = arg;
+    cr_assert_lt(s->index, 4);
+    cr_assert(s->fold >= 1 && s->fold <= 3, "fold %d", s->fold);
+    t->sum[0][s->index] += s->val_metric;
+    t->count[s->index]++;
+}
+
+/* A search of one bandwidth and ridge, seeded as the cross-validation's. */
+static void one_pair(km_search_opts *p, double bw, double reg)
+{
+    km_search_defaults(p);
+    p->solve.seed = 4;
+    p->solve.kernel.bandwidth = bw;
+    p->solve.reg = reg;
+}
+
+/* Cross-validation against the searches it is made of: a 2 x 2 grid on a
+ * regression task, 3 folds. Its mean is the mean of the per-fold
+ * searches of the same grid on the folds of km_cv_folds, its choice the
+ * step of the lowest mean, and its model the plain search of that step on
+ * all rows. */
+Test(cv, mean_over_folds_and_refit)
+{
+    const size_t n = 90, d = 3;
+    float *X = rows(n, d, 1, 3), *y = malloc(n * sizeof *y);
+    for (size_t i = 0; i < n; i++)
+        y[i] = X[i * d] + X[i * d + 1] * X[i * d + 1];
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    ctx.verbosity = KM_QUIET;
+    km_search_opts o;
+    km_search_defaults(&o);
+    const double bws[] = {0.3, 3}, regs[] = {1e-3, 1};
+    o.bandwidths = bws;
+    o.nbandwidths = 2;
+    o.regs = regs;
+    o.nregs = 2;
+    o.solve.seed = 4;
+    struct fold_steps t;
+    memset(&t, 0, sizeof t);
+    o.log = fold_collect;
+    o.log_arg = &t;
+    km_rfm_best cvb;
+    cr_assert_eq(km_rfm_cv(&ctx, NULL, &o, NULL, 0, X, y, y, n, d, 1, 3, &cvb), 0, "%s",
+                 ctx.err.msg);
+    /* the same folds by hand */
+    uint32_t f[90];
+    cr_assert_eq(km_cv_folds(n, 3, 4, f), 0);
+    double mean[4] = {0};
+    for (uint32_t k = 0; k < 3; k++) {
+        float *Xt = malloc(n * d * sizeof *Xt), *yt = malloc(n * sizeof *yt);
+        float *Xv = malloc(n * d * sizeof *Xv), *yv = malloc(n * sizeof *yv);
+        size_t a = 0, b = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (f[i] == k) {
+                memcpy(Xv + b * d, X + i * d, d * sizeof *X);
+                yv[b++] = y[i];
+            } else {
+                memcpy(Xt + a * d, X + i * d, d * sizeof *X);
+                yt[a++] = y[i];
+            }
+        }
+        for (size_t s = 0; s < 4; s++) {
+            km_search_opts p;
+            one_pair(&p, bws[s / 2], regs[s % 2]);
+            km_rfm_best b1;
+            cr_assert_eq(km_rfm_search(&ctx, NULL, &p, NULL, 0, Xt, yt, yt, a, d, 1, Xv, yv, b, &b1),
+                         0, "%s", ctx.err.msg);
+            mean[s] += b1.val_metric / 3;
+            km_rfm_best_free(&b1);
+        }
+        free(Xt);
+        free(yt);
+        free(Xv);
+        free(yv);
+    }
+    size_t pick = 0;
+    for (size_t s = 0; s < 4; s++) {
+        cr_expect_eq(t.count[s], 3);
+        cr_expect_float_eq(t.sum[0][s] / 3, mean[s], 1e-9 * mean[s], "step %zu", s);
+        if (mean[s] < mean[pick])
+            pick = s;
+    }
+    cr_expect_eq(cvb.bandwidth, bws[pick / 2]);
+    cr_expect_eq(cvb.reg, regs[pick % 2]);
+    cr_expect_float_eq(cvb.val_metric, mean[pick], 1e-9 * mean[pick]);
+    cr_expect_eq(cvb.steps, 13, "12 steps in the folds and the refit: %d", cvb.steps);
+    /* the refit: the chosen step solved on all rows */
+    km_search_opts p;
+    one_pair(&p, bws[pick / 2], regs[pick % 2]);
+    km_rfm_best all;
+    cr_assert_eq(km_rfm_search(&ctx, NULL, &p, NULL, 0, X, y, y, n, d, 1, NULL, NULL, 0, &all), 0);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_float_eq(cvb.A[i], all.A[i], 1e-6 * (1 + fabsf(all.A[i])), "alpha %zu", i);
+    cr_expect(cvb.metric == KM_METRIC_NONE && !cvb.M);
+    km_rfm_best_free(&cvb);
+    km_rfm_best_free(&all);
+    free(X);
+    free(y);
 }

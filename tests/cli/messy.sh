@@ -149,7 +149,7 @@ expect_contains err "above --tol 0.0001: the fit is unreliable; a larger --reg, 
 expect_contains err "kmill train: warning: L=10 reg=1e-06: the RFM stops at iteration 0, whose solve did not converge"
 expect_contains err "kmill train: warning: the model's solve did not converge (relative residual 0.99): its predictions are unreliable"
 # a grid: the step that solved is kept over the one that did not
-expect_status 0 "$KMILL" train --solver pcg --precond none --max-iter 30 --reg 1e-6,10 cg.csv -o cg.kmm
+expect_status 0 "$KMILL" train --solver pcg --precond none --max-iter 30 --bandwidth 10 --reg 1e-6,10 cg.csv -o cg.kmm
 expect_contains err "chosen: L=10 reg=10 "
 grep -q "did not converge (relative" err && fail "unconverged model kept: $(cat err)" || pass
 

@@ -19,7 +19,7 @@ gen() {
 gen 1 4000 >lr-train.csv
 gen 2 4000 >lr-test.csv
 
-expect_status 0 "$KMILL" train --rfm --scale none --bandwidth 10 --reg 1e-3 --val lr-test.csv \
+expect_status 0 "$KMILL" train --rfm --scale none --bandwidth 10 --reg 1e-3 --no-refit --val lr-test.csv \
     --log lr.tsv lr-train.csv -o lr.kmm &&
     expect_contains err "iteration 5/5: validation MSE" &&
     expect_contains err "chosen: L=10 reg=0.001 iteration="

@@ -15,7 +15,10 @@
  *           nibble: 0 default, else 1..15)
  *   byte 5  rows per chunk (0: default, else 1..255) -- several chunks
  *   byte 6  longest line (0: default, else 16 * byte)
- *   byte 7  reserved
+ *   byte 7  bit 0 bad values read as missing (else an error), bits 1-2
+ *           the decimal mark (detect, '.', ',', detect), bit 3 keep only
+ *           the columns a, b, col1 and col2 (as predict does for a
+ *           model), typed by bits 4-6 (keep types 0 to 4, see convert.h)
  * A conversion that succeeds is opened and read every way a reader can
  * (fuzz_exercise_kmx); its row and column counts must match the result's.
  * Every conversion, failed or not, must leave only its output behind (in
@@ -89,6 +92,17 @@ static void options(const uint8_t *b, km_convert_opts *o)
     o->max_levels = b[4] >> 4;
     o->chunk_rows = b[5];
     o->max_line = (size_t)b[6] * 16;
+    o->bad_values = b[7] & 1 ? KM_BAD_MISSING : KM_BAD_ERROR;
+    static const char decimals[4] = {0, '.', ',', 0};
+    o->decimal = decimals[(b[7] >> 1) & 3];
+    static const char *const keep[] = {"a", "b", "col1", "col2"};
+    static unsigned char types[5][4] = {{0, 0, 0, 0}, {1, 1, 1, 1}, {2, 3, 2, 3}, {3, 4, 3, 4},
+                                        {4, 0, 1, 2}};
+    if (b[7] & 8) {
+        o->keep = keep;
+        o->keep_type = types[((b[7] >> 4) & 7) % 5];
+        o->nkeep = 4;
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -82,9 +82,18 @@ static void json_model(const struct about *a, const km_model *m)
                (unsigned long long)m->train_rows, (unsigned long long)m->val_rows,
                classify ? "val_accuracy" : "val_mse");
         cli_json_num(m->val_metric);
-        printf(",\"refit\":%s}", m->refit ? "true" : "false");
+        printf(",\"refit\":%s,\"folds\":%u}", m->refit ? "true" : "false", m->folds);
     } else {
         printf(",\"selection\":null");
+    }
+    if (m->cal.rows) {
+        printf(",\"temperature\":{\"T\":");
+        cli_json_num(m->cal.T);
+        printf(",\"rows\":%llu,\"log_loss\":", (unsigned long long)m->cal.rows);
+        cli_json_num(m->cal.nll);
+        printf("}");
+    } else {
+        printf(",\"temperature\":null");
     }
     printf(",\"provenance\":{\"version\":");
     json_opt_str(m->version);
@@ -154,7 +163,10 @@ static void text_model(const struct about *a, const km_model *m)
     printf("features:   %u, from %u columns (%u numeric, %u categorical), %s scaling\n", m->d,
            f->ncols, a->num, a->cat, scale_name[f->scale]);
     printf("centres:    %llu\n", (unsigned long long)m->n);
-    if (m->sel)
+    if (m->sel && m->folds)
+        printf("rows:       %llu, in %u-fold cross-validation; refitted on all\n",
+               (unsigned long long)m->train_rows, m->folds);
+    else if (m->sel)
         printf("rows:       %llu trained on, %llu for validation%s\n",
                (unsigned long long)m->train_rows, (unsigned long long)m->val_rows,
                m->refit ? "; refitted on both" : "");
@@ -164,7 +176,11 @@ static void text_model(const struct about *a, const km_model *m)
            m->solver ? m->solver : "(not recorded)", (long long)m->iters, m->residual);
     printf("training:   %s %.6g\n", classify ? "accuracy" : "RMSE", m->train_metric);
     if (m->sel)
-        printf("validation: %s %.6g\n", classify ? "accuracy" : "MSE", m->val_metric);
+        printf("validation: %s%s %.6g\n", m->folds ? "cross-validated " : "",
+               classify ? "accuracy" : "MSE", m->val_metric);
+    if (m->cal.rows)
+        printf("proba:      softmax temperature %g, fitted on %llu validation rows "
+               "(log-loss %.4g)\n", m->cal.T, (unsigned long long)m->cal.rows, m->cal.nll);
     if (m->version)
         printf("made by:    kmill %s, %s\n", m->version, m->created ? m->created : "");
     if (m->command)

@@ -15,6 +15,9 @@ awk 'BEGIN { srand(3); print "x,y,label"
 expect_status 0 "$KMILL" train -v c.csv --label label --val-frac 0.25 -o c.kmm
 T=$(sed -n 's/^kmill train: probabilities: temperature \([^,]*\), validation log-loss .* on 100 rows$/\1/p' err)
 [ -n "$T" ] && pass || fail "train -v did not report the temperature: $(cat err)"
+expect_status 0 "$KMILL" info c.kmm && expect_contains out "proba:      softmax temperature $T, fitted on 100 validation rows (log-loss "
+expect_status 0 "$KMILL" info --json c.kmm && expect_contains out '"temperature":{"T":' &&
+    expect_contains out ',"rows":100,"log_loss":'
 
 expect_status 0 "$KMILL" predict -q c.kmm c.csv --scores --proba -o p.csv
 [ ! -s out ] && pass || fail "-o also wrote to standard output"

@@ -27,6 +27,12 @@ cvacc=$(awk -F'\t' 'NR > 1 && $1 == 1 { s += $4; n++ } END { printf "cv-accuracy
 expect_contains err "train-accuracy=1.0000 $cvacc"
 awk -F'\t' 'NR > 1 && $1 == 1 { ok += $4 > 0.9 } NR > 1 && $1 < 1 { bad += $4 < 0.7 } END { exit !(ok == 4 && bad == 4) }' cv.tsv &&
     pass || fail "the grid is not clear-cut: $(cat cv.tsv)"
+# info says how the model was chosen
+expect_status 0 "$KMILL" info cv.kmm &&
+    expect_contains out "rows:       200, in 4-fold cross-validation; refitted on all" &&
+    expect_contains out "validation: cross-validated accuracy "
+expect_status 0 "$KMILL" info --json cv.kmm && expect_contains out '"refit":true,"folds":4}' &&
+    expect_contains out '"temperature":null'
 
 # a hold-out: refitted on all 200 rows by default, on 160 with --no-refit;
 # both print the validation figure of the same choice

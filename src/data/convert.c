@@ -178,8 +178,16 @@ static int number_code(struct conv *c, uint32_t j, float *v, uint64_t line, uint
 static void note_cells(struct conv *c, const struct block *b)
 {
     for (uint32_t j = 0; b->nnum && j < c->schema.ncols; j++) {
-        c->cs[j].nnum += b->nnum[j];
-        c->cs[j].nquoted += b->nquoted[j];
+        struct colstate *s = &c->cs[j];
+        s->nnum += b->nnum[j];
+        if (!b->nquoted[j])
+            continue;
+        if (!s->nquoted)
+            s->q = b->qr[j];
+        s->nquoted += b->nquoted[j];
+        s->q.lo = b->qr[j].lo < s->q.lo ? b->qr[j].lo : s->q.lo;
+        s->q.hi = b->qr[j].hi > s->q.hi ? b->qr[j].hi : s->q.hi;
+        s->q.ints &= b->qr[j].ints;
     }
     for (size_t k = 0; k < b->ncells; k++) {
         const struct cell *ce = &b->cells[k];
@@ -547,7 +555,9 @@ static int pipeline_run(struct conv *c, km_progress *prog)
  * some values unquoted, are categorical: R's write.csv quotes factors
  * ("5") and text, never numbers, and Python's QUOTE_NONNUMERIC likewise,
  * so there the quotes say "a label, not a quantity". A file that quotes
- * everything says nothing by it. Their numbers become the categories of
+ * everything says nothing by it; nor does a column whose numbers might
+ * not fit in --max-levels categories (more values than that, not all
+ * integers within a range that fits). Their numbers become the categories of
  * their text in the second pass (rewrite_late), as for a column that
  * turned categorical late. */
 static void quoted_columns(struct conv *c)
@@ -559,6 +569,11 @@ static void quoted_columns(struct conv *c)
         const struct colstate *s = &c->cs[j];
         if (c->forced[j] || s->demoted || c->schema.cols[j].type != KM_COL_NUMERIC || !s->nnum ||
             s->nquoted != s->nnum)
+            continue;
+        /* only when its levels surely fit: R quotes its row names too,
+         * 1..n, which as categories would pass --max-levels */
+        if (s->nnum > c->max_levels &&
+            !(s->q.ints && (double)s->q.hi - s->q.lo < (double)c->max_levels))
             continue;
         km_verbose(c->ctx, "%s: column '%s' is quoted throughout, as R writes factors: "
                    "categorical (--numeric %s to read numbers)", c->name,
@@ -672,6 +687,7 @@ static void conv_free(struct conv *c, km_progress *prog)
         free(b->nnum);
         free(b->nquoted);
         free(b->qpend);
+        free(b->qr);
         for (uint32_t j = 0; b->ld && j < c->schema.ncols; j++)
             km_strtab_free(&b->ld[j]);
         free(b->ld);

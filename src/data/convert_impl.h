@@ -67,6 +67,10 @@ struct cell {             /* a text value: row in the block, column, local code 
 struct colstate {
     uint64_t nnum, ntext;  /* non-missing numbers, text cells */
     uint64_t nquoted;      /* of these, quoted in the CSV */
+    struct qrange {        /* the numbers of a column with quoted values: */
+        float lo, hi;      /* the smallest and largest, */
+        int ints;          /* and whether all are integers */
+    } q;
     uint64_t first_line;   /* the first text cell: where, and its text */
     uint32_t first_field, first_len;
     char first[48];
@@ -96,6 +100,7 @@ struct block {
     size_t ncells, cells_cap;
     uint64_t *nnum;       /* per output column: non-missing numbers */
     uint64_t *nquoted;    /* per output column: non-missing values quoted */
+    struct qrange *qr;    /* per output column with quoted values */
     uint32_t *qpend;      /* columns of the quoted values of the record on
                            * a fast path, counted if it takes the record */
     uint32_t nqpend;

@@ -203,6 +203,8 @@ static int counts_reset(struct block *b)
         return block_fail(b, KM_ENOMEM, "out of memory");
     if (!b->qpend && !(b->qpend = malloc(ncols * sizeof *b->qpend)))
         return block_fail(b, KM_ENOMEM, "out of memory");
+    if (!b->qr && !(b->qr = malloc(ncols * sizeof *b->qr)))
+        return block_fail(b, KM_ENOMEM, "out of memory");
     b->nqpend = 0;
     memset(b->nnum, 0, ncols * sizeof *b->nnum);
     memset(b->nquoted, 0, ncols * sizeof *b->nquoted);
@@ -219,6 +221,22 @@ static void count_numbers(struct block *b)
         const float *row = b->rows + (size_t)r * ncols;
         for (uint32_t j = 0; j < ncols; j++)
             b->nnum[j] += row[j] == row[j];
+    }
+    /* the range of the columns with quoted values, which may turn out
+     * categorical (quoted_columns in convert.c): whether their levels fit */
+    for (uint32_t j = 0; j < ncols; j++) {
+        if (!b->nquoted[j])
+            continue;
+        struct qrange q = {INFINITY, -INFINITY, 1};
+        for (uint32_t r = 0; r < b->nrows; r++) {
+            float v = b->rows[(size_t)r * ncols + j];
+            if (v != v)
+                continue;
+            q.lo = v < q.lo ? v : q.lo;
+            q.hi = v > q.hi ? v : q.hi;
+            q.ints &= v == floorf(v);
+        }
+        b->qr[j] = q;
     }
 }
 

@@ -81,6 +81,14 @@ expect_contains out '{"name":"w","type":"numeric"'
 expect_status 0 "$KMILL" convert --numeric size r.csv -o r.kmx
 expect_status 0 "$KMILL" info --json r.kmx
 expect_contains out '{"name":"size","type":"numeric"'
+# ...but not when its categories might not fit --max-levels: R's row
+# names, 1..3000, stay numbers (train calls them an identifier)
+awk 'BEGIN { print "\"\",\"f\",x,\"y\""; for (i = 1; i <= 3000; i++)
+             print "\"" i "\",\"" i % 5 "\"," i / 7 ",\"" (i % 2 ? "a" : "b") "\"" }' >rbig.csv
+expect_status 0 "$KMILL" convert rbig.csv -o rbig.kmx
+expect_status 0 "$KMILL" info --json rbig.kmx
+expect_contains out '{"name":"col1","type":"numeric"'
+expect_contains out '{"name":"f","type":"categorical","count":3000,"missing":0,"levels":5'
 printf '"a","b"\n"1","2"\n"3","4"\n' >qa.csv
 expect_status 0 "$KMILL" convert qa.csv -o qa.kmx
 expect_status 0 "$KMILL" info --json qa.kmx

@@ -33,6 +33,13 @@ csv pipe-ragged   '\0\24\0\0\0\0\0\0' 'a,b\n1\n2,3,4\n'
 csv bom-multiline '\0\100\0\0\0\2\0\0' '\357\273\277name,val\n"multi\nline",1.5\n"",\n?,-7'
 csv numbers       '\1\240\0\0\0\3\0\0' 'v,w\n0.1,1\n16777217,2\n3.4028235e38,3\n1e-45,4\n  5 ,5\n.5,6\n5.,7\n'
 csv cr-blank      '\4\10\3\0\0\0\4\0' 'p|q\r1|\r\r|x\r'
+# byte 7: bad values (missing or an error), the decimal mark, a keep list
+stray=$(awk 'BEGIN { print "a,b,c"; for (i = 0; i < 30; i++) print i * 0.5 "," i % 3 ",x" i % 4; print "n/a,1,x" }')
+csv stray-missing '\0\0\0\0\0\4\0\1' "$stray\\n"
+csv stray-error   '\0\0\0\0\0\0\0\0' "$stray\\n"
+csv european      '\0\0\0\0\0\0\0\4' 'a;b;c\n14,4383;1;x\n-0,5;2;y\n1.234;3;z\n'
+csv quoted-factor '\0\0\0\0\0\0\0\0' '"","a","b"\n"1","5",1.5\n"2","7",2.5\n'
+csv keep-model    '\0\0\0\0\0\0\0\70' 'a,b,col1,z\n007,1,x,2\n8,y,3,4\n'
 
 # ---- kmx: datasets from kmill convert (inputs named without the
 # temporary directory, which the files record)
@@ -62,6 +69,10 @@ CSV
     train.csv -o "$dir/kmm/regress.kmm"
 "$KMILL" train -q --rfm --iters 1 --diag --val-frac 0.25 train.csv -o "$dir/kmm/rfm-diag.kmm"
 "$KMILL" train -q --rfm --iters 1 --val-frac 0.25 train.csv -o "$dir/kmm/rfm-full.kmm"
+# (trained on CSV, every model has a READ section; with validation rows a
+# classifier has a temperature, CALI; --cv records its folds in SELE)
+"$KMILL" train -q --cv 2 --reg 1e-3,1e-1 --categorical color --na-values NA,? train.csv \
+    -o "$dir/kmm/cv-read.kmm"
 
 # ---- numparse: fields
 num() { # NAME TEXT

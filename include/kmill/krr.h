@@ -54,6 +54,12 @@ typedef struct km_krr_result {
     double seconds;
 } km_krr_result;
 
+/* Whether a solve failed: conjugate gradients stopped an order of
+ * magnitude above o->tol (km_krr_solve warns of it). Its coefficients fit
+ * nothing, whatever they happen to score. A direct solve has no tolerance:
+ * its residual is float32 rounding, which grows with n, and never fails. */
+int km_krr_unsolved(const km_krr_opts *o, const km_krr_result *r);
+
 /* The planner's decision for a solve (kmill/plan.h). */
 typedef struct km_krr_plan {
     int solver;           /* KM_SOLVER_DIRECT or KM_SOLVER_PCG */

@@ -36,9 +36,9 @@ typedef struct km_model_read {
 } km_model_read;
 
 /* The softmax temperature of the class probabilities (kmill/calib.h),
- * fitted on the validation rows (section CALI, since 1.2). rows = 0:
- * none (no validation rows, a regression, a refit on them, or a model
- * written before). */
+ * fitted on the validation rows with the search's choice before any
+ * refit (section CALI, since 1.2). rows = 0: none (no hold-out, a
+ * regression, or a model written before). */
 typedef struct km_calib {
     double T;          /* > 0 */
     uint64_t rows;     /* validation rows it was fitted on */

@@ -377,9 +377,9 @@ static int check_files(const struct st *s, km_ctx *ctx, const char *data)
  * search it adds the validation (or cross-validated) figure: an
  * interpolating kernel machine's training figure says little. */
 static void summary(km_ctx *ctx, const km_model *m, const km_train_result *r, double seconds,
-                    double tol)
+                    const km_krr_opts *so)
 {
-    if (r->solve.rel_residual > 10 * tol) /* (the search kept it: nothing solved) */
+    if (km_krr_unsolved(so, &r->solve)) /* (a search kept it: nothing solved) */
         km_warn(ctx, "the model's solve did not converge (relative residual %.2g): its "
                 "predictions are unreliable", r->solve.rel_residual);
     const char *kname = m->kernel.type == KM_KERNEL_LAPLACE ? "laplace" : "gaussian";
@@ -494,7 +494,7 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         goto out;
     if ((rc = km_model_save(ctx, &m, s.output)))
         goto out;
-    summary(ctx, &m, &r, km_now() - t0, s.o.search.solve.tol);
+    summary(ctx, &m, &r, km_now() - t0, &s.o.search.solve);
     char b1[32], b2[32];
     if (r.solve.tiles.tiles)
         km_verbose(ctx, "kernel tiles: %llu in RAM (%s), %llu spilled (%s)%s, built in %.1fs",

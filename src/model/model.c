@@ -396,8 +396,11 @@ static int get_str(const km_rd *r, km_cur *c, char **s, uint32_t *len)
     int rc = get_bytes(r, c, s, &n);
     if (len)
         *len = n;
-    if (!rc && memchr(*s, 0, n))
+    if (!rc && memchr(*s, 0, n)) {
+        free(*s); /* (the caller may not have put it where the model's free finds it) */
+        *s = NULL;
         return bad(r, "the string at offset %llu holds a NUL byte", (unsigned long long)at);
+    }
     return rc;
 }
 
@@ -641,7 +644,11 @@ static int parse_sele(const km_rd *r, km_cur *c, km_model *m)
     m->refit = (int)km_cur_u32(c);
     if (!c->bad && left(c) >= 4) /* since 1.3: a 1.1 or 1.2 file has no folds */
         m->folds = km_cur_u32(c);
-    return c->bad ? overrun(r) : 0;
+    if (c->bad)
+        return overrun(r);
+    if (m->folds == 1 || m->folds > 100) /* what --cv takes */
+        return bad(r, "%u folds: cross-validation has 2 to 100", m->folds);
+    return 0;
 }
 
 /* Section READ: each value among those km_convert knows, since predict
@@ -662,6 +669,9 @@ static int parse_read(const km_rd *r, km_cur *c, km_model *m)
         return bad(r, "delimiter %u is not a delimiter", delim);
     if (decimal && decimal != '.' && decimal != ',')
         return bad(r, "decimal mark %u is neither '.' nor ','", decimal);
+    if (rd->max_levels > KM_ID_LEVELS)
+        return bad(r, "max levels %u is above the %u a dataset may hold", rd->max_levels,
+                   (unsigned)KM_ID_LEVELS);
     if ((uint32_t)rd->no_header > 1 || (uint32_t)rd->bad_values > KM_BAD_MISSING ||
         (uint32_t)rd->ragged > KM_RAGGED_SKIP || (uint32_t)rd->lazy_quotes > 1 || na > 1)
         return bad(r, "an option's value is out of range");
@@ -787,6 +797,10 @@ static int check_whole(const km_rd *r, const km_model *m)
         return km_seterr(e, KM_ECORRUPT,
                          "%s: inconsistent model file: ALPH has c %u, a regression model has 1",
                          r->path, m->c);
+    if (f->task == KM_TASK_REGRESS && m->cal.rows)
+        return km_seterr(e, KM_ECORRUPT,
+                         "%s: inconsistent model file: a regression model has a temperature (CALI)",
+                         r->path);
     return 0;
 }
 

@@ -206,23 +206,15 @@ static int keep(search *s, km_rfm_best *best, const km_select_step *st, int metr
     return 0;
 }
 
-/* Whether a solve failed: conjugate gradients stopped an order of
- * magnitude above the tolerance (km_krr_solve has said so). Its
- * coefficients fit nothing, however its validation score happens to come
- * out, so such a step is kept only when no step solved. */
-static int unsolved(const km_krr_opts *so, const km_krr_result *sr)
-{
-    return sr->rel_residual > 10 * so->tol;
-}
-
-/* Whether the step just solved (failed: unsolved, val: its validation
- * metric) should replace the best so far. */
+/* Whether the step just solved (failed: km_krr_unsolved, val: its
+ * validation metric) should replace the best so far: a failed step only
+ * when no step solved. */
 static int preferred(const search *s, const km_rfm_best *best, const km_krr_opts *so, int failed,
                      double val)
 {
     if (!best->A)
         return 1;
-    int best_failed = unsolved(so, &best->solve);
+    int best_failed = km_krr_unsolved(so, &best->solve);
     if (failed != best_failed)
         return best_failed;
     return !s->nv || better(s->classify, val, best->val_metric);
@@ -278,7 +270,7 @@ static int search_pair(search *s, double bw, double reg, size_t index, km_rfm_be
             break;
         best->solve_seconds += st.solve_seconds;
         best->steps++;
-        int failed = st.unsolved = unsolved(&so, &sr);
+        int failed = st.unsolved = km_krr_unsolved(&so, &sr);
         if (preferred(s, best, &so, failed, st.val_metric) && (rc = keep(s, best, &st, metric, &sr)))
             break;
         if (failed && t < s->T) {

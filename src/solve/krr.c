@@ -271,6 +271,11 @@ static int solve_pcg(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_
     return rc;
 }
 
+int km_krr_unsolved(const km_krr_opts *o, const km_krr_result *r)
+{
+    return r->solver == KM_SOLVER_PCG && r->rel_residual > 10 * o->tol;
+}
+
 int km_krr_solve(km_ctx *ctx, km_pool *pool, const float *X, size_t n, size_t d, const float *Y,
                  size_t c, const km_krr_opts *o, const km_plan *held, float *A, float *F,
                  km_krr_result *res)

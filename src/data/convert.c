@@ -57,17 +57,33 @@ static int stray_like(const struct conv *c, uint32_t j)
 }
 
 /* --bad-values error: the first stray value of column j, where it is. */
-static int stray_error(struct conv *c, uint32_t j, int so_far)
+static int stray_error(struct conv *c, uint32_t j)
 {
     const struct colstate *s = &c->cs[j];
     const char *name = c->schema.cols[j].name;
     return km_seterr(&c->ctx->err, KM_EPARSE,
                      "%s:%llu:%u: column '%s' holds numbers and text such as \"%.*s\" (%llu of "
-                     "%llu values%s); --bad-values missing reads the text as missing, --na-values "
+                     "%llu values); --bad-values missing reads the text as missing, --na-values "
                      "names missing-value tokens, --categorical '%s' keeps it as categories",
                      c->name, (unsigned long long)s->first_line, s->first_field, name,
                      (int)s->first_len, s->first, (unsigned long long)s->ntext,
-                     (unsigned long long)(s->nnum + s->ntext), so_far ? " so far" : "", name);
+                     (unsigned long long)(s->nnum + s->ntext), name);
+}
+
+/* A column with more distinct values than its limit (lim); line 0 when
+ * the second pass (rewrite_late) found it, which knows no lines. */
+static int too_many_levels(struct conv *c, uint32_t j, uint64_t line, uint32_t field)
+{
+    uint32_t lim = c->cs[j].max_levels ? c->cs[j].max_levels : c->max_levels;
+    const char *name = c->schema.cols[j].name;
+    if (line == 0)
+        return km_seterr(&c->ctx->err, KM_ELIMIT,
+                         "%s: column '%s' has more than %u distinct values; if it is an "
+                         "identifier, --drop it; otherwise raise --max-levels", c->name, name, lim);
+    return km_seterr(&c->ctx->err, KM_ELIMIT,
+                     "%s:%llu:%u: column '%s' has more than %u distinct values; if it is an "
+                     "identifier, --drop it; otherwise raise --max-levels",
+                     c->name, (unsigned long long)line, field, name, lim);
 }
 
 /* Column j is numeric with bad values from global row `row` on: rows from
@@ -81,13 +97,13 @@ static void demote(struct conv *c, uint32_t j, uint64_t row)
     c->any_late = 1;
 }
 
-/* Remember that code k of column j stands for the number num (NaN: text),
- * for a column demoted later. */
+/* Remember that the new code k of column j stands for the number num
+ * (NaN: text), for a column demoted later (a forced one never is). */
 static int note_back(struct conv *c, uint32_t j, uint32_t k, float num)
 {
     struct colstate *s = &c->cs[j];
-    uint32_t n = c->dicts[j].n; /* k < n; codes are given in order */
-    if (k + 1 != n)
+    uint32_t n = k + 1; /* codes are given in order */
+    if (c->forced[j])
         return 0;
     if ((n & (n - 1)) == 0) { /* grow at powers of two */
         float *nb = realloc(s->back, (size_t)n * 2 * sizeof *nb);
@@ -100,34 +116,31 @@ static int note_back(struct conv *c, uint32_t j, uint32_t k, float num)
 }
 
 /* Code of the string in column j's dictionary, adding it if new; num is
- * the number it was (NaN for text). 1 when the column is demoted instead
- * (too many levels, mostly numbers, --bad-values missing) at global row
- * `row`: the caller stops turning its values into codes. */
+ * the number it was (NaN for text). When the column has no room for it
+ * (its limit of levels): a forced column's error; else 1, with the
+ * column demoted at global row `row` (line:field) for the end of the
+ * input to decide (decide_columns: mostly numbers, or an error naming
+ * this place), so that the outcome depends only on the input, never on
+ * where blocks end; the caller stops turning its values into codes. */
 static int dict_code(struct conv *c, uint32_t j, const char *s, size_t len, float num,
                      float *code, uint64_t line, uint32_t field, uint64_t row)
 {
     uint32_t k, lim = c->cs[j].max_levels ? c->cs[j].max_levels : c->max_levels;
+    uint32_t had = c->dicts[j].n;
     int rc = km_strtab_intern(&c->dicts[j], s, (uint32_t)len, lim, &k);
     if (rc < 0)
         return km_seterr(&c->ctx->err, KM_ENOMEM, "out of memory");
-    if (rc > 0 && stray_like(c, j)) {
-        if (c->o->bad_values != KM_BAD_MISSING)
-            return stray_error(c, j, 1);
+    if (rc > 0 && (c->forced[j] || line == 0))
+        return too_many_levels(c, j, line, field);
+    if (rc > 0) {
         demote(c, j, row);
+        c->cs[j].overflowed = 1;
+        c->cs[j].over_line = line;
+        c->cs[j].over_field = field;
         return 1;
     }
-    if (rc > 0 && line == 0) /* the second pass of rewrite_late knows no lines */
-        return km_seterr(&c->ctx->err, KM_ELIMIT,
-                         "%s: column '%s' has more than %u distinct values; if it is an "
-                         "identifier, --drop it; otherwise raise --max-levels",
-                         c->name, c->schema.cols[j].name, lim);
-    if (rc > 0)
-        return km_seterr(&c->ctx->err, KM_ELIMIT,
-                         "%s:%llu:%u: column '%s' has more than %u distinct values; if it is an "
-                         "identifier, --drop it; otherwise raise --max-levels",
-                         c->name, (unsigned long long)line, field, c->schema.cols[j].name, lim);
     *code = (float)k;
-    return note_back(c, j, k, num);
+    return c->dicts[j].n > had ? note_back(c, j, k, num) : 0;
 }
 
 /* The dictionaries become the schema's levels. */
@@ -170,6 +183,9 @@ static int number_code(struct conv *c, uint32_t j, float *v, uint64_t line, uint
 {
     char txt[KM_F32_BUFSZ];
     int n = km_format_f32(*v, txt);
+    char *point = c->decimal == ',' ? memchr(txt, '.', (size_t)n) : NULL;
+    if (point) /* as the file writes it: "1.5" there is text, not this */
+        *point = ',';
     return dict_code(c, j, txt, (size_t)n, *v, v, line, field, row);
 }
 
@@ -179,6 +195,7 @@ static void note_cells(struct conv *c, const struct block *b)
 {
     for (uint32_t j = 0; b->nnum && j < c->schema.ncols; j++) {
         struct colstate *s = &c->cs[j];
+        s->nnum_prev = s->nnum;
         s->nnum += b->nnum[j];
         if (!b->nquoted[j])
             continue;
@@ -251,6 +268,7 @@ static int codes_of_column(struct conv *c, struct block *b, uint32_t j)
     if (d && d->n)
         memset(c->gmap, 0, d->n * sizeof *c->gmap);
     size_t k = c->cstart[j], kend = c->cstart[j + 1];
+    uint64_t nums = c->cs[j].nnum_prev; /* numbers before row r, exactly */
     for (uint32_t r = 0; r < b->nrows; r++) {
         float *v = &b->rows[(size_t)r * ncols + j];
         if (k < kend && b->cells[c->cidx[k]].row == r) {
@@ -259,13 +277,20 @@ static int codes_of_column(struct conv *c, struct block *b, uint32_t j)
                 *v = (float)(c->gmap[ce->code] - 1);
                 continue;
             }
-            if ((rc = dict_code(c, j, d->arena + d->off[ce->code], d->len[ce->code], NAN, v,
-                                ce->line, ce->field, c->rows + r)))
+            rc = dict_code(c, j, d->arena + d->off[ce->code], d->len[ce->code], NAN, v,
+                           ce->line, ce->field, c->rows + r);
+            /* more distinct texts than the limit before any number: an
+             * identifier, said at once (no number can make it bad values
+             * of a numeric column that a later check would keep) */
+            if (rc == 1 && !nums)
+                return too_many_levels(c, j, ce->line, ce->field);
+            if (rc)
                 return rc;
             c->gmap[ce->code] = (uint32_t)*v + 1;
-        } else if (!isnan(*v) &&
-                   (rc = number_code(c, j, v, b->lines[r], c->field_of[j], c->rows + r))) {
-            return rc;
+        } else if (!isnan(*v)) {
+            nums++;
+            if ((rc = number_code(c, j, v, b->lines[r], c->field_of[j], c->rows + r)))
+                return rc;
         }
     }
     return 0;
@@ -353,7 +378,7 @@ static int rewrite_column(struct conv *c, uint32_t j, const km_kmx_chunk *e, flo
         float *v = &buf[(size_t)i * ncols + j];
         int rc;
         if (!isnan(*v) && (rc = number_code(c, j, v, 0, c->field_of[j], 0)))
-            return rc < 0 ? rc : km_seterr(&c->ctx->err, KM_EINVAL, "internal: late demotion");
+            return rc; /* (line 0: too_many_levels, never a demotion) */
     }
     return 0;
 }
@@ -374,7 +399,7 @@ static int rewrite_late(struct conv *c, const km_kmx_source *src, const km_kmx_w
     c->w = NULL;
     if (rc)
         goto out;
-    km_verbose(ctx, "a column turned categorical after its first chunk: rewriting the output");
+    km_verbose(ctx, "a column changed type after its first chunk: rewriting the output");
     /* once open, the temporary needs no name: nothing is left if we die */
     rc = km_kmx_open(ctx, tmp, KM_IO_PREAD, &d);
     unlink(tmp);
@@ -592,11 +617,16 @@ static int decide_columns(struct conv *c)
 {
     quoted_columns(c);
     for (uint32_t j = 0; j < c->schema.ncols; j++) {
-        if (c->cs[j].demoted || c->schema.cols[j].type != KM_COL_CATEGORICAL || !stray_like(c, j))
+        const struct colstate *s = &c->cs[j];
+        if (s->overflowed && !stray_like(c, j))
+            return too_many_levels(c, j, s->over_line, s->over_field);
+        int cat = c->schema.cols[j].type == KM_COL_CATEGORICAL;
+        if (!(s->overflowed || (cat && !s->demoted)) || !stray_like(c, j))
             continue;
         if (c->o->bad_values != KM_BAD_MISSING)
-            return stray_error(c, j, 0);
-        demote(c, j, c->rows);
+            return stray_error(c, j);
+        if (!s->demoted)
+            demote(c, j, c->rows);
     }
     return 0;
 }
@@ -618,7 +648,7 @@ static void column_warnings(const struct conv *c)
         uint64_t values = s->nnum + s->ntext;
         if (col->type == KM_COL_CATEGORICAL && !c->forced[j] && col->nlevels >= 50 &&
             2 * (uint64_t)col->nlevels >= values)
-            km_warn(c->ctx, "%s: column '%s' has %u distinct values in %llu rows, as an "
+            km_warn(c->ctx, "%s: column '%s' has %u distinct values out of %llu, as an "
                     "identifier would; --drop it if it is one", c->name, col->name,
                     col->nlevels, (unsigned long long)values);
     }

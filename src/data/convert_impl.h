@@ -74,7 +74,12 @@ struct colstate {
     uint64_t first_line;   /* the first text cell: where, and its text */
     uint32_t first_field, first_len;
     char first[48];
+    uint64_t nnum_prev;    /* numbers in the blocks before the one merged */
     int demoted;           /* numeric with bad values: text is missing */
+    int overflowed;        /* demoted when its levels passed the limit, at
+                            * over_line:over_field; decided at the end */
+    uint64_t over_line;
+    uint32_t over_field;
     uint64_t demote_row;   /* rows from late_row (or 0) below this hold
                             * codes to read back as numbers (rewrite) */
     float *back;           /* those codes' numbers (NaN: not a number) */

@@ -29,11 +29,41 @@ for cr in 7 1000; do
 done
 awk 'BEGIN { print "x,y"; print "oops,1"; for (i = 0; i < 3000; i++) print i * 0.5 "," i % 3 }' >t.csv
 expect_status 1 "$KMILL" convert --chunk-rows 100 t.csv -o t.kmx
-expect_err_line "kmill convert: t.csv:2:1: column 'x' holds numbers and text such as \"oops\" (1 of 3001 values so far); --bad-values missing reads the text as missing, --na-values names missing-value tokens, --categorical 'x' keeps it as categories"
+expect_err_line "kmill convert: t.csv:2:1: column 'x' holds numbers and text such as \"oops\" (1 of 3001 values); --bad-values missing reads the text as missing, --na-values names missing-value tokens, --categorical 'x' keeps it as categories"
 expect_status 0 "$KMILL" convert -q --bad-values missing --chunk-rows 100 t.csv -o t.kmx
 "$KMILL" cat --rows 0:3 t.kmx >out
 printf 'x,y\n,1\n0,0\n0.5,1\n' >want
 cmp -s out want && pass || fail "text first: $(cat out)"
+# a column reaching --max-levels is decided at the end from the whole
+# column, so the outcome never depends on where blocks end (--threads,
+# --mem): mostly numbers here, bad values; later text past 1 in 20 makes
+# it a column of too many levels after all
+awk 'BEGIN { p = sprintf("%1000s", ""); gsub(/ /, "p", p); print "k,pad"
+             for (i = 0; i < 100; i++) print "t," p; for (i = 1; i <= 1000; i++) print i "," p
+             for (i = 0; i < 5000; i++) print "1," p }' >blk.csv
+for t in 1 4; do
+    expect_status 0 "$KMILL" convert -q --threads $t --max-levels 500 --mem 60M --bad-values missing blk.csv -o blk$t.kmx
+done
+"$KMILL" cat blk4.kmx >blk4.csv
+"$KMILL" cat blk1.kmx | cmp -s - blk4.csv && pass || fail "--threads 1 and 4 differ"
+expect_status 1 "$KMILL" convert --threads 4 --max-levels 500 --mem 60M blk.csv -o blk.kmx
+expect_err_line "kmill convert: blk.csv:2:1: column 'k' holds numbers and text such as \"t\" (100 of 6100 values); --bad-values missing reads the text as missing, --na-values names missing-value tokens, --categorical 'k' keeps it as categories"
+awk 'BEGIN { p = sprintf("%1000s", ""); gsub(/ /, "p", p); print "k,v"; print "t," p
+             for (i = 1; i <= 600; i++) print i "," p; for (i = 0; i < 3000; i++) print "1," p
+             for (i = 0; i < 100000; i++) print "u" (i % 3) ",x" }' >late_text.csv
+expect_status 1 "$KMILL" convert --threads 1 --max-levels 500 --bad-values missing late_text.csv -o lt.kmx
+expect_err_line "kmill convert: late_text.csv:502:1: column 'k' has more than 500 distinct values; if it is an identifier, --drop it; otherwise raise --max-levels"
+# more distinct texts than the limit before any number: said at once
+awk 'BEGIN { print "id,v"; for (i = 0; i < 30; i++) print "n" i "," i }' >ids.csv
+expect_status 1 "$KMILL" convert --max-levels 20 ids.csv -o ids.kmx
+expect_err_line "kmill convert: ids.csv:22:1: column 'id' has more than 20 distinct values; if it is an identifier, --drop it; otherwise raise --max-levels"
+# with a decimal comma, numbers as categories are written with it, so the
+# text "1.5" and the number 1,5 stay apart
+{ printf 'k;v\n'; awk 'BEGIN { for (i = 1; i <= 12000; i++) print "2,5;" i }'; printf '1.5;0\n3,5;0\n1,5;7\n1,5;8\n'; } >dc3.csv
+expect_status 0 "$KMILL" convert -q --bad-values missing dc3.csv -o dc3.kmx
+"$KMILL" cat --rows 11999:12004 dc3.kmx >out
+printf 'k,v\n2.5,12000\n,0\n3.5,0\n1.5,7\n1.5,8\n' >want
+cmp -s out want && pass || fail "decimal comma and text: $(cat out)"
 # a forced numeric column: text is an error, or missing
 printf 'a,b\n1,x\n2,y\nz,x\n' >f.csv
 expect_status 1 "$KMILL" convert --numeric a f.csv -o f.kmx
@@ -68,7 +98,7 @@ expect_err_line "kmill convert: invalid --decimal 'x' ('.' or ',')"
 # a categorical column with about as many levels as rows: a warning
 awk 'BEGIN { print "name,v"; for (i = 1; i <= 120; i++) print "n" i "," i % 3 }' >id.csv
 expect_status 0 "$KMILL" convert id.csv -o id.kmx
-expect_contains err "kmill convert: warning: id.csv: column 'name' has 120 distinct values in 120 rows, as an identifier would; --drop it if it is one"
+expect_contains err "kmill convert: warning: id.csv: column 'name' has 120 distinct values out of 120, as an identifier would; --drop it if it is one"
 
 # quoted throughout, in a file that quotes selectively (R's factors and
 # row names): categorical; a file quoting every field says nothing by it

@@ -57,7 +57,7 @@ Test(features, fit_and_apply_across_schemas)
     cr_assert_eq(km_features_label(&ctx, &s, NULL, &lc), 0, "%s", ctx.err.msg);
     cr_assert_eq(lc, 1, "'Class' is found whatever its case");
     float y[4] = {0, 1, 1, 0};
-    km_feat_opts o = {NULL, KM_TASK_AUTO, KM_SCALE_STANDARD};
+    km_feat_opts o = {NULL, KM_TASK_AUTO, KM_SCALE_STANDARD, NULL};
     km_features f;
     cr_assert_eq(km_features_fit(&ctx, &s, lc, y, 4, &o, &f), 0, "%s", ctx.err.msg);
     cr_assert_eq(f.task, KM_TASK_CLASSIFY);
@@ -111,7 +111,7 @@ Test(features, task_inference_and_scaling)
     km_schema s = named_columns((const char *const[]){"target", "v", NULL});
     s.cols[1].stats = (km_colstats){-1, 3, 4, 10, 4, 0};
     float ints[6] = {1, 2, 2, 7, NAN, 1}, reals[3] = {0.5f, 1, 2};
-    km_feat_opts o = {NULL, KM_TASK_AUTO, KM_SCALE_MINMAX};
+    km_feat_opts o = {NULL, KM_TASK_AUTO, KM_SCALE_MINMAX, NULL};
     km_features f;
     uint32_t lc;
     cr_assert_eq(km_features_label(&ctx, &s, NULL, &lc), 0);
@@ -199,7 +199,7 @@ Test(features, codes_out_of_range_are_unseen)
     km_schema s;
     train_schema(&s);
     float y[4] = {0, 1, 1, 0};
-    km_feat_opts o = {NULL, KM_TASK_AUTO, KM_SCALE_STANDARD};
+    km_feat_opts o = {NULL, KM_TASK_AUTO, KM_SCALE_STANDARD, NULL};
     km_features f;
     cr_assert_eq(km_features_fit(&ctx, &s, 1, y, 4, &o, &f), 0, "%s", ctx.err.msg);
     km_featbind b;

@@ -55,6 +55,10 @@ typedef struct km_convert_opts {
     int ragged;               /* KM_RAGGED_* */
     int bad_values;           /* KM_BAD_* */
     char decimal;             /* '.' or ','; 0: '.', or ',' when detected */
+    char decimal_hint;        /* with decimal 0: the mark of a ';'-separated
+                               * file whose first data show neither (only
+                               * integers), as the file a model was
+                               * trained on had; 0: '.' */
     size_t max_line;          /* 0: 64 MiB */
     /* Only these columns, by name, each typed as keep_type says (0 as
      * inferred, 1 numeric, 2 categorical with the text as written, 3

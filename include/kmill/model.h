@@ -28,6 +28,9 @@
 typedef struct km_model_read {
     int given;
     char delim, decimal;     /* 0: detected, the default */
+    char decimal_used;       /* the mark the conversion used (since 1.3; 0:
+                              * not recorded): predict's hint for a ';'
+                              * file whose first data show none */
     int no_header, bad_values, ragged, lazy_quotes; /* as in km_convert_opts */
     uint32_t max_levels;     /* 0: the default */
     char *na_values;         /* NULL: the default tokens */

@@ -79,9 +79,10 @@ int cli_column_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg,
 #define CLI_COL_BIT(opt) (1u << ((opt) - OPT_COL_DELIM))
 
 /* train: the model's record (section READ) of how its CSV was read, from
- * the column options and the conversion's forced types (per column of d). */
-int cli_model_read(km_ctx *ctx, const struct km_convert_opts *cols, const unsigned char *forced,
-                   const km_kmx *d, struct km_model_read *rd);
+ * the column options and the conversion's result (its forced types per
+ * column of d, the decimal mark it used). */
+int cli_model_read(km_ctx *ctx, const struct km_convert_opts *cols,
+                   const struct km_convert_result *cr, const km_kmx *d, struct km_model_read *rd);
 
 /* predict, eval: how to read CSV for model m: the command line's column
  * options (cl, given their bits) over the model's record, and only the
@@ -133,10 +134,12 @@ int cli_io_default(void);
 /* DATA of train, predict, eval: a .kmx file, or CSV / "-" converted into a
  * temporary dataset in tmpdir (NULL: $TMPDIR or /tmp) that is unlinked
  * once open, read as cols says (NULL: the defaults; its input, output and
- * pool are set here). forced (if not NULL) gets the conversion's forced
- * types (km_convert_result), for the caller to free; NULL for a .kmx. */
+ * pool are set here). res (if not NULL) gets the conversion's result
+ * with its forced types (km_convert_result.forced, for the caller to
+ * free); all zero, forced NULL, for a .kmx. */
 int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
-                  const struct km_convert_opts *cols, unsigned char **forced, km_kmx **out);
+                  const struct km_convert_opts *cols, struct km_convert_result *res,
+                  km_kmx **out);
 
 /* A file a command reads or writes, for cli_check_outputs: the option that
  * names it ("-o", "--val"; NULL for an argument) and its name (NULL: not

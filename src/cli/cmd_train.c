@@ -272,15 +272,15 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
 
 /* DATA and --val opened (CSV converted as the column options say); for a
  * .kmx DATA, --drop leaves columns out of the features instead, and the
- * other column options have nothing to do. forced: see cli_open_data. */
+ * other column options have nothing to do. cr: see cli_open_data. */
 static int open_inputs(struct st *s, km_ctx *ctx, const char *data, km_pool *pool,
-                       unsigned char **forced, km_kmx **d, km_kmx **vd)
+                       km_convert_result *cr, km_kmx **d, km_kmx **vd)
 {
     const char *tmpdir = s->o.search.solve.tmpdir;
-    int rc = cli_open_data(ctx, data, s->io, tmpdir, pool, &s->cols, forced, d);
+    int rc = cli_open_data(ctx, data, s->io, tmpdir, pool, &s->cols, cr, d);
     if (!rc && s->val)
         rc = cli_open_data(ctx, s->val, s->io, tmpdir, pool, &s->cols, NULL, vd);
-    if (rc || *forced)
+    if (rc || cr->forced)
         return rc;
     s->o.feat.drop = s->cols.drop;
     if (s->cols_given & ~CLI_COL_BIT(OPT_COL_DROP))
@@ -344,9 +344,9 @@ static void log_step(void *arg, const km_select_step *p)
 }
 
 /* How the model was made: kmill's version, the command, when, from which
- * data, and how its CSV was read (forced: see cli_open_data). */
+ * data, and how its CSV was read (cr: see cli_open_data). */
 static int provenance(const struct st *s, km_ctx *ctx, int argc, char **argv, const char *data,
-                      const unsigned char *forced, const km_kmx *d, km_model *m)
+                      const km_convert_result *cr, const km_kmx *d, km_model *m)
 {
     m->version = strdup(PACKAGE_VERSION);
     m->command = join_args(argc, argv);
@@ -354,7 +354,7 @@ static int provenance(const struct st *s, km_ctx *ctx, int argc, char **argv, co
     m->data_path = strdup(strcmp(data, "-") ? data : "(standard input)");
     if (!m->version || !m->command || !m->created || !m->data_path)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-    return forced ? cli_model_read(ctx, &s->cols, forced, d, &m->read) : 0;
+    return cr->forced ? cli_model_read(ctx, &s->cols, cr, d, &m->read) : 0;
 }
 
 /* The outputs: files, and none of them an input or the other output.
@@ -481,16 +481,16 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     memset(&m, 0, sizeof m);
     km_train_result r;
     km_kmx *vd = NULL;
-    unsigned char *forced = NULL;
+    km_convert_result cr = {0};
     if ((rc = km_pool_create(&pool, ctx->threads > 1 ? ctx->threads - 1 : 0, &ctx->err)))
         goto out;
-    if ((rc = open_inputs(&s, ctx, argv[first], pool, &forced, &d, &vd)))
+    if ((rc = open_inputs(&s, ctx, argv[first], pool, &cr, &d, &vd)))
         goto out;
     s.o.val = vd;
     s.o.val_name = s.val;
     if ((rc = km_train(ctx, pool, d, &s.o, &m, &r)))
         goto out;
-    if ((rc = provenance(&s, ctx, argc, argv, argv[first], forced, d, &m)))
+    if ((rc = provenance(&s, ctx, argc, argv, argv[first], &cr, d, &m)))
         goto out;
     if ((rc = km_model_save(ctx, &m, s.output)))
         goto out;
@@ -521,7 +521,7 @@ out:
     if (vd)
         km_kmx_close(vd);
     km_model_free(&m);
-    free(forced);
+    free(cr.forced);
     if (d)
         km_kmx_close(d);
     km_pool_destroy(pool);

@@ -70,14 +70,16 @@ int cli_column_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km
  * the names of the columns forced categorical (forced, from the
  * conversion, per column of d), since a number in a list would name
  * another column in a file laid out otherwise. */
-int cli_model_read(km_ctx *ctx, const km_convert_opts *cols, const unsigned char *forced,
+int cli_model_read(km_ctx *ctx, const km_convert_opts *cols, const km_convert_result *cr,
                    const km_kmx *d, km_model_read *rd)
 {
+    const unsigned char *forced = cr->forced;
     const km_schema *s = km_kmx_schema(d);
     memset(rd, 0, sizeof *rd);
     rd->given = 1;
     rd->delim = cols->delim;
     rd->decimal = cols->decimal;
+    rd->decimal_used = cr->decimal;
     rd->no_header = cols->no_header;
     rd->bad_values = cols->bad_values;
     rd->ragged = cols->ragged;
@@ -131,6 +133,7 @@ int cli_model_columns(km_ctx *ctx, const km_model *m, const km_convert_opts *cl,
     if (rd->given) { /* the model's, where the command line is silent */
         if (!(given & CLI_COL_BIT(OPT_COL_DELIM))) co->delim = rd->delim;
         if (!(given & CLI_COL_BIT(OPT_COL_DECIMAL))) co->decimal = rd->decimal;
+        co->decimal_hint = rd->decimal_used;
         if (!(given & CLI_COL_BIT(OPT_COL_NOHEADER))) co->no_header = rd->no_header;
         if (!(given & CLI_COL_BIT(OPT_COL_BAD))) co->bad_values = rd->bad_values;
         if (!(given & CLI_COL_BIT(OPT_COL_RAGGED))) co->ragged = rd->ragged;

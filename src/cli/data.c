@@ -35,10 +35,10 @@ static void name_input(km_ctx *ctx, int rc, const char *tmp, const char *arg, co
 }
 
 int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_pool *pool,
-                  const km_convert_opts *cols, unsigned char **forced, km_kmx **out)
+                  const km_convert_opts *cols, km_convert_result *res, km_kmx **out)
 {
-    if (forced)
-        *forced = NULL;
+    if (res)
+        memset(res, 0, sizeof *res);
     /* only a regular file is probed: opening a FIFO twice (probe, then
      * conversion) would lose what its writer sent in between */
     struct stat st;
@@ -65,7 +65,7 @@ int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_p
     if (cols)
         co = *cols;
     co.input = arg;
-    co.want_forced = forced != NULL;
+    co.want_forced = res != NULL;
     co.output = tmp;
     co.pool = pool;
     co.level = 1;
@@ -80,10 +80,11 @@ int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_p
         km_kmx_close(*out);
         *out = NULL;
     }
-    if (!rc && forced)
-        *forced = cr.forced;
-    else
+    if (!rc && res) {
+        *res = cr;
+    } else {
         free(cr.forced);
+    }
     unlink(tmp);
     free(tmp);
     return rc;

@@ -549,6 +549,10 @@ static int choose_decimal(struct conv *c, const char *text, size_t len)
         }
         i = e + 1;
     }
+    if (!commas && !dots && c->o->decimal_hint) {
+        c->decimal = c->o->decimal_hint; /* nothing to go by: as in training */
+        return 0;
+    }
     if (!commas || dots)
         return 0;
     c->decimal = ',';

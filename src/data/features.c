@@ -477,7 +477,7 @@ static int distinct_integers(const float *rows, uint32_t ncols, size_t n, uint32
         return 0; /* (a warning is not worth an error) */
     int ok = 1, rising = 1;
     for (size_t i = 0; i < m && ok; i++) {
-        v[i] = rows[(i * (n / m)) * ncols + j];
+        v[i] = rows[(i * n / m) * ncols + j];
         ok = !isnan(v[i]) && v[i] == floorf(v[i]);
         rising &= i == 0 || v[i] > v[i - 1];
     }

@@ -94,6 +94,7 @@ static void put_read(km_buf *b, const km_model_read *r)
     km_buf_u32(b, r->ncat);
     for (uint32_t k = 0; k < r->ncat; k++)
         put_str(b, r->cat[k]);
+    km_buf_u32(b, (unsigned char)r->decimal_used); /* since 1.3 */
 }
 
 static int write_section(km_outfile *of, uint32_t tag, const void *a, size_t alen, const void *p,
@@ -698,6 +699,12 @@ static int parse_read(const km_rd *r, km_cur *c, km_model *m)
     for (uint32_t k = 0; k < n; k++)
         if ((rc = get_str(r, c, &rd->cat[k], NULL)))
             return rc;
+    if (left(c) >= 4) { /* since 1.3 */
+        uint32_t used = km_cur_u32(c);
+        if (used && used != '.' && used != ',')
+            return bad(r, "decimal mark used %u is neither '.' nor ','", used);
+        rd->decimal_used = (char)used;
+    }
     return 0; /* a later minor version may append fields */
 }
 

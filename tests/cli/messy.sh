@@ -145,6 +145,14 @@ expect_status 0 "$KMILL" convert -q tr.csv -o tr.kmx
 # the options given to predict override the model's
 expect_status 1 "$KMILL" predict m.kmm --delimiter , te.csv
 expect_err_line "kmill predict: te.csv:2:2: 2 fields, expected 1 as in the header (--ragged=skip to drop such rows)"
+# the decimal mark detected in training is the hint for a ';' file whose
+# first 64 KiB show none (only integers)
+awk 'BEGIN { srand(7); print "x;y"; for (i = 0; i < 200; i++) { x = rand() * 10; xs = sprintf("%.1f", x)
+             sub(/\./, ",", xs); print xs ";" (x > 5 ? "a" : "b") } }' >eutr.csv
+expect_status 0 "$KMILL" train -q eutr.csv -o eu.kmm
+awk 'BEGIN { print "x;o"; for (i = 0; i < 30000; i++) print i % 10 ";1"; print "1,5;1"; print "7,5;1" }' >eupr.csv
+expect_status 0 "$KMILL" predict -q eu.kmm eupr.csv
+[ "$(tail -n 2 out | tr '\n' ' ')" = "b a " ] && pass || fail "decimal hint: $(tail -n 2 out)"
 printf 'a;b\n1;2\n' >none.csv
 expect_status 1 "$KMILL" predict m.kmm none.csv
 expect_err_line "kmill predict: the data has no column 'zip', which the model needs"

@@ -234,6 +234,9 @@ int km_rfm_cv(km_ctx *ctx, km_pool *pool, const km_search_opts *o, const km_plan
     km_rfm_best r;
     if ((rc = km_rfm_search(ctx, pool, &ro, held, classify, X, Y, y, n, d, c, NULL, NULL, 0, &r)))
         return rc;
+    if (r.iter != iter) /* (the search keeps no step whose solve failed) */
+        km_warn(ctx, "the refit on all rows kept RFM iteration %d, not the %d cross-validation "
+                "chose: a later solve did not converge", r.iter, iter);
     r.steps += best->steps;
     r.solve_seconds += best->solve_seconds;
     r.agop_seconds += best->agop_seconds;

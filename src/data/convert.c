@@ -17,7 +17,13 @@
  * column holding any other non-NA text becomes categorical, and the numbers
  * seen in it become categories of their shortest text: at once for the
  * chunk in memory, and for chunks already written by a second pass over the
- * output at the end (rewrite_late), so one pass from a pipe suffices.
+ * output at the end (rewrite_late), so one pass from a pipe suffices. At
+ * the end of the input, from counts of the whole column (decide_columns),
+ * a categorical column that is numbers but for at most 1 in
+ * KM_STRAY_SHARE values is numeric with bad values instead (an error, or
+ * demoted: its codes read back as numbers, text as missing, in the same
+ * second pass), and a numeric column quoted throughout in a selectively
+ * quoted file is categorical (quoted_columns).
  *
  * What this stage promises: the output depends only on the input and the
  * options (rows per chunk, level, shuffle), never on the thread count or

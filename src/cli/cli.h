@@ -87,7 +87,8 @@ int cli_model_read(km_ctx *ctx, const struct km_convert_opts *cols,
 /* predict, eval: how to read CSV for model m: the command line's column
  * options (cl, given their bits) over the model's record, and only the
  * columns m binds, typed as in training (numeric ones forced numeric, the
- * categorical ones forced as in training), and the nextra columns named
+ * categorical ones forced as in training), its label only when need_label
+ * (eval) or extra names it (a regression's as numbers), the nextra columns named
  * in extra (predict's --id) as text as written, so that an identifier
  * '007' stays '007', whatever --max-levels says (keep type 4) - except
  * those m binds already, read as m reads them.
@@ -97,7 +98,7 @@ typedef struct cli_keep {
     unsigned char *types;
 } cli_keep;
 int cli_model_columns(km_ctx *ctx, const struct km_model *m, const struct km_convert_opts *cl,
-                      unsigned given, const char *const *extra, uint32_t nextra,
+                      unsigned given, int need_label, const char *const *extra, uint32_t nextra,
                       struct km_convert_opts *co, cli_keep *keep);
 void cli_keep_free(cli_keep *k);
 

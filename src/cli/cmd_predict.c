@@ -265,8 +265,8 @@ static int run_open(const cli_cmd *cmd, km_ctx *ctx, int argc, char **argv, cons
     cli_keep keep = {0};
     km_convert_opts co;
     if (!rc)
-        rc = cli_model_columns(ctx, &r->m, &s->cols, s->cols_given, (const char *const *)s->ids,
-                               s->nids, &co, &keep);
+        rc = cli_model_columns(ctx, &r->m, &s->cols, s->cols_given, strcmp(cmd->name, "eval") == 0,
+                               (const char *const *)s->ids, s->nids, &co, &keep);
     if (!rc)
         rc = cli_open_data(ctx, argv[first + 1], s->io, s->tmpdir, r->pool, &co, NULL, &r->d);
     cli_keep_free(&keep);

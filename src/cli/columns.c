@@ -124,8 +124,8 @@ static int model_column(const km_features *f, const char *name)
 }
 
 int cli_model_columns(km_ctx *ctx, const km_model *m, const km_convert_opts *cl, unsigned given,
-                      const char *const *extra, uint32_t nextra, km_convert_opts *co,
-                      cli_keep *keep)
+                      int need_label, const char *const *extra, uint32_t nextra,
+                      km_convert_opts *co, cli_keep *keep)
 {
     const km_model_read *rd = &m->read;
     const km_features *f = &m->feat;
@@ -145,9 +145,9 @@ int cli_model_columns(km_ctx *ctx, const km_model *m, const km_convert_opts *cl,
      * numbers; categorical ones categorical as in training, forced (text
      * as written) or inferred (numbers as their text), even where this
      * file holds mostly numbers */
-    uint32_t n = f->ncols + 1;
-    keep->names = calloc((size_t)n + nextra, sizeof *keep->names);
-    keep->types = calloc((size_t)n + nextra, 1);
+    uint32_t n = f->ncols;
+    keep->names = calloc((size_t)n + 1 + nextra, sizeof *keep->names);
+    keep->types = calloc((size_t)n + 1 + nextra, 1);
     if (!keep->names || !keep->types)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
     for (uint32_t j = 0; j < f->ncols; j++) {
@@ -155,8 +155,16 @@ int cli_model_columns(km_ctx *ctx, const km_model *m, const km_convert_opts *cl,
         keep->names[j] = fc->name;
         keep->types[j] = fc->type != KM_COL_CATEGORICAL ? 1 : forced_cat(rd, fc->name) ? 2 : 3;
     }
-    keep->names[f->ncols] = f->label;
-    keep->types[f->ncols] = forced_cat(rd, f->label) ? 2 : 0;
+    /* the label, when eval needs it or --id names it (predict reads no
+     * label: one it cannot read must not stop it); a regression's must
+     * be numbers, read as in training (--bad-values) */
+    int label = need_label;
+    for (uint32_t k = 0; k < nextra; k++)
+        label |= strcmp(extra[k], f->label) == 0;
+    if (label) {
+        keep->names[n] = f->label;
+        keep->types[n++] = forced_cat(rd, f->label) ? 2 : f->task == KM_TASK_REGRESS ? 1 : 0;
+    }
     /* the others as text as written, with no bound on their levels but
      * KM_ID_LEVELS; a model's column named again keeps its type (a
      * numeric feature forced categorical as well would be refused) */

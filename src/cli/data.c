@@ -85,6 +85,15 @@ int cli_open_data(km_ctx *ctx, const char *arg, int io, const char *tmpdir, km_p
     } else {
         free(cr.forced);
     }
+    /* what convert says at its end (rows skipped put predictions out of
+     * line with the input's) */
+    const char *name = strcmp(arg, "-") == 0 ? "<stdin>" : arg;
+    if (!rc && cr.blank_lines)
+        km_warn(ctx, "%s: skipped %llu blank lines", name, (unsigned long long)cr.blank_lines);
+    if (!rc && cr.ragged_rows)
+        km_warn(ctx, "%s: %s %llu rows with a wrong number of fields", name,
+                co.ragged == KM_RAGGED_SKIP ? "skipped" : "padded",
+                (unsigned long long)cr.ragged_rows);
     unlink(tmp);
     free(tmp);
     return rc;

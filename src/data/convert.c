@@ -646,14 +646,25 @@ static void column_warnings(const struct conv *c)
         const struct colstate *s = &c->cs[j];
         const km_column *col = &c->schema.cols[j];
         if (s->demoted && s->ntext)
-            km_warn(c->ctx, "%s: column '%s': %llu value%s that %s not a number read as missing "
+            km_warn(c->ctx, "%s: column '%s': %llu value%s that %s read as missing "
                     "(the first at line %llu, field %u: \"%.*s\")", c->name, col->name,
                     (unsigned long long)s->ntext, s->ntext > 1 ? "s" : "",
-                    s->ntext > 1 ? "are" : "is", (unsigned long long)s->first_line,
-                    s->first_field, (int)s->first_len, s->first);
+                    s->ntext > 1 ? "are not numbers" : "is not a number",
+                    (unsigned long long)s->first_line, s->first_field, (int)s->first_len,
+                    s->first);
         uint64_t values = s->nnum + s->ntext;
-        if (col->type == KM_COL_CATEGORICAL && !c->forced[j] && col->nlevels >= 50 &&
-            2 * (uint64_t)col->nlevels >= values)
+        int cat = col->type == KM_COL_CATEGORICAL && !c->forced[j];
+        /* mostly numbers, yet too much text for bad values: the numbers
+         * are categories now, which the user may not want */
+        if (cat && s->ntext && 5 * s->nnum >= 4 * values) {
+            km_warn(c->ctx, "%s:%llu:%u: column '%s' is categorical, though %.0f%% of its "
+                    "values are numbers (text such as \"%.*s\"); --numeric %s --bad-values "
+                    "missing reads it as numbers", c->name, (unsigned long long)s->first_line,
+                    s->first_field, col->name, 100.0 * (double)s->nnum / (double)values,
+                    (int)s->first_len, s->first, col->name);
+            continue; /* (not an identifier, whatever its levels) */
+        }
+        if (cat && col->nlevels >= 50 && 2 * (uint64_t)col->nlevels >= values)
             km_warn(c->ctx, "%s: column '%s' has %u distinct values out of %llu, as an "
                     "identifier would; --drop it if it is one", c->name, col->name,
                     col->nlevels, (unsigned long long)values);

@@ -118,6 +118,33 @@ static int all_integral(const float *y, size_t n)
     return 1;
 }
 
+/* A categorical label whose levels are numbers but for a few (9 in 10),
+ * more of them than a numeric label may have as classes
+ * (KM_AUTO_MAX_CLASSES): a regression label with text in it (more than
+ * convert's 1 in 20 bad values), which --task auto would otherwise learn
+ * as hundreds of classes. An error saying both ways out. */
+static int numbers_as_classes(km_ctx *ctx, const km_column *lab)
+{
+    if (lab->type != KM_COL_CATEGORICAL || lab->nlevels <= KM_AUTO_MAX_CLASSES)
+        return 0;
+    uint32_t nums = 0;
+    for (uint32_t k = 0; k < lab->nlevels; k++) {
+        char buf[64], *end;
+        uint32_t len = lab->level_len[k] < sizeof buf - 1 ? lab->level_len[k] : sizeof buf - 1;
+        memcpy(buf, lab->levels[k], len);
+        buf[len] = 0;
+        double v = strtod(buf, &end);
+        nums += len && end == buf + len && isfinite(v);
+    }
+    if ((uint64_t)nums * 10 < (uint64_t)lab->nlevels * 9)
+        return 0;
+    return km_seterr(&ctx->err, KM_EDATA,
+                     "the label '%s' has %u distinct values, %u of them numbers: a numeric label "
+                     "with text in it? --numeric %s --bad-values missing reads the text as "
+                     "missing (a regression); --task classify learns them as classes",
+                     lab->name, lab->nlevels, nums, lab->name);
+}
+
 /* A regression label with one value in every labelled row has nothing to
  * learn (a constant would fit it): an error, as fewer than two classes is. */
 static int label_varies(km_ctx *ctx, const char *name, const float *y, size_t n)
@@ -162,10 +189,18 @@ static int fit_columns(km_ctx *ctx, const km_schema *s, uint32_t label_col,
         fc->fill = (float)mean;
         fc->shift = 0;
         fc->scale = 1;
-        if (f->scale == KM_SCALE_STANDARD && st->count) {
+        if (!st->count || !(st->max > st->min)) {
+            /* no values, or one: nothing to learn from, and a value it
+             * takes in other data must not move every distance (its
+             * feature stays 0) */
+            fc->scale = 0;
+            if (!st->count)
+                km_warn(ctx, "column '%s' has no values in the training rows: it is not used",
+                        fc->name);
+        } else if (f->scale == KM_SCALE_STANDARD) {
             fc->shift = (float)mean;
             fc->scale = sd > 0 ? (float)(1 / sd) : 1;
-        } else if (f->scale == KM_SCALE_MINMAX && st->count) {
+        } else if (f->scale == KM_SCALE_MINMAX) {
             fc->shift = (float)st->min;
             fc->scale = st->max > st->min ? (float)(1 / (st->max - st->min)) : 1;
         }
@@ -185,6 +220,8 @@ int km_features_fit(km_ctx *ctx, const km_schema *s, uint32_t label_col, const f
     int rc = 0, too_many = 0;
     /* the task */
     f->task = o->task;
+    if (f->task == KM_TASK_AUTO && (rc = numbers_as_classes(ctx, lab)))
+        goto fail;
     if (f->task == KM_TASK_AUTO)
         f->task = lab->type == KM_COL_CATEGORICAL ? KM_TASK_CLASSIFY : KM_TASK_REGRESS;
     if (o->task == KM_TASK_AUTO && lab->type == KM_COL_NUMERIC && all_integral(y, n)) {
@@ -446,9 +483,15 @@ void km_features_apply(const km_features *f, const km_featbind *b, const float *
 
 /* Whether name reads as an identifier's: id, key, index or no, alone or
  * at an end after a separator or a lower-case letter (Id, patient_id,
- * sampleID, row.no), in any case. */
+ * sampleID, row.no), in any case; or the name of a column the header did
+ * not name (colN). */
 static int id_name(const char *name)
 {
+    unsigned num;
+    int end = 0;
+    /* a header without a name: pandas writes its index so, R its row names */
+    if (sscanf(name, "col%u%n", &num, &end) == 1 && name[end] == 0)
+        return 1;
     static const char *const words[] = {"id", "key", "index", "no", "uuid", NULL};
     size_t len = strlen(name);
     for (int w = 0; words[w]; w++) {

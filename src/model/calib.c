@@ -90,6 +90,13 @@ int km_model_calibrate(km_ctx *ctx, km_pool *pool, const km_model *m, const floa
     if (!rc && cal->rows)
         km_verbose(ctx, "probabilities: temperature %.6g, validation log-loss %.6g on %llu rows",
                    cal->T, cal->nll, (unsigned long long)cal->rows);
+    /* every validation row right by a margin: the log-loss falls as T
+     * does, down to the search's bound, and says nothing of errors to come */
+    if (!rc && cal->rows && cal->T < 1.01 * KM_TEMP_MIN)
+        km_warn(ctx, "the %llu validation rows are all classified right: the softmax "
+                "temperature is at its bound, %g, and --proba's probabilities will be "
+                "overconfident (a larger --val-frac may give a better one)",
+                (unsigned long long)cal->rows, cal->T);
     if (!cal->rows)
         cal->T = cal->nll = 0;
     return rc;

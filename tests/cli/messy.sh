@@ -199,4 +199,45 @@ expect_status 0 "$KMILL" train --solver pcg --precond none --max-iter 30 --bandw
 expect_contains err "chosen: L=10 reg=10 "
 grep -q "did not converge (relative" err && fail "unconverged model kept: $(cat err)" || pass
 
+# a regression label with more text than bad values may be: not hundreds
+# of classes, an error saying both ways out; the way taken is kept for eval
+awk 'BEGIN { srand(5); print "x,label"; for (i = 0; i < 300; i++) { x = rand(); print x "," (i % 10 == 3 ? "pending" : int(x * 300)) } }' >L2.csv
+expect_status 1 "$KMILL" train -q L2.csv -o L2.kmm
+expect_err_line "kmill train: the label 'label' has 183 distinct values, 182 of them numbers: a numeric label with text in it? --numeric label --bad-values missing reads the text as missing (a regression); --task classify learns them as classes"
+expect_status 0 "$KMILL" train -q --numeric label --bad-values missing L2.csv -o L2.kmm
+expect_status 0 "$KMILL" eval -q L2.kmm L2.csv && expect_contains out "rows	270"
+# predict reads no label: one it could not read does not stop it
+awk 'BEGIN { print "x,y"; for (i = 0; i < 50; i++) print i "," i * 0.5 }' >pl.csv
+expect_status 0 "$KMILL" train -q pl.csv -o pl.kmm
+awk 'BEGIN { print "x,y"; for (i = 0; i < 50; i++) print i ",pending" }' >pl2.csv
+expect_status 0 "$KMILL" predict -q pl.kmm pl2.csv && [ "$(wc -l <out)" -eq 51 ] && pass ||
+    fail "predict with an unreadable label: $(head -n 3 err)"
+# a numeric column with more text than bad values: categorical, said
+awk 'BEGIN { srand(5); print "bmi,y"; for (i = 0; i < 300; i++) print (i % 8 == 3 ? "see chart" : rand()) "," i % 3 }' >L4.csv
+expect_status 0 "$KMILL" convert L4.csv -o L4.kmx
+expect_err_line "kmill convert: warning: L4.csv:5:1: column 'bmi' is categorical, though 87% of its values are numbers (text such as \"see chart\"); --numeric bmi --bad-values missing reads it as numbers"
+# a column with no values, or one, in training adds nothing, whatever
+# value it takes in other data
+awk 'BEGIN { srand(6); print "a,b,notes,ph,y"; for (i = 0; i < 200; i++) { a = rand(); b = rand()
+             print a "," b ",,3.4," (a + b > 1 ? "p" : "q") } }' >cm.csv
+expect_status 0 "$KMILL" train -q --scale none cm.csv -o cm.kmm
+awk -F, 'NR == 1 { print; next } { $3 = 1000; $4 = 99; print }' OFS=, cm.csv >cm2.csv
+"$KMILL" predict -q cm.kmm cm.csv >p1.csv && "$KMILL" predict -q cm.kmm cm2.csv >p2.csv &&
+    cmp -s p1.csv p2.csv && pass || fail "a constant or empty column moved the predictions"
+expect_status 0 "$KMILL" train cm.csv -o cm.kmm
+expect_contains err "kmill train: warning: column 'notes' has no values in the training rows: it is not used"
+# rows skipped while predicting from CSV are said (the output is then out
+# of line with the input)
+{ head -n 50 cm.csv; echo "1,2,3"; tail -n +51 cm.csv; } >rg.csv
+expect_status 0 "$KMILL" predict cm.kmm --ragged skip rg.csv
+expect_contains err "kmill predict: warning: rg.csv: skipped 1 rows with a wrong number of fields"
+# pandas' index (a column without a name, distinct integers, shuffled)
+awk 'BEGIN { srand(8); print ",f0,f1,label"; for (i = 0; i < 100; i++) print int(rand() * 1e6) * 1000 + i "," rand() "," rand() "," (i % 2 ? "a" : "b") }' >pd.csv
+expect_status 0 "$KMILL" train pd.csv -o pd.kmm
+expect_contains err "kmill train: warning: column 'col1' looks like an identifier (a different integer in every row), which a kernel machine cannot use; --drop col1 if it is one"
+# a softmax temperature at its bound is said
+awk 'BEGIN { srand(2); print "a,b,y"; for (i = 0; i < 300; i++) { a = rand(); b = rand(); print a "," b "," (a > 0.5 ? "p" : "q") } }' >sep.csv
+expect_status 0 "$KMILL" train sep.csv --val-frac 0.2 -o sep.kmm
+expect_contains err "kmill train: warning: the 60 validation rows are all classified right: the softmax temperature is at its bound, 0.001, and --proba's probabilities will be overconfident (a larger --val-frac may give a better one)"
+
 finish

@@ -696,3 +696,47 @@ Test(model, sele_folds_and_the_shorter_payload)
               m.val_metric == 0.75 && m.rfm_iters == 5);
     km_model_free(&m);
 }
+
+/* ---- how the training CSV was read (section READ) ----------------------- */
+
+/* A model with a READ section (NA tokens "NA,x", max levels 7), saved and
+ * split; its index in *i. */
+static void save_read(kmm *k, int *i)
+{
+    km_model m;
+    make_model(&m, KM_METRIC_NONE, 3, 2);
+    m.read.given = 1;
+    m.read.na_values = dup_str("NA,x");
+    m.read.max_levels = 7;
+    cr_assert_eq(km_model_save(&ctx, &m, path), 0, "%s", ctx.err.msg);
+    km_model_free(&m);
+    split(k);
+    *i = find(k, "READ");
+}
+
+/* READ round-trips; a NUL in its NA list is refused and the string freed
+ * (found by the .kmm fuzzer as a leak: tests/fuzz/crashes/kmm/read-na-nul),
+ * and so are max levels a dataset cannot hold. */
+Test(model, read_section_round_trips_and_is_checked)
+{
+    kmm k;
+    int i;
+    save_read(&k, &i);
+    km_model m;
+    cr_assert_eq(km_model_load(&ctx, path, &m), 0, "%s", ctx.err.msg);
+    cr_assert(m.read.given && m.read.max_levels == 7 && strcmp(m.read.na_values, "NA,x") == 0);
+    km_model_free(&m);
+    k.s[i].p[8 * 4 + 4 + 1] = 0; /* after the 8 fields: the NA list's length, then "NA,x" */
+    char want[KM_ERRMSG_MAX];
+    snprintf(want, sizeof want, "section READ at byte %zu: the string at offset 32 holds a NUL byte",
+             at(&k, i));
+    join(&k);
+    refused(want);
+    save_read(&k, &i);
+    put_u32(k.s[i].p + 6 * 4, (1u << 24) + 1); /* max levels */
+    snprintf(want, sizeof want,
+             "section READ at byte %zu: max levels 16777217 is above the 16777216 a dataset may hold",
+             at(&k, i));
+    join(&k);
+    refused(want);
+}

@@ -197,7 +197,8 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_gen(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 extern const char convert_usage[], info_usage[], cat_usage[];
-extern const char train_usage[], predict_usage[], eval_usage[], features_usage[];
+extern const char train_usage[], predict_usage[], eval_usage[], features_usage[], gen_usage[];
 
 #endif

@@ -125,6 +125,9 @@ int cli_fail(km_ctx *ctx, int rc);
 /* Parse option values; on failure print a usage error and return 2, else 0. */
 int cli_int_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
                 long lo, long hi, long *out);
+/* A decimal count into *v: 0, or -1 (no message) for anything but digits
+ * (a sign, a blank, a value beyond 64 bits). */
+int cli_parse_u64(const char *s, uint64_t *v);
 int cli_double_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
                    double *out);
 

@@ -1,6 +1,5 @@
 /* cmd_cat.c - `kmill cat`: a dataset back to CSV on standard output. */
 #include "config.h"
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,26 +43,13 @@ struct st {
     int io, have_head, have_rows;
 };
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    if (!*s || *s == '-' || *s == '+')
-        return -1;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *v = x;
-    return 0;
-}
-
 static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
 {
     struct st *s = vs;
     uint64_t v;
     switch (opt) {
     case O_HEAD:
-        if (parse_u64(arg, &v))
+        if (cli_parse_u64(arg, &v))
             return cli_usage_error(s->cmd, ctx, "invalid --head '%s' (a row count)", arg);
         s->o.to = v;
         s->have_head = 1;
@@ -77,18 +63,18 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
         strcpy(b, colon + 1);
         s->o.from = 0;
         s->o.to = UINT64_MAX;
-        if ((*a && parse_u64(a, &s->o.from)) || (*b && parse_u64(b, &s->o.to)) || s->o.to < s->o.from)
+        if ((*a && cli_parse_u64(a, &s->o.from)) || (*b && cli_parse_u64(b, &s->o.to)) || s->o.to < s->o.from)
             return cli_usage_error(s->cmd, ctx, "invalid --rows '%s' (A:B with A <= B)", arg);
         s->have_rows = 1;
         break;
     }
     case O_SAMPLE:
-        if (parse_u64(arg, &s->o.nsample))
+        if (cli_parse_u64(arg, &s->o.nsample))
             return cli_usage_error(s->cmd, ctx, "invalid --sample '%s' (a row count)", arg);
         s->o.sample = 1;
         break;
     case O_SEED:
-        if (parse_u64(arg, &s->o.seed))
+        if (cli_parse_u64(arg, &s->o.seed))
             return cli_usage_error(s->cmd, ctx, "invalid --seed '%s' (a non-negative integer)", arg);
         break;
     case O_COLUMNS:

@@ -1,6 +1,5 @@
 /* cmd_gen.c - `kmill gen`: a synthetic dataset of any size (kmill/gen.h). */
 #include "config.h"
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,12 +64,8 @@ struct st {
 static int u64_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
                    uint64_t *v)
 {
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(arg, &end, 10);
-    if (!*arg || *arg == '-' || *arg == '+' || errno || *end)
+    if (cli_parse_u64(arg, v))
         return cli_usage_error(cmd, ctx, "invalid %s '%s' (a non-negative integer)", opt, arg);
-    *v = x;
     return 0;
 }
 

@@ -80,6 +80,19 @@ int cli_int_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *ar
     return 0;
 }
 
+int cli_parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    if (!*s || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *v = x;
+    return 0;
+}
+
 int cli_double_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
                    double *out)
 {

@@ -52,7 +52,7 @@ typedef struct km_rowsrc {
  * streaming bench compares the dataset source with. */
 typedef struct km_memsrc {
     const float *X, *y;
-    size_t block;
+    size_t n, d, block;
 } km_memsrc;
 void km_memsrc_init(km_rowsrc *src, km_memsrc *ms, const float *X, const float *y, size_t n,
                     size_t d, size_t block);
@@ -84,6 +84,9 @@ typedef struct km_falkon_result {
     double rel_residual;  /* CG: the largest over the outputs; GRAM: 0 */
     double seconds, pass_seconds; /* in all, and the mean pass */
     uint64_t rows;        /* rows a pass delivered */
+    double jitter;        /* eps m added to K_mm's diagonal (CG: in the
+                           * preconditioner only; GRAM: in the system, the
+                           * largest over the ridges, 0 when none was needed) */
 } km_falkon_result;
 
 /* The flops of each way for n rows, m centres, d features, c outputs and
@@ -102,8 +105,12 @@ uint64_t km_falkon_estimate(int mode, size_t m, size_t d, size_t c, size_t nregs
 
 /* alpha (nregs x m x c: one m x c block per ridge; CG: nregs = 1) for
  * centres C (m x d, features before the metric), c outputs: the one-hot
- * class indicators of y (classify) or y itself (c = 1). K_mm + eps I is
- * factored with the smallest eps that makes it positive definite.
+ * class indicators of y (classify) or y itself (c = 1). CG factors
+ * K_mm + eps m I for its preconditioner, eps = 2^-23 raised tenfold until
+ * it is positive definite; GRAM adds that jitter to K_mm only when the
+ * system cannot be factored without. The classes of y must be 0..c-1
+ * (KM_EDATA names the row otherwise); a pass delivering other than
+ * src->n rows is KM_ECORRUPT.
  * KM_EINTR when interrupted (checked after every group of rows),
  * KM_ENUMERIC when the system cannot be factored, the source's errors as
  * they are. Progress per pass: rows/s and an ETA. */

@@ -84,9 +84,8 @@ typedef struct km_falkon_result {
     double rel_residual;  /* CG: the largest over the outputs; GRAM: 0 */
     double seconds, pass_seconds; /* in all, and the mean pass */
     uint64_t rows;        /* rows a pass delivered */
-    double jitter;        /* eps m added to K_mm's diagonal (CG: in the
-                           * preconditioner only; GRAM: in the system, the
-                           * largest over the ridges, 0 when none was needed) */
+    double jitter;        /* eps m added to K_mm's diagonal (GRAM: the
+                           * largest over the ridges) */
 } km_falkon_result;
 
 /* The flops of each way for n rows, m centres, d features, c outputs and
@@ -105,10 +104,10 @@ uint64_t km_falkon_estimate(int mode, size_t m, size_t d, size_t c, size_t nregs
 
 /* alpha (nregs x m x c: one m x c block per ridge; CG: nregs = 1) for
  * centres C (m x d, features before the metric), c outputs: the one-hot
- * class indicators of y (classify) or y itself (c = 1). CG factors
- * K_mm + eps m I for its preconditioner, eps = 2^-23 raised tenfold until
- * it is positive definite; GRAM adds that jitter to K_mm only when the
- * system cannot be factored without. The classes of y must be 0..c-1
+ * class indicators of y (classify) or y itself (c = 1). Both modes solve
+ * the system with K_mm + eps m I in place of K_mm (Falkon's own), eps =
+ * 2^-23 raised tenfold until that is positive definite; GRAM raises it
+ * further for a ridge whose system does not factor. The classes of y must be 0..c-1
  * (KM_EDATA names the row otherwise); a pass delivering other than
  * src->n rows is KM_ECORRUPT.
  * KM_EINTR when interrupted (checked after every group of rows),

@@ -10,24 +10,30 @@
  * conjugate gradients run per output column on W beta = b with
  *     W beta = A^-T [ T^-T K_nm' K_nm T^-1 A^-1 beta / n + lambda A^-1 beta ]
  *     b      = A^-T T^-T K_nm' Y / n,        alpha = T^-1 A^-1 beta.
- * W as written solves for K_mm + j I in place of K_mm; since
- * T^-T K_mm T^-1 = I - j T^-T T^-1, the exact system costs one term more:
- * with w = A^-1 beta and V = T^-1 w,
- *     W beta = A^-T [ T^-T (K_nm' K_nm V / n - lambda j V) + lambda w ],
- * and CG then solves the same system as GRAM (the jitter only shapes the
- * preconditioner). Each W product is one pass over the rows computing
- * K_nm' (K_nm V) for the m x c V of all c columns at once; the first pass
+ * This is the system with K_mm + j I in place of K_mm, j = eps m (an
+ * extra ridge lambda n j on alpha): both modes solve it, so they agree.
+ * The exact system, through T^-T K_mm T^-1 = I - j T^-T T^-1, was tried
+ * and dropped: where K_mm is numerically singular (a smooth kernel, many
+ * centres) float32 rounding makes that operator indefinite and CG
+ * diverges, and the rounding of K_mm is of the order of j anyway. Each
+ * W product is one pass over the rows computing K_nm' (K_nm V) for the
+ * m x c V = T^-1 A^-1 beta of all c columns at once; the first pass
  * computes K_nm' Y. Every m x m operation and the CG recurrences are
  * float64; the stopping test is on the preconditioned residual ||r_j||
  * against ||b_j||.
  *
- * GRAM: one pass summing G = K_nm' K_nm (ssyrk per group) and K_nm' Y, then
- * per ridge a float64 Cholesky of G + lambda n K_mm; if that fails, K_mm
- * gets the jitter j I, eps raised as below.
+ * GRAM: one pass summing G = K_nm' K_nm and K_nm' Y, then per ridge a
+ * float64 Cholesky of G + lambda n (K_mm + j I). G is summed in float64
+ * (dsyrk on each group's kernel converted): products rounded to float32
+ * (ssyrk) leave G indefinite by about 2^-24 ||G||, far above lambda n j
+ * for small ridges, and the factorisation then fails or needs a jitter
+ * that biases the model.
  *
  * eps starts at float32's precision 2^-23 (K_mm's entries are float32
  * values, so its eigenvalues are known to about m 2^-23) and is raised
- * tenfold, at most 6 times, until the factorisation succeeds.
+ * tenfold, at most 6 times, until K_mm + j I factors. Where GRAM's
+ * system does not factor with that j (G's float32 rounding against a tiny
+ * ridge), eps is raised further for that ridge, and said at -v.
  *
  * Determinism: rows are staged into groups of o->block rows counted from
  * a pass's first row; each group's kernel block (km_kernel_matrix, rows
@@ -115,7 +121,8 @@ uint64_t km_falkon_estimate(int mode, size_t m, size_t d, size_t c, size_t nregs
                  + B * (2 * d + 2 + 2 * c) * f      /* staging, metric rows, norms, targets */
                  + M * c * (f + 2 * D);             /* a product and two float64 sums */
     if (mode == KM_FALKON_GRAM)
-        return b + M * M * (3 * D + f);             /* G, K_mm, a factor; a group's G */
+        return b + M * M * 3 * D + B * M * D;       /* G, K_mm, a factor; the group's
+                                                     * kernel in float64 */
     return b + 2 * M * M * D + M * c * (6 * D + f); /* T, A; CG's vectors */
 }
 
@@ -135,7 +142,7 @@ typedef struct fk {
     size_t fill;
     float *Xt, *xn, *K, *Yg;    /* a group's rows after the metric, norms, kernel, targets */
     float *Tb, *U;              /* block x c and m x c products */
-    float *Gf;                  /* m x m: a group's K'K (GRAM) */
+    double *Kd;                 /* the group's kernel in float64 (GRAM) */
     double *G, *accY, *acc;     /* float64 sums: K'K, K'Y, K'K V */
     const float *V;             /* m x c (USE_V) */
     const float *alpha;         /* nsets x m x c (USE_SCORE) */
@@ -160,7 +167,7 @@ static void fk_free(fk *f)
     free(f->Yg);
     free(f->Tb);
     free(f->U);
-    free(f->Gf);
+    free(f->Kd);
     free(f->G);
     free(f->accY);
     free(f->acc);
@@ -182,7 +189,7 @@ static int check_args(km_ctx *ctx, const km_falkon_opts *o, const km_rowsrc *src
     return 0;
 }
 
-/* Allocations for every use; GRAM's m x m arrays only when gram. */
+/* Allocations for every use; GRAM's arrays only when gram. */
 static int fk_init(fk *f, km_ctx *ctx, km_pool *pool, const km_falkon_opts *o,
                    const km_rowsrc *src, int classify, const float *C, size_t m, size_t d,
                    size_t c, int gram)
@@ -209,9 +216,9 @@ static int fk_init(fk *f, km_ctx *ctx, km_pool *pool, const km_falkon_opts *o,
     int ok = f->C && f->cn && f->Xs && f->ys && f->Xt && f->xn && f->K && f->Yg && f->Tb &&
              f->U && f->accY && f->acc;
     if (ok && gram) {
-        f->Gf = malloc(m * m * sizeof *f->Gf);
+        f->Kd = malloc(B * m * sizeof *f->Kd);
         f->G = malloc(m * m * sizeof *f->G);
-        ok = f->Gf && f->G;
+        ok = f->Kd && f->G;
     }
     if (!ok) {
         fk_free(f);
@@ -304,10 +311,10 @@ static int group(fk *f, const float *X, const float *y, size_t nb)
         add_f64(f->acc, f->U, m * c);
     }
     if (f->what & USE_GRAM) {
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)m, (int)nb, 1.0f, f->K, (int)m,
-                    0.0f, f->Gf, (int)m);
-        for (size_t i = 0; i < m; i++)
-            add_f64(f->G + i * m + i, f->Gf + i * m + i, m - i);
+        for (size_t i = 0; i < nb * m; i++)
+            f->Kd[i] = f->K[i];
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)m, (int)nb, 1.0, f->Kd, (int)m,
+                    1.0, f->G, (int)m);
     }
     if (f->what & USE_SCORE)
         score_group(f, y, nb);
@@ -406,14 +413,14 @@ static int kmm(fk *f, double *out)
 }
 
 /* F = chol(S + a (K + eps m I)) (upper; K may be NULL: 0), from the upper
- * triangles; eps as in the opening comment, tried after no jitter at all
- * when first_plain. *jit = eps m (0 for none). Non-zero when no eps served. */
+ * triangles, eps from eps0 raised tenfold up to JITTER_TRIES times. *jit =
+ * the eps m that served; non-zero when none did. */
 static int chol_jitter(const double *S, const double *K, double a, double *F, size_t m,
-                       int first_plain, double *jit)
+                       double eps0, double *jit)
 {
-    double eps = 0x1p-23;
-    for (int t = first_plain ? -1 : 0; t < JITTER_TRIES; t++) {
-        *jit = t < 0 ? 0 : eps * (double)m;
+    double eps = eps0;
+    for (int t = 0; t < JITTER_TRIES; t++, eps *= 10) {
+        *jit = eps * (double)m;
         for (size_t i = 0; i < m; i++) {
             for (size_t j = i; j < m; j++)
                 F[i * m + j] = S[i * m + j] + (K ? a * K[i * m + j] : 0);
@@ -421,10 +428,18 @@ static int chol_jitter(const double *S, const double *K, double a, double *F, si
         }
         if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)m, F, (lapack_int)m) == 0)
             return 0;
-        if (t >= 0)
-            eps *= 10;
     }
     return 1;
+}
+
+/* The jitter j of the opening comment (F: scratch). */
+static int kmm_jitter(fk *f, const double *Kmm, double *F, double *jit)
+{
+    if (chol_jitter(Kmm, NULL, 1, F, f->m, 0x1p-23, jit))
+        return km_seterr(&f->ctx->err, KM_ENUMERIC, "Nystrom solver: the centres' kernel matrix "
+                         "cannot be factored even with jitter %g", *jit);
+    km_verbose(f->ctx, "Nystrom: K_mm + %.3g I factored", *jit);
+    return 0;
 }
 
 static void trsm(const double *F, size_t m, size_t c, int trans, double *B)
@@ -482,10 +497,8 @@ static int cg_init(fk *f, cgs *s, double lambda)
     int rc = kmm(f, s->A); /* A holds K_mm until T is made */
     if (rc)
         return rc;
-    if (chol_jitter(s->A, NULL, 1, s->T, m, 0, &s->jit))
-        return km_seterr(&ctx->err, KM_ENUMERIC, "Nystrom solver: the centres' kernel matrix "
-                         "cannot be factored even with jitter %g", s->jit);
-    km_verbose(ctx, "Nystrom: K_mm + %.3g I factored", s->jit);
+    if ((rc = kmm_jitter(f, s->A, s->T, &s->jit)))
+        return rc;
     memcpy(s->A, s->T, m * m * sizeof *s->A);
     LAPACKE_dlauum(LAPACK_ROW_MAJOR, 'U', (lapack_int)m, s->A, (lapack_int)m); /* T T' */
     for (size_t i = 0; i < m; i++) {
@@ -499,7 +512,7 @@ static int cg_init(fk *f, cgs *s, double lambda)
     return 0;
 }
 
-/* q = W p (the opening comment's second form): one pass. */
+/* q = W p: one pass. */
 static int apply_W(fk *f, cgs *s, const double *p, double *q)
 {
     size_t m = f->m, c = f->c, mc = m * c;
@@ -514,7 +527,7 @@ static int apply_W(fk *f, cgs *s, const double *p, double *q)
     if (rc)
         return rc;
     for (size_t i = 0; i < mc; i++)
-        q[i] = f->acc[i] / s->n - s->lambda * s->jit * s->v[i];
+        q[i] = f->acc[i] / s->n;
     trsm(s->T, m, c, 1, q);
     for (size_t i = 0; i < mc; i++)
         q[i] += s->lambda * s->w[i];
@@ -606,16 +619,18 @@ static int falkon_gram(fk *f, float *alpha, km_falkon_result *res)
                        "Gram matrices (%zu centres)", m);
         goto out;
     }
-    if ((rc = kmm(f, Kmm)) || (rc = run_pass(f, USE_GRAM | USE_Y)))
+    double jit0;
+    if ((rc = kmm(f, Kmm)) || (rc = kmm_jitter(f, Kmm, F, &jit0)) ||
+        (rc = run_pass(f, USE_GRAM | USE_Y)))
         goto out;
     for (size_t k = 0; k < f->o->nregs; k++) {
         double lambda = f->o->regs[k], jit;
-        if (chol_jitter(f->G, Kmm, lambda * (double)f->rows, F, m, 1, &jit)) {
+        if (chol_jitter(f->G, Kmm, lambda * (double)f->rows, F, m, jit0 / (double)m, &jit)) {
             rc = km_seterr(&f->ctx->err, KM_ENUMERIC, "the Nystrom system with ridge %g cannot "
                            "be factored even with jitter %g: use a larger --reg", lambda, jit);
             goto out;
         }
-        if (jit > 0)
+        if (jit > jit0)
             km_verbose(f->ctx, "Nystrom: ridge %g needed K_mm + %.3g I", lambda, jit);
         res->jitter = jit > res->jitter ? jit : res->jitter;
         memcpy(B, f->accY, mc * sizeof *B);

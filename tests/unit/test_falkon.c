@@ -411,7 +411,7 @@ Test(falkon, score_matches_definition)
         km_falkon_result res;
         opts(&o, k.type, k.bandwidth, &lambda, KM_FALKON_AUTO);
         cr_assert_eq(solve(&o, NULL, X, y, n, d, 0, cls, C, m, c, a, &res), 0);
-        cr_assert_eq(res.mode, KM_FALKON_GRAM); /* m = 70 < 2 (iters + 1) c + ... */
+        cr_assert_eq(res.mode, KM_FALKON_GRAM); /* m = 70, far below (i + 1)(2d + 4c + 10) */
         for (size_t i = 0; i < m * c; i++)
             a[m * c + i] = a[i] * (float)(i % 2 ? 0.5 : -1.0);
         double out[2], want[2] = {0, 0};

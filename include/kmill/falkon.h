@@ -5,9 +5,10 @@
  * The model is f(x) = sum_j alpha_j k(x, c_j) over centres C (m x d); its
  * coefficients solve
  *     (K_nm^T K_nm + lambda n K_mm) alpha = K_nm^T Y
- * where K_nm = k(X, C) over the n training rows X, which come from a row
- * source (km_rowsrc): each pass over it delivers every row once, in the
- * same order, in blocks of any size. Two ways to solve:
+ * (K_mm with a jitter of float32's order, km_falkon) where K_nm = k(X, C)
+ * over the n training rows X, which come from a row source (km_rowsrc):
+ * each pass over it delivers every row once, in the same order, in blocks
+ * of any size. Two ways to solve:
  *   KM_FALKON_CG: Falkon's preconditioned conjugate gradients, each
  *     iteration one pass computing K_nm^T (K_nm v) for all c outputs at
  *     once; memory O(m^2 + a block), independent of n.
@@ -107,9 +108,9 @@ uint64_t km_falkon_estimate(int mode, size_t m, size_t d, size_t c, size_t nregs
  * class indicators of y (classify) or y itself (c = 1). Both modes solve
  * the system with K_mm + eps m I in place of K_mm (Falkon's own), eps =
  * 2^-23 raised tenfold until that is positive definite; GRAM raises it
- * further for a ridge whose system does not factor. The classes of y must be 0..c-1
- * (KM_EDATA names the row otherwise); a pass delivering other than
- * src->n rows is KM_ECORRUPT.
+ * further for a ridge whose system does not factor. The classes of y
+ * must be 0..c-1 (KM_EDATA names the row otherwise); a pass delivering
+ * other than src->n rows is KM_ECORRUPT.
  * KM_EINTR when interrupted (checked after every group of rows),
  * KM_ENUMERIC when the system cannot be factored, the source's errors as
  * they are. Progress per pass: rows/s and an ETA. */

@@ -2,16 +2,17 @@
  * streamed (see kmill/falkon.h; kmill-algorithms(7), NYSTROM CENTRES).
  *
  * The system, for K_nm = k(X S, C S) over the n rows and K_mm = k(C S, C S):
- *     (K_nm' K_nm + lambda n K_mm) alpha = K_nm' Y.
+ *     (K_nm' K_nm + lambda n (K_mm + j I)) alpha = K_nm' Y
+ * with the jitter j = eps m below.
  *
- * CG (Rudi, Carratino and Rosasco's Falkon). With jitter j = eps m,
+ * CG (Rudi, Carratino and Rosasco's Falkon):
  *     T = chol(K_mm + j I)         upper, T'T = K_mm + j I
  *     A = chol(T T' / m + lambda I) upper
  * conjugate gradients run per output column on W beta = b with
  *     W beta = A^-T [ T^-T K_nm' K_nm T^-1 A^-1 beta / n + lambda A^-1 beta ]
  *     b      = A^-T T^-T K_nm' Y / n,        alpha = T^-1 A^-1 beta.
- * This is the system with K_mm + j I in place of K_mm, j = eps m (an
- * extra ridge lambda n j on alpha): both modes solve it, so they agree.
+ * That is the system above, K_mm + j I in place of K_mm (an extra ridge
+ * lambda n j on alpha): both modes solve it, so they agree.
  * The exact system, through T^-T K_mm T^-1 = I - j T^-T T^-1, was tried
  * and dropped: where K_mm is numerically singular (a smooth kernel, many
  * centres) float32 rounding makes that operator indefinite and CG
@@ -32,8 +33,8 @@
  * eps starts at float32's precision 2^-23 (K_mm's entries are float32
  * values, so its eigenvalues are known to about m 2^-23) and is raised
  * tenfold, at most 6 times, until K_mm + j I factors. Where GRAM's
- * system does not factor with that j (G's float32 rounding against a tiny
- * ridge), eps is raised further for that ridge, and said at -v.
+ * system does not factor with that j (rounding against a tiny ridge),
+ * eps is raised further for that ridge, and said at -v.
  *
  * Determinism: rows are staged into groups of o->block rows counted from
  * a pass's first row; each group's kernel block (km_kernel_matrix, rows
@@ -43,7 +44,6 @@
  * count change a bit of alpha. */
 #include "config.h"
 #include <cblas.h>
-#include <float.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdio.h>

@@ -586,7 +586,7 @@ static int falkon_cg(fk *f, double lambda, float *alpha, km_falkon_result *res)
         s.bn[j] = sqrt(s.rr[j]);
         s.active[j] = s.bn[j] > 0;
     }
-    double worst = 0;
+    double worst = memchr(s.active, 1, c) ? 1 : 0; /* beta = 0: r = b */
     while (res->iters < f->o->max_iter && memchr(s.active, 1, c)) {
         if ((rc = apply_W(f, &s, s.p, s.q)))
             goto out;

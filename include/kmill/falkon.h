@@ -5,9 +5,10 @@
  * The model is f(x) = sum_j alpha_j k(x, c_j) over centres C (m x d); its
  * coefficients solve
  *     (K_nm^T K_nm + lambda n K_mm) alpha = K_nm^T Y
- * where K_nm = k(X, C) over the n training rows X, which come from a row
- * source (km_rowsrc): each pass over it delivers every row once, in the
- * same order, in blocks of any size. Two ways to solve:
+ * (K_mm with a jitter of float32's order, km_falkon) where K_nm = k(X, C)
+ * over the n training rows X, which come from a row source (km_rowsrc):
+ * each pass over it delivers every row once, in the same order, in blocks
+ * of any size. Two ways to solve:
  *   KM_FALKON_CG: Falkon's preconditioned conjugate gradients, each
  *     iteration one pass computing K_nm^T (K_nm v) for all c outputs at
  *     once; memory O(m^2 + a block), independent of n.
@@ -52,7 +53,7 @@ typedef struct km_rowsrc {
  * streaming bench compares the dataset source with. */
 typedef struct km_memsrc {
     const float *X, *y;
-    size_t block;
+    size_t n, d, block;
 } km_memsrc;
 void km_memsrc_init(km_rowsrc *src, km_memsrc *ms, const float *X, const float *y, size_t n,
                     size_t d, size_t block);
@@ -84,6 +85,8 @@ typedef struct km_falkon_result {
     double rel_residual;  /* CG: the largest over the outputs; GRAM: 0 */
     double seconds, pass_seconds; /* in all, and the mean pass */
     uint64_t rows;        /* rows a pass delivered */
+    double jitter;        /* eps m added to K_mm's diagonal (GRAM: the
+                           * largest over the ridges) */
 } km_falkon_result;
 
 /* The flops of each way for n rows, m centres, d features, c outputs and
@@ -102,8 +105,12 @@ uint64_t km_falkon_estimate(int mode, size_t m, size_t d, size_t c, size_t nregs
 
 /* alpha (nregs x m x c: one m x c block per ridge; CG: nregs = 1) for
  * centres C (m x d, features before the metric), c outputs: the one-hot
- * class indicators of y (classify) or y itself (c = 1). K_mm + eps I is
- * factored with the smallest eps that makes it positive definite.
+ * class indicators of y (classify) or y itself (c = 1). Both modes solve
+ * the system with K_mm + eps m I in place of K_mm (Falkon's own), eps =
+ * 2^-23 raised tenfold until that is positive definite; GRAM raises it
+ * further for a ridge whose system does not factor. The classes of y
+ * must be 0..c-1 (KM_EDATA names the row otherwise); a pass delivering
+ * other than src->n rows is KM_ECORRUPT.
  * KM_EINTR when interrupted (checked after every group of rows),
  * KM_ENUMERIC when the system cannot be factored, the source's errors as
  * they are. Progress per pass: rows/s and an ETA. */

@@ -39,7 +39,20 @@ typedef struct km_ctx {
     /* fault injection (tests only): output files act as on a file system
      * without O_TMPFILE (named temporaries from the start) */
     int fault_no_tmpfile;
+    /* fault injection (tests only): the fault_read_after-th chunk a dataset
+     * scan reads (counting every scan of the process, from 1) fails as
+     * fault_read_kind says: KM_FAULT_EIO a read error, KM_FAULT_CORRUPT a
+     * flipped byte, KM_FAULT_SHORT a file cut short; 0 disables it. */
+    uint64_t fault_read_after;
+    int fault_read_kind;
+    uint64_t fault_reads;
+    /* benchmarks only: streamed training reads its training rows into RAM
+     * first and passes over them there (the reference a pass over the
+     * dataset file is timed against, tests/bench/stream.sh) */
+    int bench_rows_in_ram;
 } km_ctx;
+
+enum { KM_FAULT_EIO = 1, KM_FAULT_CORRUPT = 2, KM_FAULT_SHORT = 3 };
 
 /* Defaults: normal verbosity, automatic progress, stderr, the default memory
  * budget (km_default_mem), one thread per online CPU. */

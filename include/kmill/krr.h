@@ -20,7 +20,9 @@
 #include "kmill/pool.h"
 #include "kmill/tiles.h"
 
-enum { KM_SOLVER_AUTO = 0, KM_SOLVER_DIRECT = 1, KM_SOLVER_PCG = 2 };
+/* KM_SOLVER_NYSTROM: m centres, the rows streamed (kmill/falkon.h), chosen
+ * by training (kmill/train.h); km_krr_solve itself takes the other two. */
+enum { KM_SOLVER_AUTO = 0, KM_SOLVER_DIRECT = 1, KM_SOLVER_PCG = 2, KM_SOLVER_NYSTROM = 3 };
 enum { KM_PRECOND_NYSTROM = 0, KM_PRECOND_NONE = 1 };
 
 /* Largest n the automatic choice solves directly (float64 Cholesky, n^3/3

@@ -76,6 +76,11 @@ typedef struct km_model {
     double val_metric;     /* accuracy or MSE on the validation rows (cross-validated mean) */
     uint32_t folds;        /* of the cross-validation (since 1.3); 0: a hold-out */
     km_calib cal;
+    /* a Nystrom model (section NYST, since 1.4): the centres were drawn
+     * from nys_rows training rows, streamed in nys_passes passes; 0: the
+     * centres are the training rows themselves */
+    uint64_t nys_rows;
+    uint32_t nys_passes;
 } km_model;
 
 void km_model_free(km_model *m);

@@ -14,7 +14,11 @@
  * same directory (km_tmp_sweep), once no process PID runs on HOST.
  * Every write honours the context's fault injection (a simulated full
  * disk, a file system without O_TMPFILE), so the error paths are
- * testable. */
+ * testable.
+ *
+ * An output that is a character device (/dev/null) is written in place:
+ * renaming over it would replace the device with a file. Other files
+ * that are not regular (a FIFO, a socket) are refused. */
 #ifndef KMILL_OUTFILE_H
 #define KMILL_OUTFILE_H
 
@@ -31,6 +35,7 @@ typedef struct km_outfile {
     char *tmp;     /* temporary name; NULL while the file is anonymous */
     uint64_t size; /* bytes written at the end (pos of the next write) */
     uint64_t flushed; /* bytes whose write-back was started */
+    int device;    /* written in place: not a regular file */
 } km_outfile;
 
 int km_outfile_open(km_ctx *ctx, km_outfile *of, const char *path);

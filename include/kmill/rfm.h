@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "kmill/falkon.h"
 #include "kmill/krr.h"
 
 /* One solve of the search: a (bandwidth, reg) pair at RFM iteration iter
@@ -116,4 +117,32 @@ size_t km_scale_bandwidths(double median, double plain, double *out);
  * training figure every solve reports. */
 double km_train_metric(int classify, const float *F, const float *y, size_t n, size_t c);
 
+/* What the streamed search works on: the training rows (and validation
+ * rows, or NULL) as sources (kmill/falkon.h), the m centres C (m x d,
+ * features before any metric), a sample of nb training rows B (nb x d) with
+ * their targets yB held in RAM for the AGOP and the training figure, and
+ * a given metric (metric, M; KM_METRIC_NONE) the search starts from. */
+typedef struct km_stream_data {
+    const km_rowsrc *train, *val;
+    const float *C;
+    size_t m;
+    const float *B, *yB;
+    size_t nb;
+    int metric;
+    const float *M;
+} km_stream_data;
+
+/* km_rfm_search with the rows streamed: every solve a Nystrom solve on the
+ * centres (fo: mode, tolerance, iterations, block; kernel, ridges and
+ * metric are the step's), every scoring a pass over sd->val, every AGOP
+ * over the sample rows from the Nystrom predictor's gradients. The ridge
+ * reg of the grid is the exact solver's: lambda = reg / n (with every row
+ * a centre the model is the exact one). Without the RFM, a bandwidth's
+ * ridges are solved together (the Gram mode's one pass serves them all)
+ * and scored in one pass. best->A is m x c; best->solve.solver is
+ * KM_SOLVER_NYSTROM, its rank m; best->train_metric is taken on the
+ * sample rows. *passes counts the passes over the rows. */
+int km_rfm_stream_search(km_ctx *ctx, km_pool *pool, const km_search_opts *o,
+                         const km_falkon_opts *fo, const km_stream_data *sd, int classify,
+                         size_t d, size_t c, km_rfm_best *best, int *passes);
 #endif

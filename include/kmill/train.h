@@ -36,6 +36,11 @@ typedef struct km_train_opts {
     int auto_bandwidth;        /* without a search.bandwidths grid, a search (RFM, a regs grid
                                 * or cv) tries km_scale_bandwidths of the training rows (a
                                 * sample of 1000) around search.solve.kernel.bandwidth */
+    /* the Nystrom solver (search.solve.solver KM_SOLVER_NYSTROM, or chosen
+     * by KM_SOLVER_AUTO when the rows do not suit an exact solve) */
+    size_t centers;            /* m; 0: km_train_auto_centres */
+    int nystrom_mode;          /* KM_FALKON_* */
+    int nystrom_iters;         /* conjugate gradient passes a solve at most; 0: 20 */
 } km_train_opts;
 
 /* Defaults: standard scaling, automatic task, km_search_defaults, no M,
@@ -59,11 +64,36 @@ typedef struct km_train_result {
     size_t nbandwidths;       /* the bandwidths tried; with auto_bandwidth, those chosen */
     double bandwidths[5];     /* from the data's scale (nbandwidths of them), if any */
     double median_distance;   /* that they came from; 0: none */
+    /* the Nystrom solver */
+    size_t centres;           /* 0: an exact solve */
+    int passes;               /* over the dataset, the survey included */
 } km_train_result;
 
+/* Largest number of rows KM_SOLVER_AUTO trains on exactly (beyond it the
+ * n x n kernel's products outweigh a Nystrom model's: at 60,000 rows of
+ * 784 features an exact solve takes minutes, at 10 times that hours). */
+#define KM_EXACT_AUTO_MAX 100000
+
+/* The centres of an automatic Nystrom model of n rows: 2 sqrt(n) (enough
+ * for the learning rate of the exact model, Rudi et al.), at least 1000 and
+ * at most 10,000, and at most n. */
+size_t km_train_auto_centres(uint64_t n);
+
 /* Read every row of data, fit the features, solve, fill m (provenance left
- * to the caller except data_checksum and the solver summary). */
+ * to the caller except data_checksum and the solver summary). Solver
+ * KM_SOLVER_NYSTROM, or KM_SOLVER_AUTO with more than KM_EXACT_AUTO_MAX
+ * rows or rows an exact solve cannot hold within --mem, streams: see
+ * km_train_stream. */
 int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, km_model *m,
              km_train_result *res);
 
+/* Whether km_train streams (1) or solves exactly (0) with o on data. */
+int km_train_streams(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o);
+
+/* Training with the rows streamed: m Nystrom centres (kmill/falkon.h) and
+ * passes over data (kmill/rowsrc.h), the validation share split off by a
+ * hash of the row number; memory independent of the rows
+ * (kmill-train(1), LARGER THAN MEMORY). No cross-validation. */
+int km_train_stream(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o,
+                    km_model *m, km_train_result *res);
 #endif

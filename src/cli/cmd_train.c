@@ -45,7 +45,12 @@ const char train_usage[] =
     "                         (the default after a search)\n"
     "      --no-refit         keep the model of the training rows alone\n"
     "      --log FILE         each step of the search as TSV\n"
-    "      --solver S         auto (default), direct or pcg\n"
+    "      --solver S         auto (default), direct, pcg or nystrom (centres, the\n"
+    "                         rows streamed: data of any size)\n"
+    "      --centers M        Nystrom centres (default 2 sqrt(rows), 1000 to 10000)\n"
+    "      --nystrom-mode W   auto (default: the cheaper), cg (a pass an iteration)\n"
+    "                         or gram (one pass, then a dense solve)\n"
+    "      --passes N         Nystrom conjugate gradient iterations at most (20)\n"
     "      --precond P        nystrom (default) or none\n"
     "      --rank R           Nystrom landmarks (default 1000)\n"
     "      --tol T            PCG relative residual per output (default 1e-4)\n"
@@ -64,7 +69,8 @@ const char train_usage[] =
 enum {
     O_LABEL = OPT_CMD_BASE, O_TASK, O_SCALE, O_KERNEL, O_BANDWIDTH, O_REG, O_SOLVER, O_PRECOND,
     O_RANK, O_TOL, O_MAXITER, O_STORE, O_TMPDIR, O_SEED, O_IO, O_RFM, O_ITERS, O_DIAG,
-    O_AGOP_SAMPLES, O_CENTER, O_VAL_FRAC, O_VAL, O_REFIT, O_LOG, O_CV, O_NO_REFIT
+    O_AGOP_SAMPLES, O_CENTER, O_VAL_FRAC, O_VAL, O_REFIT, O_LOG, O_CV, O_NO_REFIT, O_CENTERS,
+    O_NYMODE, O_PASSES
 };
 
 static const struct option longopts[] = {
@@ -76,6 +82,9 @@ static const struct option longopts[] = {
     {"bandwidth", required_argument, NULL, O_BANDWIDTH},
     {"reg", required_argument, NULL, O_REG},
     {"solver", required_argument, NULL, O_SOLVER},
+    {"centers", required_argument, NULL, O_CENTERS},
+    {"nystrom-mode", required_argument, NULL, O_NYMODE},
+    {"passes", required_argument, NULL, O_PASSES},
     {"precond", required_argument, NULL, O_PRECOND},
     {"rank", required_argument, NULL, O_RANK},
     {"tol", required_argument, NULL, O_TOL},
@@ -172,7 +181,8 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     static const char *const tasks[] = {"auto", "classify", "regress", NULL};
     static const char *const scales[] = {"standard", "minmax", "none", NULL};
     static const char *const kernels[] = {"laplace", "gaussian", NULL};
-    static const char *const solvers[] = {"auto", "direct", "pcg", NULL};
+    static const char *const solvers[] = {"auto", "direct", "pcg", "nystrom", NULL};
+    static const char *const nymodes[] = {"auto", "cg", "gram", NULL};
     static const char *const preconds[] = {"nystrom", "none", NULL};
     static const char *const stores[] = {"auto", "spill", "recompute", NULL};
     long v;
@@ -184,6 +194,17 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     case O_SCALE: return choice(s, ctx, "--scale", arg, scales, &s->o.feat.scale);
     case O_KERNEL: return choice(s, ctx, "--kernel", arg, kernels, &s->o.search.solve.kernel.type);
     case O_SOLVER: return choice(s, ctx, "--solver", arg, solvers, &s->o.search.solve.solver);
+    case O_NYMODE: return choice(s, ctx, "--nystrom-mode", arg, nymodes, &s->o.nystrom_mode);
+    case O_CENTERS:
+        if (cli_int_arg(s->cmd, ctx, "--centers", arg, 1, 1000000, &v))
+            return EXIT_USAGE;
+        s->o.centers = (size_t)v;
+        break;
+    case O_PASSES:
+        if (cli_int_arg(s->cmd, ctx, "--passes", arg, 1, 10000, &v))
+            return EXIT_USAGE;
+        s->o.nystrom_iters = (int)v;
+        break;
     case O_PRECOND: return choice(s, ctx, "--precond", arg, preconds, &s->o.search.solve.precond);
     case O_STORE: return choice(s, ctx, "--store", arg, stores, &s->o.search.solve.store);
     case O_BANDWIDTH: {
@@ -384,10 +405,15 @@ static void summary(km_ctx *ctx, const km_model *m, const km_train_result *r, do
                 "predictions are unreliable", r->solve.rel_residual);
     const char *kname = m->kernel.type == KM_KERNEL_LAPLACE ? "laplace" : "gaussian";
     int classify = m->feat.task == KM_TASK_CLASSIFY;
-    char val[48] = "";
+    char val[112] = "";
     if (!isnan(r->val_metric)) /* MSE for regression: its root, as train-rmse */
         snprintf(val, sizeof val, classify ? " %s-accuracy=%.4f" : " %s-rmse=%.6g",
                  r->folds ? "cv" : "val", classify ? r->val_metric : sqrt(r->val_metric));
+    char nys[64] = ""; /* a Nystrom model: n counts its centres */
+    if (r->centres)
+        snprintf(nys, sizeof nys, " rows=%llu passes=%d", (unsigned long long)m->nys_rows,
+                 r->passes);
+    strncat(val, nys, sizeof val - strlen(val) - 1);
     if (classify)
         km_info(ctx, "n=%llu d=%u classes=%u kernel=%s L=%g reg=%g solver=%s iters=%d "
                 "residual=%.2g time=%.1fs train-accuracy=%.4f%s",

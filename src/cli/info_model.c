@@ -86,6 +86,11 @@ static void json_model(const struct about *a, const km_model *m)
     } else {
         printf(",\"selection\":null");
     }
+    if (m->nys_rows)
+        printf(",\"nystrom\":{\"rows\":%llu,\"passes\":%u}", (unsigned long long)m->nys_rows,
+               m->nys_passes);
+    else
+        printf(",\"nystrom\":null");
     if (m->cal.rows) {
         printf(",\"temperature\":{\"T\":");
         cli_json_num(m->cal.T);
@@ -162,7 +167,11 @@ static void text_model(const struct about *a, const km_model *m)
         printf("M:          none\n");
     printf("features:   %u, from %u columns (%u numeric, %u categorical), %s scaling\n", m->d,
            f->ncols, a->num, a->cat, scale_name[f->scale]);
-    printf("centres:    %llu\n", (unsigned long long)m->n);
+    if (m->nys_rows)
+        printf("centres:    %llu, Nystrom, drawn from %llu rows (%u passes over the data)\n",
+               (unsigned long long)m->n, (unsigned long long)m->nys_rows, m->nys_passes);
+    else
+        printf("centres:    %llu\n", (unsigned long long)m->n);
     if (m->sel && m->folds)
         printf("rows:       %llu, in %u-fold cross-validation; refitted on all\n",
                (unsigned long long)m->train_rows, m->folds);
@@ -171,7 +180,8 @@ static void text_model(const struct about *a, const km_model *m)
                (unsigned long long)m->train_rows, (unsigned long long)m->val_rows,
                m->refit ? "; refitted on both" : "");
     else
-        printf("rows:       %llu trained on\n", (unsigned long long)m->n);
+        printf("rows:       %llu trained on\n",
+               (unsigned long long)(m->nys_rows ? m->nys_rows : m->n));
     printf("solver:     %s, %lld iterations, relative residual %.2g\n",
            m->solver ? m->solver : "(not recorded)", (long long)m->iters, m->residual);
     printf("training:   %s %.6g\n", classify ? "accuracy" : "RMSE", m->train_metric);

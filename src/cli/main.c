@@ -172,6 +172,16 @@ int main(int argc, char **argv)
     const char *fault = getenv("KMILL_FAULT_ENOSPC_AFTER");
     if (fault && *fault)
         ctx.fault_enospc_after = strtoull(fault, NULL, 10);
+    const char *rf = getenv("KMILL_FAULT_READ"); /* N:eio, N:corrupt or N:short */
+    if (rf && *rf) {
+        char *end;
+        ctx.fault_read_after = strtoull(rf, &end, 10);
+        ctx.fault_read_kind = strcmp(end, ":eio") == 0       ? KM_FAULT_EIO
+                              : strcmp(end, ":corrupt") == 0 ? KM_FAULT_CORRUPT
+                                                             : KM_FAULT_SHORT;
+    }
+    const char *inram = getenv("KMILL_BENCH_ROWS_IN_RAM");
+    ctx.bench_rows_in_ram = inram && *inram && strcmp(inram, "0") != 0;
     const char *notmp = getenv("KMILL_FAULT_NO_TMPFILE");
     ctx.fault_no_tmpfile = notmp && *notmp && strcmp(notmp, "0") != 0;
 

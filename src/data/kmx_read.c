@@ -831,6 +831,25 @@ int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n,
     return 0;
 }
 
+/* Fault injection (km_ctx): the chunk of the batch just read that is the
+ * process's fault_read_after-th fails. */
+static int inject_fault(km_kmx_scan *s)
+{
+    km_ctx *ctx = s->d->ctx;
+    for (size_t i = 0; i < s->ready.n; i++) {
+        if (++ctx->fault_reads != ctx->fault_read_after)
+            continue;
+        if (ctx->fault_read_kind == KM_FAULT_EIO)
+            return km_seterr(&ctx->err, KM_EIO, "%s: chunk %llu: read failed: Input/output error",
+                             s->d->path, (unsigned long long)s->ready.b[i].chunk);
+        if (ctx->fault_read_kind == KM_FAULT_CORRUPT)
+            s->ready.b[i].reg[s->ready.req[i].len / 2] ^= 0x40;
+        else
+            s->ready.req[i].got = s->ready.req[i].len / 2;
+    }
+    return 0;
+}
+
 int km_kmx_scan_next(km_kmx_scan *s, const float **rows, uint32_t *nrows, uint64_t *first_row)
 {
     km_kmx *d = s->d;
@@ -846,6 +865,8 @@ int km_kmx_scan_next(km_kmx_scan *s, const float **rows, uint32_t *nrows, uint64
         struct batch t = s->ready;
         s->ready = s->flight;
         s->flight = t;
+        if (d->ctx->fault_read_after && (rc = inject_fault(s)))
+            return rc;
         /* the next batch reads while this one decompresses */
         if ((rc = submit_batch(s, &s->flight)))
             return rc;

@@ -150,8 +150,26 @@ int km_outfile_open(km_ctx *ctx, km_outfile *of, const char *path)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
     }
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) {
         int rc = km_seterr(&ctx->err, KM_EIO, "%s: is a directory", path);
+        km_outfile_abort(of);
+        return rc;
+    }
+    if (exists && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
+        /* opening a FIFO waits for a reader, and the check of the outputs
+         * before the work opens each one once more than the writing does */
+        int rc = km_seterr(&ctx->err, KM_EIO, "%s: not a regular file or a device; write to "
+                           "standard output (-o -) and redirect that", path);
+        km_outfile_abort(of);
+        return rc;
+    }
+    if (exists && S_ISCHR(st.st_mode)) { /* /dev/null: in place */
+        of->device = 1;
+        if ((of->fd = open(path, O_WRONLY | O_CLOEXEC)) >= 0)
+            return 0;
+        int rc = km_seterr(&ctx->err, km_errno_code(errno), "cannot open %s: %s", path,
+                           strerror(errno));
         km_outfile_abort(of);
         return rc;
     }
@@ -168,6 +186,8 @@ int km_outfile_name_temp(km_outfile *of)
 {
     if (of->tmp)
         return 0;
+    if (of->device)
+        return km_seterr(&of->ctx->err, KM_EIO, "%s is not a regular file", of->path);
     char proc[40];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", of->fd);
     if (!(of->tmp = km_tmp_name(of->dir, of->base)))
@@ -251,8 +271,27 @@ int km_outfile_pwrite(km_outfile *of, const void *buf, size_t len, uint64_t off)
 /* Bytes between hints to start writing back (below). */
 #define WRITEBACK_STEP (8u << 20)
 
+/* In place on a device or FIFO, which may not seek: plain writes. */
+static int device_write(km_outfile *of, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t w = write(of->fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return write_error(of, errno);
+        p += w;
+        len -= (size_t)w;
+        of->size += (uint64_t)w;
+    }
+    return 0;
+}
+
 int km_outfile_write(km_outfile *of, const void *buf, size_t len)
 {
+    if (of->device)
+        return device_write(of, buf, len);
     int rc = km_outfile_pwrite(of, buf, len, of->size);
     if (rc == 0)
         of->size += len;
@@ -311,6 +350,12 @@ int km_outfile_pad(km_outfile *of, size_t align)
 int km_outfile_commit(km_outfile *of)
 {
     km_ctx *ctx = of->ctx;
+    if (of->device) {
+        int rc = close(of->fd) != 0 ? write_error(of, errno) : 0;
+        of->fd = -1;
+        km_outfile_abort(of);
+        return rc;
+    }
     if (fsync(of->fd) != 0 && errno != EINVAL)
         return write_error(of, errno);
     /* an anonymous file gets a temporary name, to be renamed over the

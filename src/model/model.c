@@ -30,7 +30,7 @@
 #include "kmill/strtab.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'K', 'M', 'M', '\r', '\n', 0x1a, '\n'};
-enum { MAJOR = 1, MINOR = 3, HEADER = 24 };
+enum { MAJOR = 1, MINOR = 4, HEADER = 24 };
 
 #define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define T_PROV TAG('P', 'R', 'O', 'V')
@@ -41,6 +41,7 @@ enum { MAJOR = 1, MINOR = 3, HEADER = 24 };
 #define T_SELE TAG('S', 'E', 'L', 'E')
 #define T_READ TAG('R', 'E', 'A', 'D')
 #define T_CALI TAG('C', 'A', 'L', 'I')
+#define T_NYST TAG('N', 'Y', 'S', 'T')
 #define T_END TAG('E', 'N', 'D', ' ')
 
 void km_model_free(km_model *m)
@@ -221,6 +222,13 @@ int km_model_save(km_ctx *ctx, const km_model *m, const char *path)
         km_buf_f64(&b, m->cal.nll);
         if (!rc && !b.oom)
             rc = write_section(&of, T_CALI, b.p, b.len, NULL, 0);
+    }
+    if (m->nys_rows) { /* since 1.4 */
+        b.len = 0;
+        km_buf_u64(&b, m->nys_rows);
+        km_buf_u32(&b, m->nys_passes);
+        if (!rc && !b.oom)
+            rc = write_section(&of, T_NYST, b.p, b.len, NULL, 0);
     }
     if (!rc && !b.oom)
         rc = write_section(&of, T_END, NULL, 0, NULL, 0);
@@ -723,6 +731,21 @@ static int parse_cali(const km_rd *r, km_cur *c, km_model *m)
     return 0; /* a later minor version may append fields */
 }
 
+/* Section NYST: informative (prediction is the same sum over the
+ * centres), but centres drawn from fewer rows than they number are not
+ * a Nystrom model. */
+static int parse_nyst(const km_rd *r, km_cur *c, km_model *m)
+{
+    m->nys_rows = km_cur_u64(c);
+    m->nys_passes = km_cur_u32(c);
+    if (c->bad)
+        return overrun(r);
+    if (m->nys_rows < m->n)
+        return bad(r, "%llu centres drawn from %llu rows", (unsigned long long)m->n,
+                   (unsigned long long)m->nys_rows);
+    return 0; /* a later minor version may append fields */
+}
+
 /* Take a section's payload into m by its tag; a section of a later minor
  * version is skipped. */
 static int parse_section(km_rd *r, km_cur *c, km_model *m)
@@ -748,6 +771,8 @@ static int parse_section(km_rd *r, km_cur *c, km_model *m)
         return parse_read(r, c, m);
     case T_CALI:
         return parse_cali(r, c, m);
+    case T_NYST:
+        return parse_nyst(r, c, m);
     case T_END:
         return no_rest(r, c);
     default: /* a section of a later minor version */

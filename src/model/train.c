@@ -558,6 +558,8 @@ static void fill_model(job *j, const km_krr_opts *fo)
 int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, km_model *m,
              km_train_result *res)
 {
+    if (km_train_streams(ctx, pool, data, o))
+        return km_train_stream(ctx, pool, data, o, m, res);
     memset(m, 0, sizeof *m);
     memset(res, 0, sizeof *res);
     res->val_metric = NAN;

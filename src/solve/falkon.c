@@ -107,7 +107,7 @@ double km_falkon_cost(int mode, uint64_t n, size_t m, size_t d, size_t c, int it
 {
     double N = (double)n, M = (double)m;
     if (mode == KM_FALKON_GRAM)
-        return N * M * (2.0 * d + M + 10) + (double)nregs * M * M * M / 3;
+        return N * M * (2.0 * d + 2.0 * M + 10) + (double)nregs * M * M * M / 3;
     return (iters + 1.0) * N * M * (2.0 * d + 4.0 * c + 10) + M * M * M;
 }
 

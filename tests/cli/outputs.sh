@@ -74,6 +74,15 @@ expect_err_line "kmill features: fifo: a pipe, not a regular file; give the mode
 expect_status 1 "$KMILL" info /dev/null
 expect_err_line "kmill info: /dev/null: a character device, not a regular file; give the dataset or model as a file"
 
+# an output that is a device is written in place, never renamed over
+# (as root that would replace /dev/null with a file); a FIFO is refused
+expect_status 0 "$KMILL" gen lowrank -q -n 5 -o /dev/null && [ -c /dev/null ] && pass ||
+    fail "gen -o /dev/null: $(ls -l /dev/null)"
+expect_status 0 "$KMILL" predict m.kmm d.kmx -o /dev/null && [ -c /dev/null ] && pass ||
+    fail "predict -o /dev/null: $(ls -l /dev/null)"
+expect_status 1 "$KMILL" predict m.kmm d.kmx -o fifo &&
+    expect_err_line "kmill predict: fifo: not a regular file or a device; write to standard output (-o -) and redirect that"
+
 # a write error on standard output: one line
 if [ -w /dev/full ]; then
     "$KMILL" cat d.kmx >/dev/full 2>err; st=$?

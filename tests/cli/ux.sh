@@ -26,7 +26,7 @@ expect_status 2 "$KMILL" info --colour x
 expect_err_line "kmill info: unknown option '--colour'"
 # a prefix of several options names them; a value where none is taken
 expect_status 2 "$KMILL" train --p iris.csv -o m.kmm
-expect_err_line "kmill train: option '--p' is ambiguous: '--precond', '--progress'"
+expect_err_line "kmill train: option '--p' is ambiguous: '--passes', '--precond', '--progress'"
 expect_status 2 "$KMILL" info --json=yes x.kmx
 expect_err_line "kmill info: option '--json' takes no value"
 expect_status 2 "$KMILL" info -z x.kmx

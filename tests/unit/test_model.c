@@ -688,7 +688,7 @@ Test(model, sele_folds_and_the_shorter_payload)
     sect *s = &k.s[find(&k, "SELE")];
     cr_assert_eq(s->len, 56);
     cr_assert_eq(get_u32(s->p + 52), 5);
-    cr_assert_eq(get_u16(k.head + 10), 3, "minor version");
+    cr_assert_eq(get_u16(k.head + 10), 4, "minor version");
     s->len = 52;
     join(&k);
     cr_assert_eq(km_model_load(&ctx, path, &m), 0, "%s", ctx.err.msg);
@@ -739,4 +739,31 @@ Test(model, read_section_round_trips_and_is_checked)
              at(&k, i));
     join(&k);
     refused(want);
+}
+
+/* NYST (since 1.4): rows and passes round trip; centres drawn from fewer
+ * rows than they number are refused; a reader that skips the section
+ * (as 1.3 did) gets the same model. */
+Test(model, nystrom_section_round_trips_and_is_checked)
+{
+    km_model m;
+    make_model(&m, KM_METRIC_NONE, 3, 2);
+    uint64_t n = m.n;
+    m.nys_rows = 1000000;
+    m.nys_passes = 22;
+    cr_assert_eq(km_model_save(&ctx, &m, path), 0, "%s", ctx.err.msg);
+    km_model_free(&m);
+    cr_assert_eq(km_model_load(&ctx, path, &m), 0, "%s", ctx.err.msg);
+    cr_assert(m.nys_rows == 1000000 && m.nys_passes == 22 && m.n == n);
+    km_model_free(&m);
+    kmm k;
+    split(&k);
+    int i = find(&k, "NYST");
+    cr_assert_eq(k.s[i].len, 12);
+    put_u64(k.s[i].p, n - 1);
+    char full[KM_ERRMSG_MAX];
+    snprintf(full, sizeof full, "section NYST at byte %zu: %llu centres drawn from %llu rows",
+             at(&k, i), (unsigned long long)n, (unsigned long long)(n - 1));
+    join(&k);
+    refused(full);
 }

@@ -1,0 +1,77 @@
+#!/bin/sh
+# train --solver nystrom (issue 17): with every row a centre the model is
+# the exact one (predictions against --solver direct, relative 1e-4); CG
+# and the Gram pass agree; a dataset in one chunk or many, 1 or 2
+# threads, the same model bits; the validation split by row hash; the
+# RFM on centres; predict and eval on a centre model; and the errors: bad
+# --centers, --mem too small for m centres (the largest m that fits), a
+# read error, a corrupted and a truncated chunk in the middle of a pass
+# (the chunk named, exit 1, no model written).
+. "$top_srcdir/tests/cli/lib.sh"
+
+# regression: y = sin(3a) + b^2 - c, 300 rows, 4 columns
+awk 'BEGIN { srand(11); print "a,b,c,y";
+  for (i = 0; i < 300; i++) { a = rand(); b = rand(); c = rand();
+    printf "%.6f,%.6f,%.6f,%.6f\n", a, b, c, sin(3 * a) + b * b - c } }' >reg.csv
+"$KMILL" convert -q reg.csv -o reg.kmx || fail "convert reg.csv"
+"$KMILL" convert -q --chunk-rows 64 reg.csv -o reg64.kmx || fail "convert --chunk-rows"
+
+# m = n: the exact model. The Nystrom normal equations K (K + reg I) square
+# the kernel's condition number, so the equality holds to 1e-4 where K is
+# not near-singular: a narrow bandwidth (at the default L = 10 on these
+# rows the two differ by a few percent, rounding of a 1e14-conditioned
+# system, not a wrong model)
+expect_status 0 "$KMILL" train --solver direct --bandwidth 0.1 reg.kmx -o exact.kmm
+for mode in cg gram; do
+    expect_status 0 "$KMILL" train --solver nystrom --centers 300 --nystrom-mode $mode \
+        --bandwidth 0.1 --passes 300 --tol 1e-8 reg.kmx -o ny-$mode.kmm &&
+        expect_contains err "solver=nystrom-$mode" && expect_contains err " rows=300 passes="
+    "$KMILL" predict ny-$mode.kmm reg.kmx >ny-$mode.out || fail "predict ny-$mode"
+done
+"$KMILL" predict exact.kmm reg.kmx >exact.out || fail "predict exact"
+for mode in cg gram; do
+    paste -d, exact.out ny-$mode.out | awk -F, 'NR > 1 { d = $1 - $2; if (d < 0) d = -d;
+        s = $1 < 0 ? -$1 : $1; if (d > 1e-4 * (s > 1 ? s : 1)) bad++ } END { exit bad > 0 }' &&
+        pass || fail "$mode predictions differ from the exact model's"
+done
+
+# one chunk or many, 1 or 2 threads: the same coefficients
+"$KMILL" train -q --solver nystrom --centers 50 reg.kmx --threads 1 -o a.kmm &&
+    "$KMILL" train -q --solver nystrom --centers 50 reg64.kmx --threads 2 -o b.kmm ||
+    fail "train a/b"
+"$KMILL" predict --scores a.kmm reg.kmx >a.out && "$KMILL" predict b.kmm reg.kmx >b.out &&
+    cmp -s a.out b.out && pass || fail "chunking or threads changed the model"
+
+# info on a centre model
+expect_status 0 "$KMILL" info a.kmm &&
+    expect_contains out "centres:    50, Nystrom, drawn from 300 rows (" &&
+    expect_contains out "solver:     nystrom-"
+expect_status 0 "$KMILL" info --json a.kmm && expect_contains out '"nystrom":{"rows":300,"passes":'
+
+# the validation share by hash, a grid, eval on the centre model
+expect_status 0 "$KMILL" train --solver nystrom --centers 40 --reg 1e-3,1e-1 --val-frac 0.2 \
+    reg.kmx -o g.kmm && expect_contains err "validation rows; refitted on both)"
+expect_status 0 "$KMILL" eval g.kmm reg.kmx && expect_contains out "rmse"
+
+# bad --centers
+expect_status 2 "$KMILL" train --solver nystrom --centers 0 reg.kmx -o x.kmm &&
+    expect_err_line "kmill train: invalid --centers '0' (expected an integer from 1 to 1000000)"
+expect_status 2 "$KMILL" train --solver nystrom --centers 301 reg.kmx -o x.kmm &&
+    expect_err_line "kmill train: --centers 301 is more than the 300 rows of reg.kmx"
+[ ! -e x.kmm ] && pass || fail "a model was written"
+
+# --mem too small for the centres: the largest m that fits is named
+expect_status 0 "$KMILL" gen lowrank -q -n 30000 -d 8 -o big.kmx
+expect_status 1 "$KMILL" train --solver nystrom --centers 20000 --mem 1G big.kmx -o x.kmm &&
+    expect_contains err "kmill train: --mem 1.00 GiB is too small: 20000 Nystrom centres need " &&
+    expect_contains err "fit (--centers "
+
+# faults in the middle of the passes (the survey reads 1 chunk of reg.kmx,
+# so the 3rd chunk read is in the solve's second pass)
+for f in 3:eio 3:corrupt 3:short; do
+    KMILL_FAULT_READ=$f expect_status 1 "$KMILL" train --solver nystrom --centers 30 \
+        --nystrom-mode cg reg64.kmx -o x.kmm &&
+        expect_contains err "reg64.kmx: chunk "
+    [ ! -e x.kmm ] && pass || fail "$f: a model was written"
+done
+finish

@@ -53,6 +53,39 @@ expect_status 0 "$KMILL" train --solver nystrom --centers 40 --reg 1e-3,1e-1 --v
     reg.kmx -o g.kmm && expect_contains err "validation rows; refitted on both)"
 expect_status 0 "$KMILL" eval g.kmm reg.kmx && expect_contains out "rmse"
 
+# the RFM on centres finds the hidden subspace: the top two eigenvectors of
+# M span the truth's two directions (the cosines of the principal angles,
+# the singular values of V'U, computed here in awk, at least 0.95; the
+# directions of another seed give about 0.4)
+angles() {
+    "$KMILL" features --json --top 2 "$1" | sed 's/.*"eigen"://' |
+        tr '[' '\n' | sed -n 's/^\([-0-9.e,]*\)\].*/\1/p' | tr ',' ' ' >v.txt
+    sed -n '/^directions /{n;p;n;p}' "$2" >u.txt
+    awk 'NR == FNR { for (i = 1; i <= NF; i++) v[FNR, i] = $i; d = NF; next }
+         { for (i = 1; i <= NF; i++) u[FNR, i] = $i }
+         END { for (a = 1; a <= 2; a++) for (b = 1; b <= 2; b++) { s = 0;
+                 for (i = 1; i <= d; i++) s += v[a, i] * u[b, i]; p[a, b] = s }
+               A = p[1,1]^2 + p[2,1]^2; C = p[1,2]^2 + p[2,2]^2; B = p[1,1]*p[1,2] + p[2,1]*p[2,2];
+               lo = (A + C) / 2 - sqrt(((A - C) / 2)^2 + B^2); print sqrt(lo < 0 ? 0 : lo) }' v.txt u.txt
+}
+"$KMILL" gen subspace -q --intrinsic 2 --degree 2 -n 20000 -d 16 --seed 3 -o sub.kmx \
+    --truth sub.truth || fail "gen subspace"
+for mode in gram cg; do
+    expect_status 0 "$KMILL" train --solver nystrom --nystrom-mode $mode --rfm --iters 2 \
+        --kernel gaussian --scale none --centers 600 sub.kmx -o rfm-$mode.kmm
+    cosine=$(angles rfm-$mode.kmm sub.truth)
+    awk -v c="$cosine" 'BEGIN { exit !(c >= 0.95) }' && pass ||
+        fail "$mode: the RFM's subspace is at cosine '$cosine' from the truth's"
+done
+"$KMILL" gen subspace -q --intrinsic 2 --degree 2 -n 10 -d 16 --seed 4 -o other.csv \
+    --truth other.truth || fail "gen other"
+cosine=$(angles rfm-gram.kmm other.truth)
+awk -v c="$cosine" 'BEGIN { exit !(c < 0.8) }' && pass || fail "another seed's directions at $cosine"
+# a diagonal M with the Laplace kernel
+expect_status 0 "$KMILL" train --solver nystrom --rfm --iters 1 --diag --centers 300 sub.kmx \
+    -o diag.kmm && expect_status 0 "$KMILL" info diag.kmm &&
+    expect_contains out "M:          diagonal, 16 entries"
+
 # bad --centers
 expect_status 2 "$KMILL" train --solver nystrom --centers 0 reg.kmx -o x.kmm &&
     expect_err_line "kmill train: invalid --centers '0' (expected an integer from 1 to 1000000)"

@@ -64,7 +64,8 @@ typedef struct sjob {
     float nonint;                    /* a non-integral label met, NaN if none */
     uint64_t N, ntr, nv, unlabelled;
     float *Cf, *yC, *Bf, *yB, *Vf, *yV; /* the samples as features and targets */
-    int fmode;                       /* KM_FALKON_CG or KM_FALKON_GRAM */
+    int fmode;                       /* KM_FALKON_CG or KM_FALKON_GRAM, or AUTO until the
+                                      * fit knows the features and outputs */
 } sjob;
 
 static void res_take(reservoir *r, const float *row, size_t ncols)
@@ -247,46 +248,65 @@ static void stream_plan(const sjob *j, size_t m, size_t d, size_t c, int mode, k
     }
 }
 
-/* The mode (CG or one Gram pass) by the cost model, logged. */
-static int choose_mode(const sjob *j, size_t m, size_t d, size_t c)
+/* The mode (CG or one Gram pass) by the cost model, logged: once the fit
+ * knows d and c (the plan before it may only have ruled the Gram pass
+ * out, leaving j->fmode CG). */
+static void choose_mode(sjob *j)
 {
     const km_train_opts *o = j->o;
     size_t nregs = o->search.regs && o->search.nregs ? o->search.nregs : 1;
     int iters = o->nystrom_iters > 0 ? o->nystrom_iters : 20;
-    uint64_t n = j->N;
+    uint64_t n = j->ntr;
+    size_t m = j->nc, d = j->d, c = j->c;
     double cg = km_falkon_cost(KM_FALKON_CG, n, m, d, c, iters, nregs) * (double)nregs;
     double gram = km_falkon_cost(KM_FALKON_GRAM, n, m, d, c, iters, nregs);
-    int mode = o->nystrom_mode != KM_FALKON_AUTO ? o->nystrom_mode
-               : gram <= cg                      ? KM_FALKON_GRAM
-                                                 : KM_FALKON_CG;
+    if (j->fmode == KM_FALKON_AUTO)
+        j->fmode = gram <= cg ? KM_FALKON_GRAM : KM_FALKON_CG;
     km_info(j->ctx, "Nystrom: %zu centres, %llu rows: conjugate gradients %.3g flops (up to %d "
-            "passes a solve), one Gram pass %.3g flops: %s", m, (unsigned long long)n, cg,
-            iters + 1, gram, mode == KM_FALKON_GRAM ? "Gram" : "conjugate gradients");
-    return mode;
+            "passes a solve), one Gram pass %.3g flops: %s%s", m, (unsigned long long)n, cg,
+            iters + 1, gram, j->fmode == KM_FALKON_GRAM ? "Gram" : "conjugate gradients",
+            o->nystrom_mode != KM_FALKON_AUTO ? " (as asked)"
+            : (j->fmode == KM_FALKON_CG) == (gram <= cg) ? " (the Gram matrix does not fit)"
+                                                        : "");
 }
 
-/* The plan for the centres asked for, or the message with the largest
- * number that fits. */
-static int check_plan(sjob *j, size_t m)
+/* The largest number of centres below m whose plan in mode fits. */
+static size_t largest_fit(const sjob *j, size_t m, size_t d, size_t c, int mode)
 {
-    size_t d, c;
-    guess_dims(j, &d, &c);
-    j->fmode = choose_mode(j, m, d, c);
+    size_t lo = 0, hi = m;
     km_plan p;
-    stream_plan(j, m, d, c, j->fmode, &p);
-    km_plan_log(j->ctx, &p, "Nystrom training");
-    if (p.total <= j->ctx->mem_budget)
-        return 0;
-    size_t lo = 0, hi = m; /* the largest m whose plan fits: lo */
     while (lo + 1 < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        stream_plan(j, mid, d, c, j->fmode, &p);
+        stream_plan(j, mid, d, c, mode, &p);
         if (p.total <= j->ctx->mem_budget)
             lo = mid;
         else
             hi = mid;
     }
-    stream_plan(j, m, d, c, j->fmode, &p);
+    return lo;
+}
+
+/* The plan for the centres asked for (the features and outputs guessed
+ * from the schema), or the message with the largest number that fits. An
+ * automatic mode whose Gram matrix does not fit is conjugate gradients. */
+static int check_plan(sjob *j, size_t m)
+{
+    size_t d, c;
+    guess_dims(j, &d, &c);
+    int asked = j->o->nystrom_mode;
+    j->fmode = asked;
+    km_plan p;
+    if (asked == KM_FALKON_AUTO) {
+        stream_plan(j, m, d, c, KM_FALKON_GRAM, &p);
+        if (p.total > j->ctx->mem_budget)
+            j->fmode = KM_FALKON_CG;
+    }
+    int mode = j->fmode == KM_FALKON_AUTO ? KM_FALKON_GRAM : j->fmode;
+    stream_plan(j, m, d, c, mode, &p);
+    km_plan_log(j->ctx, &p, "Nystrom training");
+    if (p.total <= j->ctx->mem_budget)
+        return 0;
+    size_t lo = largest_fit(j, m, d, c, mode);
     char items[512], need[32], have[32];
     km_plan_format(&p, items, sizeof items);
     km_format_size(p.total, need, sizeof need);
@@ -573,6 +593,7 @@ static int stream_job(sjob *j)
     j->res->val_rows = j->nv;
     if ((rc = fit(j)))
         return rc;
+    choose_mode(j);
     return solve_all(j);
 }
 

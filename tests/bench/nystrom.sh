@@ -1,0 +1,108 @@
+#!/bin/sh
+# tests/bench/nystrom.sh [WORKDIR] - the Nystrom (Falkon) solver's
+# benchmarks (issue 17), each printing ratios against a reference run in
+# the same invocation (the machine is shared: absolute times drift):
+#   1. streaming: one conjugate-gradient pass over a .kmx against the same
+#      pass over the same rows already in RAM (KMILL_BENCH_ROWS_IN_RAM),
+#      same m, page cache warm and, separately, dropped (caches dropped
+#      every 0.2 s while the pass runs, so each pass reads from the disk);
+#      target <= 1.15
+#   2. against scikit-learn Nystroem + RidgeClassifier
+#      (tests/bench/sklearn_nystroem.py), same Gaussian kernel, bandwidth,
+#      m and ridge, on 500,000 rows of `kmill gen mixture`: fit-time ratio
+#      (target >= 5), accuracy (target within 0.3 points), peak RSS
+#   3. BIG=1: 20,000,000 x 32 rows, m = 10,000, --mem 4G: wall time,
+#      passes, accuracy, peak RSS (target <= 4 GB); and the same with --rfm
+#   4. FM=1: exact against Nystrom on the 60,000 Fashion-MNIST rows, m =
+#      1k, 2k, 5k, 10k, 20k (needs dataset-fashion-mnist)
+# Both OpenBLAS variables the machine may set are unset for the kmill and
+# scikit-learn runs alike (they select slower kernels for both). Needs
+# python3-sklearn, python3-pandas and /usr/bin/time; root for dropping the
+# page cache (else section 1's cold half is skipped).
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+K=${KMILL:-$top/src/kmill}
+W=${1:-${TMPDIR:-/tmp}/kmill-bench-nystrom}
+mkdir -p "$W"
+cd "$W"
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+pass_s() { sed -n 's/.* \([0-9.]*\) s a pass .*/\1/p' "$1" | tail -n 1; }
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" "$2" | tail -n 1; }
+rss_mb() { awk '/Maximum resident/ { printf "%.0f", $NF / 1024 }' "$1"; }
+wall() { awk -F': ' '/Elapsed/ { n = split($2, t, ":"); s = 0;
+    for (i = 1; i <= n; i++) s = s * 60 + t[i]; printf "%.1f", s }' "$1"; }
+
+echo "== 1. a conjugate-gradient pass over the .kmx against the rows in RAM"
+[ -s s2m.kmx ] || "$K" gen lowrank -q --task classify -n 2000000 -d 32 --seed 5 -o s2m.kmx
+S="--solver nystrom --nystrom-mode cg --centers 2000 --passes 3 -v"
+dropper=
+for cache in warm cold; do
+    if [ $cache = cold ]; then
+        if ! sync || ! echo 3 2>/dev/null >/proc/sys/vm/drop_caches; then
+            echo "cold: cannot drop the page cache (not root): skipped"
+            break
+        fi
+        (while :; do echo 1 >/proc/sys/vm/drop_caches; sleep 0.2; done) &
+        dropper=$!
+    fi
+    for run in 1 2 3; do
+        "$K" train $S s2m.kmx -o s.kmm 2>kmx.log
+        KMILL_BENCH_ROWS_IN_RAM=1 "$K" train $S s2m.kmx -o s.kmm 2>ram.log
+        a=$(pass_s kmx.log) b=$(pass_s ram.log)
+        echo "$cache run $run: pass over the .kmx ${a}s, in RAM ${b}s: ratio $(ratio "$a" "$b")"
+    done
+    [ -n "$dropper" ] && kill "$dropper" && wait "$dropper" 2>/dev/null || true
+done
+
+echo "== 2. 500,000 rows against scikit-learn Nystroem + RidgeClassifier"
+if [ ! -s mixte.kmx ]; then
+    "$K" gen mixture -q --classes 5 -d 32 --separation 2.5 -n 510000 --seed 9 -o mix.csv
+    head -n 500001 mix.csv >mixtr.csv
+    { head -n 1 mix.csv; tail -n 10000 mix.csv; } >mixte.csv
+    "$K" convert -q mixtr.csv -o mixtr.kmx
+    "$K" convert -q mixte.csv -o mixte.kmx
+fi
+for m in 1000 2000; do
+    /usr/bin/time -v /usr/bin/python3 "$top/tests/bench/sklearn_nystroem.py" mixtr.csv \
+        mixte.csv 5 1e-3 $m >sk.out 2>sk.log
+    sfit=$(sed -n 's/sklearn fit \([0-9.]*\) s.*/\1/p' sk.out)
+    sacc=$(sed -n 's/.*accuracy \([0-9.]*\)$/\1/p' sk.out)
+    echo "m=$m scikit-learn: fit ${sfit}s, accuracy $sacc, peak RSS $(rss_mb sk.log) MB"
+    for extra in "" "--passes 8"; do
+        /usr/bin/time -v "$K" train --solver nystrom --centers $m --kernel gaussian \
+            --bandwidth 5 --reg 1e-3 --scale none $extra mixtr.kmx -o mix.kmm 2>tr.log
+        kfit=$(wall tr.log)
+        kacc=$("$K" eval mix.kmm mixte.kmx | sed -n 's/^accuracy\t//p')
+        echo "m=$m kmill ${extra:-(defaults)}: $(field solver tr.log), $(field passes tr.log)" \
+            "passes, fit ${kfit}s (the whole process), accuracy $kacc, peak RSS" \
+            "$(rss_mb tr.log) MB: fit $(ratio "$sfit" "$kfit")x faster, accuracy" \
+            "$(awk -v a="$kacc" -v b="$sacc" 'BEGIN { printf "%+.2f", 100 * (a - b) }') points"
+    done
+done
+
+if [ "${BIG:-0}" = 1 ]; then
+    echo "== 3. 20,000,000 x 32 rows, m = 10,000, --mem 4G"
+    [ -s big20m.kmx ] || "$K" gen subspace -q --intrinsic 4 --degree 2 --task classify \
+        -n 20000000 -d 32 --seed 2 -o big20m.kmx
+    # accuracy on 1% of the rows held out by the row hash, no refit
+    for extra in "" "--rfm --iters 1"; do
+        /usr/bin/time -v "$K" train --mem 4G --centers 10000 --val-frac 0.01 --no-refit \
+            $extra big20m.kmx -o big.kmm 2>big.log || tail -n 3 big.log
+        echo "${extra:-kernel machine}: $(grep '^kmill train: n=' big.log)"
+        echo "  wall $(wall big.log)s, peak RSS $(rss_mb big.log) MB"
+    done
+fi
+
+if [ "${FM:-0}" = 1 ]; then
+    echo "== 4. Fashion-MNIST, 60,000 rows: exact against Nystrom"
+    . "$top/tests/bench/fmdata.sh"
+    for m in exact 1000 2000 5000 10000 20000; do
+        if [ $m = exact ]; then opt=; else opt="--solver nystrom --centers $m"; fi
+        /usr/bin/time -v "$K" train --mem 4G $opt fm-train.kmx -o fm.kmm 2>fm.log
+        acc=$("$K" eval fm.kmm fm-test.kmx | sed -n 's/^accuracy\t//p')
+        echo "$m: test accuracy $acc, wall $(wall fm.log)s, peak RSS $(rss_mb fm.log) MB," \
+            "$(field solver fm.log)"
+    done
+fi

@@ -115,6 +115,10 @@ int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n,
 /* 1 and a block of rows (valid until the next call), 0 at the end, or <0. */
 int km_kmx_scan_next(km_kmx_scan *s, const float **rows, uint32_t *nrows, uint64_t *first_row);
 void km_kmx_scan_close(km_kmx_scan *s);
+/* A whole ordered scan: fn(arg, rows, nrows, first_row) for every chunk
+ * in turn; 0 at the end, fn's non-zero value, or the scan's error. */
+typedef int (*km_kmx_rows_fn)(void *arg, const float *rows, uint32_t nrows, uint64_t first_row);
+int km_kmx_each(km_kmx *d, km_pool *pool, km_kmx_rows_fn fn, void *arg);
 /* Bytes a scan of d holds with `tasks` decoding tasks (the pool's workers
  * plus the caller), for the memory planner (kmill/plan.h). */
 uint64_t km_kmx_scan_estimate(const km_kmx *d, int tasks);

@@ -886,6 +886,25 @@ int km_kmx_scan_next(km_kmx_scan *s, const float **rows, uint32_t *nrows, uint64
     return 1;
 }
 
+int km_kmx_each(km_kmx *d, km_pool *pool, km_kmx_rows_fn fn, void *arg)
+{
+    km_kmx_scan *scan = NULL;
+    int rc = km_kmx_scan_open(d, pool, NULL, 0, &scan);
+    while (!rc) {
+        const float *rows;
+        uint32_t nr;
+        uint64_t first;
+        int r = km_kmx_scan_next(scan, &rows, &nr, &first);
+        if (r <= 0) {
+            rc = r;
+            break;
+        }
+        rc = fn(arg, rows, nr, first);
+    }
+    km_kmx_scan_close(scan);
+    return rc;
+}
+
 void km_kmx_scan_close(km_kmx_scan *s)
 {
     if (!s)

@@ -57,44 +57,43 @@ static size_t keep_rows(const km_kmxsrc *s, float *X, float *y, size_t n, size_t
     return w;
 }
 
+/* A pass's state: the source, its consumer, the rows delivered. */
+typedef struct passing {
+    km_kmxsrc *s;
+    km_block_fn fn;
+    void *fnarg;
+    uint64_t total;
+} passing;
+
+static int chunk_rows(void *arg, const float *rows, uint32_t nr, uint64_t first)
+{
+    passing *p = arg;
+    km_kmxsrc *s = p->s;
+    size_t d = s->f->d;
+    if (nr > s->cap) { /* the chunk size is the file's: one allocation */
+        free(s->X);
+        free(s->y);
+        s->X = malloc((size_t)nr * d * sizeof *s->X);
+        s->y = malloc((size_t)nr * sizeof *s->y);
+        s->cap = nr;
+        if (!s->X || !s->y) {
+            s->cap = 0;
+            return km_seterr(&s->ctx->err, KM_ENOMEM, "out of memory");
+        }
+    }
+    km_features_apply(s->f, &s->b, rows, km_kmx_schema(s->data)->ncols, nr, s->X, s->y,
+                      &s->unseen);
+    size_t k = keep_rows(s, s->X, s->y, nr, d, first);
+    p->total += k;
+    return k ? p->fn(p->fnarg, s->X, s->y, k) : 0;
+}
+
 static int kmx_pass(void *arg, km_block_fn fn, void *fnarg)
 {
-    km_kmxsrc *s = arg;
-    const km_schema *sc = km_kmx_schema(s->data);
-    size_t d = s->f->d;
-    km_kmx_scan *scan;
-    int rc = km_kmx_scan_open(s->data, s->pool, NULL, 0, &scan);
-    uint64_t total = 0;
-    while (!rc) {
-        const float *rows;
-        uint32_t nr;
-        uint64_t first;
-        int r = km_kmx_scan_next(scan, &rows, &nr, &first);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
-        if (nr > s->cap) { /* the chunk size is the file's: one allocation */
-            free(s->X);
-            free(s->y);
-            s->X = malloc((size_t)nr * d * sizeof *s->X);
-            s->y = malloc((size_t)nr * sizeof *s->y);
-            s->cap = nr;
-            if (!s->X || !s->y) {
-                s->cap = 0;
-                rc = km_seterr(&s->ctx->err, KM_ENOMEM, "out of memory");
-                break;
-            }
-        }
-        km_features_apply(s->f, &s->b, rows, sc->ncols, nr, s->X, s->y, &s->unseen);
-        size_t k = keep_rows(s, s->X, s->y, nr, d, first);
-        total += k;
-        if (k && (rc = fn(fnarg, s->X, s->y, k)))
-            break;
-    }
-    km_kmx_scan_close(scan);
-    if (!rc && !s->src->n)
-        s->src->n = total;
+    passing p = {arg, fn, fnarg, 0};
+    int rc = km_kmx_each(p.s->data, p.s->pool, chunk_rows, &p);
+    if (!rc && !p.s->src->n)
+        p.s->src->n = p.total;
     return rc;
 }
 

@@ -26,6 +26,18 @@ void km_train_defaults(km_train_opts *o)
     o->refit = 1;
 }
 
+typedef struct rows_in {
+    float *raw;
+    uint32_t ncols;
+} rows_in;
+
+static int copy_chunk(void *arg, const float *rows, uint32_t nr, uint64_t first)
+{
+    rows_in *r = arg;
+    memcpy(r->raw + first * r->ncols, rows, (size_t)nr * r->ncols * sizeof *rows);
+    return 0;
+}
+
 /* Read every row; the raw rows are freed once transformed. */
 static int load_rows(km_ctx *ctx, km_pool *pool, km_kmx *data, float **raw)
 {
@@ -43,21 +55,8 @@ static int load_rows(km_ctx *ctx, km_pool *pool, km_kmx *data, float **raw)
     *raw = malloc(bytes ? bytes : 1);
     if (!*raw)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory for %llu rows", (unsigned long long)N);
-    km_kmx_scan *scan;
-    rc = km_kmx_scan_open(data, pool, NULL, 0, &scan);
-    while (!rc) {
-        const float *rows;
-        uint32_t nr;
-        uint64_t first;
-        int r = km_kmx_scan_next(scan, &rows, &nr, &first);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
-        memcpy(*raw + first * s->ncols, rows, (size_t)nr * s->ncols * sizeof **raw);
-    }
-    km_kmx_scan_close(scan);
-    if (rc) {
+    rows_in r = {*raw, s->ncols};
+    if ((rc = km_kmx_each(data, pool, copy_chunk, &r))) {
         free(*raw);
         *raw = NULL;
     }

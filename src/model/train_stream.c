@@ -127,30 +127,31 @@ static void survey_rows(sjob *j, const float *rows, uint32_t nr, uint64_t first,
     }
 }
 
+/* The survey's state over one file. */
+typedef struct surveying {
+    sjob *j;
+    int val_file;
+    km_progress prog;
+    uint64_t done;
+} surveying;
+
+static int survey_chunk(void *arg, const float *rows, uint32_t nr, uint64_t first)
+{
+    surveying *sv = arg;
+    survey_rows(sv->j, rows, nr, first, sv->val_file);
+    km_progress_update(&sv->prog, sv->done += nr);
+    return 0;
+}
+
 /* Pass 0 over data (the training file, or the validation file). */
 static int survey(sjob *j, km_kmx *data, int val_file)
 {
-    km_kmx_scan *scan;
-    km_progress prog;
-    km_progress_start(&prog, j->ctx, val_file ? "surveying the validation rows"
-                                               : "surveying the rows",
+    surveying sv = {j, val_file, {0}, 0};
+    km_progress_start(&sv.prog, j->ctx, val_file ? "surveying the validation rows"
+                                                  : "surveying the rows",
                       km_kmx_rows(data), "rows");
-    int rc = km_kmx_scan_open(data, j->pool, NULL, 0, &scan);
-    uint64_t done = 0;
-    while (!rc) {
-        const float *rows;
-        uint32_t nr;
-        uint64_t first;
-        int r = km_kmx_scan_next(scan, &rows, &nr, &first);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
-        survey_rows(j, rows, nr, first, val_file);
-        km_progress_update(&prog, done += nr);
-    }
-    km_kmx_scan_close(scan);
-    km_progress_end(&prog);
+    int rc = km_kmx_each(data, j->pool, survey_chunk, &sv);
+    km_progress_end(&sv.prog);
     j->res->passes++;
     return rc;
 }

@@ -13,6 +13,7 @@
 #      (target >= 5), accuracy (target within 0.3 points), peak RSS
 #   3. BIG=1: 20,000,000 x 32 rows, m = 10,000, --mem 4G: wall time,
 #      passes, accuracy, peak RSS (target <= 4 GB); and the same with --rfm
+#      (an hour or more: PASSES and RFM_PASSES bound the solves)
 #   4. FM=1: exact against Nystrom on the 60,000 Fashion-MNIST rows, m =
 #      1k, 2k, 5k, 10k, 20k (needs dataset-fashion-mnist)
 # BASE=0 leaves sections 1 and 2 out.
@@ -91,7 +92,9 @@ if [ "${BIG:-0}" = 1 ]; then
     [ -s big20m.kmx ] || "$K" gen subspace -q --intrinsic 4 --degree 2 --task classify \
         -n 20000000 -d 32 --seed 2 -o big20m.kmx
     # accuracy on 1% of the rows held out by the row hash, no refit
-    for extra in "" "--rfm --iters 1"; do
+    # conjugate gradients stopped at PASSES iterations (8), the RFM at 3 a
+    # solve: each pass is about n m (2d + 4c + 10) = 1.6e13 flops here
+    for extra in "--passes ${PASSES:-8}" "--rfm --iters 1 --passes ${RFM_PASSES:-3}"; do
         /usr/bin/time -v "$K" train --mem 4G --centers 10000 --val-frac 0.01 --no-refit \
             $extra big20m.kmx -o big.kmm 2>big.log || tail -n 3 big.log
         echo "${extra:-kernel machine}: $(grep '^kmill train: n=' big.log)"

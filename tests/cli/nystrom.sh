@@ -86,6 +86,17 @@ expect_status 0 "$KMILL" train --solver nystrom --rfm --iters 1 --diag --centers
     -o diag.kmm && expect_status 0 "$KMILL" info diag.kmm &&
     expect_contains out "M:          diagonal, 16 entries"
 
+# a validation file, a grid logged: one line a ridge, the file's rows
+# scored and joined in the refit
+head -n 201 reg.csv >tr.csv
+{ head -n 1 reg.csv; tail -n 100 reg.csv; } >va.csv
+expect_status 0 "$KMILL" train --solver nystrom --centers 50 --reg 1e-3,1e-2,1e-1 --val va.csv \
+    --log ny.tsv tr.csv -o v.kmm &&
+    expect_contains err "200 training, 100 validation rows; refitted on both)" &&
+    expect_contains err " rows=300 passes="
+[ "$(wc -l <ny.tsv)" -eq 4 ] && [ "$(cut -f 2 ny.tsv | tail -n +2 | tr '\n' ' ')" = "0.001 0.01 0.10000000000000001 " ] &&
+    pass || fail "the log: $(cat ny.tsv)"
+
 # bad --centers
 expect_status 2 "$KMILL" train --solver nystrom --centers 0 reg.kmx -o x.kmm &&
     expect_err_line "kmill train: invalid --centers '0' (expected an integer from 1 to 1000000)"

@@ -111,7 +111,7 @@ static void survey_rows(sjob *j, const float *rows, uint32_t nr, uint64_t first,
         const float *row = rows + (size_t)i * nc;
         float y = row[j->lc];
         if (isnan(y)) {
-            j->unlabelled++;
+            j->unlabelled += !val_file; /* the validation file's are its own affair */
             continue;
         }
         if (!val_file)

@@ -253,7 +253,9 @@ static int search_steps(sstate *s, double bw, const double *regs, size_t nr, siz
         memcpy(s->Mcur, sd->M, s->ms * sizeof *s->Mcur);
     int rc = 0;
     for (int t = 0; t <= s->T && !rc; t++) {
-        snprintf(s->ctx->stage, sizeof s->ctx->stage, "step %zu of %zu", ++s->step, s->steps);
+        if (s->steps > 1) /* the progress lines say which step they belong to */
+            snprintf(s->ctx->stage, sizeof s->ctx->stage, "step %zu of %zu", ++s->step,
+                     s->steps);
         km_falkon_result fr;
         size_t rb;
         if ((rc = apply_metric(s)) || (rc = solve_regs(s, bw, regs, nr, &fr)))

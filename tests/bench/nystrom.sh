@@ -16,6 +16,12 @@
 #      (an hour or more: PASSES and RFM_PASSES bound the solves)
 #   4. FM=1: exact against Nystrom on the 60,000 Fashion-MNIST rows, m =
 #      1k, 2k, 5k, 10k, 20k (needs dataset-fashion-mnist)
+#   5. HUGE=1: larger than RAM, end to end: 100,000,000 x 64 rows (26 GB
+#      as float32) from `kmill gen` straight to .kmx, the page cache
+#      dropped before each step: dd's read rate of the file, then train
+#      (m = 1000, 2 conjugate-gradient iterations: a timing run) with the
+#      time of each pass, then eval; peak RSS of each. About 20 minutes
+#      and 25 GB of disk in WORKDIR.
 # BASE=0 leaves sections 1 and 2 out.
 # Both OpenBLAS variables the machine may set are unset for the kmill and
 # scikit-learn runs alike (they select slower kernels for both). Needs
@@ -114,4 +120,23 @@ if [ "${FM:-0}" = 1 ]; then
         echo "$m: test accuracy $acc, wall $(wall fm.log)s, peak RSS $(rss_mb fm.log) MB," \
             "--mem $mem, $(field solver fm.log), $(field passes fm.log) passes"
     done
+fi
+
+if [ "${HUGE:-0}" = 1 ]; then
+    echo "== 5. larger than RAM: 100,000,000 x 64 rows"
+    drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+    [ -s huge.kmx ] || /usr/bin/time -v "$K" gen subspace -q --intrinsic 4 --degree 2 \
+        --task classify -n 100000000 -d 64 --seed 4 -o huge.kmx 2>gen.log
+    ls -l huge.kmx
+    drop
+    dd if=huge.kmx of=/dev/null bs=16M 2>&1 | tail -n 1
+    drop
+    /usr/bin/time -v "$K" train -v --mem 4G --centers 1000 --passes 2 --val-frac 0.001 \
+        --no-refit huge.kmx -o huge.kmm 2>huge.log || tail -n 3 huge.log
+    grep -E "Nystrom CG:.*a pass|^kmill train: n=" huge.log
+    echo "train: wall $(wall huge.log)s, peak RSS $(rss_mb huge.log) MB"
+    drop
+    /usr/bin/time -v "$K" eval huge.kmm huge.kmx >eval.out 2>eval.log
+    echo "eval: $(sed -n 's/^accuracy\t/accuracy /p' eval.out), wall $(wall eval.log)s," \
+        "peak RSS $(rss_mb eval.log) MB"
 fi

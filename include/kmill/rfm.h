@@ -132,6 +132,10 @@ typedef struct km_stream_data {
     const float *M;
 } km_stream_data;
 
+/* Sample rows an AGOP block of the streamed search takes: its memory is
+ * km_agop_estimate(m, d, c, o, KM_STREAM_AGOP_BATCH), for the caller's plan. */
+#define KM_STREAM_AGOP_BATCH 256
+
 /* km_rfm_search with the rows streamed: every solve a Nystrom solve on the
  * centres (fo: mode, tolerance, iterations, block; kernel, ridges and
  * metric are the step's), every scoring a pass over sd->val, every AGOP

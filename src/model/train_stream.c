@@ -245,7 +245,8 @@ static void stream_plan(const sjob *j, size_t m, size_t d, size_t c, int mode, k
     km_plan_add(p, "dataset reader", 2 * km_kmxsrc_estimate(j->data, d, tasks));
     if (so->rfm) {
         km_agop_opts ao = {so->rfm_diag, 0, 0, 0, 0};
-        km_plan_add(p, "AGOP", km_agop_estimate(m, d, c, &ao, 256) + (uint64_t)d * d * 40);
+        km_plan_add(p, "AGOP", km_agop_estimate(m, d, c, &ao, KM_STREAM_AGOP_BATCH) +
+                                   (uint64_t)d * d * 40);
     }
 }
 

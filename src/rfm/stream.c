@@ -226,8 +226,9 @@ static int agop_step(sstate *s, double bw, const float *A, double *secs)
     k.bandwidth = bw;
     const float *C = s->metric == KM_METRIC_NONE ? s->sd->C : s->Cs;
     const float *B = s->metric == KM_METRIC_NONE ? s->sd->B : s->Bs;
-    uint64_t mem = s->ctx->mem_budget / 4;
-    km_agop_opts ao = {s->diag, s->o->center_grads, mem, 0, 0};
+    /* the blocks of KM_STREAM_AGOP_BATCH sample rows the caller's plan holds */
+    km_agop_opts ao = {s->diag, s->o->center_grads, 0, KM_STREAM_AGOP_BATCH, 0};
+    ao.mem = km_agop_estimate(s->m, s->d, s->c, &ao, KM_STREAM_AGOP_BATCH);
     int rc = km_agop(s->ctx, s->pool, &k, C, s->m, s->d, A, s->c, B, NULL, s->sd->nb, &ao, s->G);
     if (!rc)
         rc = km_agop_metric(s->ctx, s->G, s->d, s->diag,

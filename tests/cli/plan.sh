@@ -4,7 +4,8 @@
 # PCG with the kernel tiles filling --mem, an RFM (its AGOP pass), and a
 # prediction with a large kernel block. Every job logs its plans at -v
 # ("plan: JOB: SIZE of --mem ..."); the largest must be within 15% of the
-# peak resident set size that /usr/bin/time -v reports.
+# peak resident set size that /usr/bin/time -v reports. The Nystrom
+# solver's plans too.
 . "$top_srcdir/tests/cli/lib.sh"
 if [ -n "${SAN_CFLAGS:-}" ]; then
     # AddressSanitizer's shadow memory and quarantine are most of the RSS
@@ -61,4 +62,10 @@ check direct "$KMILL" train -v --threads 2 d5k.kmx -o direct.kmm
 check pcg "$KMILL" train -v --threads 2 --solver pcg --rank 500 --mem 500M --tmpdir . d16k.kmx -o pcg.kmm
 check rfm "$KMILL" train -v --threads 2 --rfm --iters 1 --solver direct --val-frac 0.05 d5k.kmx -o rfm.kmm
 check predict "$KMILL" predict -v --threads 2 pcg.kmm d16k.kmx
+# the Nystrom solver's m^2 arrays, both modes (planned before the fit: a
+# numeric label is taken for up to 32 classes)
+for mode in cg gram; do
+    check nystrom-$mode "$KMILL" train -v --threads 2 --solver nystrom --centers 3000 \
+        --nystrom-mode $mode --passes 3 d16k.kmx -o ny.kmm
+done
 finish

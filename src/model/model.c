@@ -936,6 +936,42 @@ void km_predict_estimate(const km_model *m, const km_kmx *data, int tasks, uint6
                 (uint64_t)km_kmx_rows_per_chunk(data) * (d + 1 + c) * f);
 }
 
+/* km_model_stream's state over one scan. */
+typedef struct streaming {
+    km_ctx *ctx;
+    km_pool *pool;
+    const km_model *m;
+    const km_featbind *b;
+    uint32_t ncols;
+    km_kscorer p;
+    float *X, *y, *sc; /* a chunk's features, targets and scores */
+    size_t cap;
+    uint64_t *unseen;
+    km_scores_fn fn;
+    void *arg;
+} streaming;
+
+static int stream_chunk(void *arg, const float *rows, uint32_t nr, uint64_t first)
+{
+    streaming *t = arg;
+    const km_model *m = t->m;
+    if (nr > t->cap) {
+        free(t->X);
+        free(t->y);
+        free(t->sc);
+        t->X = malloc((size_t)nr * m->d * sizeof *t->X + 1);
+        t->y = malloc((size_t)nr * sizeof *t->y);
+        t->sc = malloc((size_t)nr * m->c * sizeof *t->sc);
+        t->cap = nr;
+        if (!t->X || !t->y || !t->sc)
+            return km_seterr(&t->ctx->err, KM_ENOMEM, "out of memory");
+    }
+    km_features_apply(&m->feat, t->b, rows, t->ncols, nr, t->X, t->y, t->unseen);
+    t->p.prog_base = first;
+    int rc = km_kscorer_run(&t->p, t->pool, t->X, nr, t->sc);
+    return rc ? rc : t->fn(t->arg, t->sc, t->y, rows, nr);
+}
+
 int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data, int need_label,
                     km_scores_fn fn, void *arg, uint64_t *unseen)
 {
@@ -949,55 +985,22 @@ int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data,
     km_featbind b;
     if ((rc = km_features_bind(ctx, &m->feat, s, need_label, &b)))
         return rc;
-    km_kscorer p;
-    uint64_t mem = kernel_budget(ctx->mem_budget);
-    if ((rc = scorer_init(ctx, m, mem, &p))) {
+    streaming t = {ctx, pool, m, &b, s->ncols, {0}, NULL, NULL, NULL, 0, unseen, fn, arg};
+    if ((rc = scorer_init(ctx, m, kernel_budget(ctx->mem_budget), &t.p))) {
         km_featbind_free(&b);
         return rc;
     }
-    km_kmx_scan *scan = NULL;
-    float *X = NULL, *y = NULL, *sc = NULL;
-    size_t cap = 0;
-    rc = km_kmx_scan_open(data, pool, NULL, 0, &scan);
     *unseen = 0;
     km_progress prog;
     km_progress_start(&prog, ctx, need_label ? "evaluating" : "predicting", km_kmx_rows(data),
                       "rows");
-    p.prog = &prog;
-    while (!rc) {
-        const float *rows;
-        uint32_t nr;
-        uint64_t first;
-        int r = km_kmx_scan_next(scan, &rows, &nr, &first);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
-        if (nr > cap) {
-            free(X);
-            free(y);
-            free(sc);
-            X = malloc((size_t)nr * m->d * sizeof *X + 1);
-            y = malloc((size_t)nr * sizeof *y);
-            sc = malloc((size_t)nr * m->c * sizeof *sc);
-            cap = nr;
-            if (!X || !y || !sc) {
-                rc = km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
-                break;
-            }
-        }
-        km_features_apply(&m->feat, &b, rows, s->ncols, nr, X, y, unseen);
-        p.prog_base = first;
-        if ((rc = km_kscorer_run(&p, pool, X, nr, sc)))
-            break;
-        rc = fn(arg, sc, y, rows, nr);
-    }
+    t.p.prog = &prog;
+    rc = km_kmx_each(data, pool, stream_chunk, &t);
     km_progress_end(&prog);
-    km_kmx_scan_close(scan);
-    free(X);
-    free(y);
-    free(sc);
-    km_kscorer_free(&p);
+    free(t.X);
+    free(t.y);
+    free(t.sc);
+    km_kscorer_free(&t.p);
     km_featbind_free(&b);
     return rc;
 }

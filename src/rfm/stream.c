@@ -18,9 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "kmill/agop.h"
+#include "kmill/kscores.h"
 #include "kmill/log.h"
 #include "kmill/metrics.h"
 #include "kmill/progress.h"
@@ -64,32 +63,27 @@ static int better(int classify, double a, double b)
 }
 
 /* Scores F (nb x c) of the sample rows under coefficients A (m x c), in
- * the current metric (Cs and Bs hold centres and samples through S). */
+ * the current metric (Cs and Bs hold centres and samples through S), by
+ * the kernel scorer in blocks of 256 rows. NaN when it cannot be had: the
+ * training figure is not worth failing the search for. */
 static void sample_scores(sstate *s, const km_kernel *k, const float *A)
 {
     const km_stream_data *sd = s->sd;
-    size_t m = s->m, d = s->d, c = s->c, nb = sd->nb;
+    size_t m = s->m, nb = sd->nb;
     const float *C = s->metric == KM_METRIC_NONE ? sd->C : s->Cs;
     const float *B = s->metric == KM_METRIC_NONE ? sd->B : s->Bs;
-    float *cn = malloc(m * sizeof *cn), *bn = malloc(256 * sizeof *bn);
-    float *K = malloc(256 * m * sizeof *K);
-    if (!cn || !bn || !K) { /* the training metric is a figure, not worth failing for */
-        for (size_t i = 0; i < nb * c; i++)
+    km_kscorer sc;
+    km_err saved = s->ctx->err;
+    int rc = km_kscorer_init(s->ctx, &sc, k, KM_METRIC_NONE, NULL, C, m, s->d, A, s->c,
+                             (uint64_t)256 * m * sizeof(float));
+    if (!rc)
+        rc = km_kscorer_run(&sc, s->pool, B, nb, s->F);
+    km_kscorer_free(&sc);
+    if (rc) {
+        s->ctx->err = saved;
+        for (size_t i = 0; i < nb * s->c; i++)
             s->F[i] = NAN;
-        goto out;
     }
-    km_row_sqnorms(C, m, d, cn);
-    for (size_t i = 0; i < nb; i += 256) {
-        size_t b = nb - i < 256 ? nb - i : 256;
-        km_row_sqnorms(B + i * d, b, d, bn);
-        km_kernel_matrix(s->pool, k, B + i * d, b, bn, C, m, cn, d, K, m);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, (int)c, (int)m, 1.0f, K,
-                    (int)m, A, (int)c, 0.0f, s->F + i * c, (int)c);
-    }
-out:
-    free(cn);
-    free(bn);
-    free(K);
 }
 
 /* The current metric's root, and centres and samples through it. */

@@ -71,6 +71,17 @@ typedef struct km_falkon_opts {
     int metric;           /* KM_METRIC_*; S its root (km_metric_root), or NULL */
     const float *S;
     size_t block;         /* rows per product group; 0: 1024 */
+    /* CG's early stop: after each iteration watch(watch_arg, alpha) gives
+     * a figure to raise (an accuracy, or minus an error) of the current
+     * coefficients alpha (m x c) on rows of the caller's choosing, NaN
+     * for none; the iterations stop once `patience` of them in a row have
+     * not raised the best figure by more than watch_tol times its size
+     * (relative: 1e-3 is a tenth of a point at 100% accuracy). patience 0 or
+     * watch NULL: no such stop. */
+    double (*watch)(void *arg, const float *alpha);
+    void *watch_arg;
+    int patience;
+    double watch_tol;
     const char *phase;    /* a prefix of the progress label, or NULL */
 } km_falkon_opts;
 
@@ -83,6 +94,7 @@ typedef struct km_falkon_result {
     int iters;            /* CG iterations (0 for GRAM) */
     int passes;           /* over the rows */
     double rel_residual;  /* CG: the largest over the outputs; GRAM: 0 */
+    int watch_stop;       /* CG stopped on the watched figure */
     double seconds, pass_seconds; /* in all, and the mean pass */
     uint64_t rows;        /* rows a pass delivered */
     double jitter;        /* eps m added to K_mm's diagonal (GRAM: the

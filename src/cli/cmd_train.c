@@ -51,6 +51,8 @@ const char train_usage[] =
     "      --nystrom-mode W   auto (default: the cheaper), cg (a pass an iteration)\n"
     "                         or gram (one pass, then a dense solve)\n"
     "      --passes N         Nystrom conjugate gradient iterations at most (20)\n"
+    "      --early-stop N     stop them once N in a row have not raised the training\n"
+    "                         figure on the sampled rows (default 2; 0: never)\n"
     "      --precond P        nystrom (default) or none\n"
     "      --rank R           Nystrom landmarks (default 1000)\n"
     "      --tol T            PCG relative residual per output (default 1e-4)\n"
@@ -70,7 +72,7 @@ enum {
     O_LABEL = OPT_CMD_BASE, O_TASK, O_SCALE, O_KERNEL, O_BANDWIDTH, O_REG, O_SOLVER, O_PRECOND,
     O_RANK, O_TOL, O_MAXITER, O_STORE, O_TMPDIR, O_SEED, O_IO, O_RFM, O_ITERS, O_DIAG,
     O_AGOP_SAMPLES, O_CENTER, O_VAL_FRAC, O_VAL, O_REFIT, O_LOG, O_CV, O_NO_REFIT, O_CENTERS,
-    O_NYMODE, O_PASSES
+    O_NYMODE, O_PASSES, O_EARLY
 };
 
 static const struct option longopts[] = {
@@ -85,6 +87,7 @@ static const struct option longopts[] = {
     {"centers", required_argument, NULL, O_CENTERS},
     {"nystrom-mode", required_argument, NULL, O_NYMODE},
     {"passes", required_argument, NULL, O_PASSES},
+    {"early-stop", required_argument, NULL, O_EARLY},
     {"precond", required_argument, NULL, O_PRECOND},
     {"rank", required_argument, NULL, O_RANK},
     {"tol", required_argument, NULL, O_TOL},
@@ -204,6 +207,11 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
         if (cli_int_arg(s->cmd, ctx, "--passes", arg, 1, 10000, &v))
             return EXIT_USAGE;
         s->o.nystrom_iters = (int)v;
+        break;
+    case O_EARLY:
+        if (cli_int_arg(s->cmd, ctx, "--early-stop", arg, 0, 10000, &v))
+            return EXIT_USAGE;
+        s->o.nystrom_patience = (int)v;
         break;
     case O_PRECOND: return choice(s, ctx, "--precond", arg, preconds, &s->o.search.solve.precond);
     case O_STORE: return choice(s, ctx, "--store", arg, stores, &s->o.search.solve.store);

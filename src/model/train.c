@@ -24,6 +24,7 @@ void km_train_defaults(km_train_opts *o)
     km_search_defaults(&o->search);
     o->val_frac = -1;
     o->refit = 1;
+    o->nystrom_patience = 2;
 }
 
 typedef struct rows_in {

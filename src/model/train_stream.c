@@ -402,6 +402,8 @@ static void falkon_opts(const sjob *j, km_falkon_opts *fo)
     fo->mode = j->fmode;
     fo->tol = o->search.solve.tol;
     fo->max_iter = o->nystrom_iters > 0 ? o->nystrom_iters : 20;
+    fo->patience = o->nystrom_patience;
+    fo->watch_tol = KM_TRAIN_STOP_GAIN;
 }
 
 /* The temperature of the search's choice (before any refit) on the

@@ -86,6 +86,25 @@ static void sample_scores(sstate *s, const km_kernel *k, const float *A)
     }
 }
 
+/* Conjugate gradients' early-stop figure (km_falkon_opts.watch): the
+ * training accuracy, or minus the RMSE, of coefficients A on the sampled
+ * rows, at the bandwidth being solved. */
+typedef struct watcher {
+    sstate *s;
+    km_kernel k;
+} watcher;
+
+static double watch_figure(void *arg, const float *A)
+{
+    watcher *w = arg;
+    sstate *s = w->s;
+    if (!s->sd->nb)
+        return NAN;
+    sample_scores(s, &w->k, A);
+    double f = km_train_metric(s->classify, s->F, s->sd->yB, s->sd->nb, s->c);
+    return s->classify ? f : -f;
+}
+
 /* The current metric's root, and centres and samples through it. */
 static int apply_metric(sstate *s)
 {
@@ -109,6 +128,9 @@ static int solve_regs(sstate *s, double bw, const double *regs, size_t nr, km_fa
     fo.kernel.bandwidth = bw;
     fo.metric = s->metric;
     fo.S = s->metric == KM_METRIC_NONE ? NULL : s->S;
+    watcher w = {s, fo.kernel};
+    fo.watch = watch_figure;
+    fo.watch_arg = &w;
     double n = (double)sd->train->n;
     for (size_t r = 0; r < nr; r++)
         s->lambda[r] = regs[r] / n;

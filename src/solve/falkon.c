@@ -499,6 +499,7 @@ typedef struct cgs {
     double *T, *A;                  /* m x m factors */
     double *beta, *r, *p, *q, *w, *v; /* m x c */
     float *Vf;
+    double *Fc;                     /* m x c: the predictions at the centres */
     double *rr, *bn;                /* per column: r'r, ||b|| */
     unsigned char *active;
     double lambda, jit, n;
@@ -515,6 +516,7 @@ static void cg_free(cgs *s)
     free(s->w);
     free(s->v);
     free(s->Vf);
+    free(s->Fc);
     free(s->rr);
     free(s->bn);
     free(s->active);
@@ -533,10 +535,11 @@ static int cg_init(fk *f, cgs *s, double lambda)
     for (size_t i = 0; i < sizeof v / sizeof *v; i++)
         ok &= (*v[i] = calloc(mc, sizeof **v[i])) != NULL;
     s->Vf = malloc(mc * sizeof *s->Vf);
+    s->Fc = calloc(mc, sizeof *s->Fc);
     s->rr = malloc(c * sizeof *s->rr);
     s->bn = malloc(c * sizeof *s->bn);
     s->active = malloc(c);
-    if (!ok || !s->Vf || !s->rr || !s->bn || !s->active)
+    if (!ok || !s->Vf || !s->Fc || !s->rr || !s->bn || !s->active)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory for the Nystrom solver's "
                          "preconditioner (%zu centres)", m);
     int rc = kmm(f, s->A); /* A holds K_mm until T is made */
@@ -609,6 +612,60 @@ static double cg_step(cgs *s, size_t m, size_t c, double tol)
     return worst;
 }
 
+/* The relative change an iteration made to the predictions at the
+ * centres, ||F_t - F_{t-1}|| / ||F_t||, F = K_mm alpha: with K_mm = T'T
+ * and alpha = T^-1 A^-1 beta, F = T' A^-1 beta, two triangular products
+ * (m^2 c flops, nothing next to a pass). The centres are a uniform
+ * sample of the rows, so this is how much the model still moves where
+ * the data are. */
+static double centre_change(cgs *s, size_t m, size_t c)
+{
+    size_t mc = m * c;
+    memcpy(s->w, s->beta, mc * sizeof *s->w);
+    trsm(s->A, m, c, 0, s->w);
+    cblas_dtrmm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, (int)m, (int)c,
+                1.0, s->T, (int)m, s->w, (int)c);
+    double dd = 0, ff = 0;
+    for (size_t i = 0; i < mc; i++) {
+        double e = s->w[i] - s->Fc[i];
+        dd += e * e;
+        ff += s->w[i] * s->w[i];
+        s->Fc[i] = s->w[i];
+    }
+    return ff > 0 ? sqrt(dd / ff) : 0;
+}
+
+/* alpha = T^-1 A^-1 beta, in float32. */
+static void cg_alpha(cgs *s, size_t m, size_t c, float *alpha)
+{
+    memcpy(s->w, s->beta, m * c * sizeof *s->w);
+    trsm(s->A, m, c, 0, s->w);
+    trsm(s->T, m, c, 0, s->w);
+    for (size_t i = 0; i < m * c; i++)
+        alpha[i] = (float)s->w[i];
+}
+
+/* The early stop on the watched figure: 1 once `patience` iterations in
+ * a row have not raised the best figure by more than watch_tol of it. */
+static int watch_says_stop(fk *f, cgs *s, float *alpha, double *best, int *stale, int iter)
+{
+    const km_falkon_opts *o = f->o;
+    if (!o->watch || o->patience <= 0)
+        return 0;
+    cg_alpha(s, f->m, f->c, alpha);
+    double fig = o->watch(o->watch_arg, alpha);
+    if (isnan(fig))
+        return 0;
+    if (isnan(*best) || fig > *best + o->watch_tol * fabs(*best)) {
+        *best = fig;
+        *stale = 0;
+    } else
+        ++*stale;
+    km_verbose(f->ctx, "Nystrom CG: iteration %d, watched figure %.6g (%d without gain)", iter,
+               fig, *stale);
+    return *stale >= o->patience;
+}
+
 static int falkon_cg(fk *f, double lambda, float *alpha, km_falkon_result *res)
 {
     size_t m = f->m, c = f->c, mc = m * c;
@@ -631,21 +688,23 @@ static int falkon_cg(fk *f, double lambda, float *alpha, km_falkon_result *res)
         s.bn[j] = sqrt(s.rr[j]);
         s.active[j] = s.bn[j] > 0;
     }
-    double worst = memchr(s.active, 1, c) ? 1 : 0; /* beta = 0: r = b */
+    double worst = memchr(s.active, 1, c) ? 1 : 0, best = NAN; /* beta = 0: r = b */
+    int stale = 0;
     while (res->iters < f->o->max_iter && memchr(s.active, 1, c)) {
         if ((rc = apply_W(f, &s, s.p, s.q)))
             goto out;
         worst = cg_step(&s, m, c, f->o->tol);
         res->iters++;
-        km_verbose(f->ctx, "Nystrom CG: iteration %d, largest relative residual %.3g",
-                   res->iters, worst);
+        km_verbose(f->ctx, "Nystrom CG: iteration %d, largest relative residual %.3g, "
+                   "predictions moved %.3g", res->iters, worst, centre_change(&s, m, c));
+        if (watch_says_stop(f, &s, alpha, &best, &stale, res->iters)) {
+            res->watch_stop = 1;
+            break;
+        }
     }
     res->rel_residual = worst;
     res->jitter = s.jit;
-    trsm(s.A, m, c, 0, s.beta);
-    trsm(s.T, m, c, 0, s.beta);
-    for (size_t i = 0; i < mc; i++)
-        alpha[i] = (float)s.beta[i];
+    cg_alpha(&s, m, c, alpha);
 out:
     cg_free(&s);
     return rc;

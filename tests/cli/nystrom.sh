@@ -24,7 +24,7 @@ awk 'BEGIN { srand(11); print "a,b,c,y";
 expect_status 0 "$KMILL" train --solver direct --bandwidth 0.1 reg.kmx -o exact.kmm
 for mode in cg gram; do
     expect_status 0 "$KMILL" train --solver nystrom --centers 300 --nystrom-mode $mode \
-        --bandwidth 0.1 --passes 300 --tol 1e-8 reg.kmx -o ny-$mode.kmm &&
+        --bandwidth 0.1 --passes 300 --tol 1e-8 --early-stop 0 reg.kmx -o ny-$mode.kmm &&
         expect_contains err "solver=nystrom-$mode" && expect_contains err " rows=300 passes="
     "$KMILL" predict ny-$mode.kmm reg.kmx >ny-$mode.out || fail "predict ny-$mode"
 done
@@ -34,6 +34,20 @@ for mode in cg gram; do
         s = $1 < 0 ? -$1 : $1; if (d > 1e-4 * (s > 1 ? s : 1)) bad++ } END { exit bad > 0 }' &&
         pass || fail "$mode predictions differ from the exact model's"
 done
+
+# the early stop: conjugate gradients end once 2 iterations in a row have
+# not raised the training figure on the sampled rows; --early-stop 0 runs
+# them to --passes (the residual not reaching --tol 1e-12 in 20)
+expect_status 0 "$KMILL" train -v --solver nystrom --nystrom-mode cg --centers 50 --passes 20 \
+    --tol 1e-12 reg.kmx -o es.kmm &&
+    expect_contains err "(2 without gain)" &&
+    grep 'solver=nystrom-cg' err | grep -qv ' iters=20 ' && pass ||
+    fail "conjugate gradients did not stop early"
+expect_status 0 "$KMILL" train -v --solver nystrom --nystrom-mode cg --centers 50 --passes 20 \
+    --tol 1e-12 --early-stop 0 reg.kmx -o es.kmm &&
+    expect_contains err " iters=20 " && expect_not_contains err "without gain"
+expect_status 2 "$KMILL" train --early-stop -1 reg.kmx -o es.kmm &&
+    expect_contains err "--early-stop"
 
 # one chunk or many, 1 or 2 threads: the same coefficients
 "$KMILL" train -q --solver nystrom --centers 50 reg.kmx --threads 1 -o a.kmm &&

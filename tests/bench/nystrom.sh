@@ -13,7 +13,7 @@
 #      (target >= 5), accuracy (target within 0.3 points), peak RSS
 #   3. BIG=1: 20,000,000 x 32 rows, m = 10,000, --mem 4G: wall time,
 #      passes, accuracy, peak RSS (target <= 4 GB); and the same with --rfm
-#      (an hour or more: PASSES and RFM_PASSES bound the solves)
+#      (an hour or more: PASSES and RFM_PASSES cap the solves)
 #   4. FM=1: exact against Nystrom on the 60,000 Fashion-MNIST rows, m =
 #      1k, 2k, 5k, 10k, 20k (needs dataset-fashion-mnist)
 #   5. HUGE=1: larger than RAM, end to end: 100,000,000 x 64 rows (26 GB
@@ -22,7 +22,7 @@
 #      (m = 1000, HUGE_PASSES conjugate-gradient iterations, 1: a timing
 #      run) with the time of each pass, then eval over every row; peak
 #      RSS of each. About 20 minutes and 25 GB of disk in WORKDIR.
-# BASE=0 leaves sections 1 and 2 out.
+# BASE=0 leaves sections 1 and 2 out; STREAM=0 leaves section 1 out.
 # Both OpenBLAS variables the machine may set are unset for the kmill and
 # scikit-learn runs alike (they select slower kernels for both). Needs
 # python3-sklearn, python3-pandas and /usr/bin/time; root for dropping the
@@ -43,9 +43,10 @@ wall() { awk -F': ' '/Elapsed/ { n = split($2, t, ":"); s = 0;
     for (i = 1; i <= n; i++) s = s * 60 + t[i]; printf "%.1f", s }' "$1"; }
 
 if [ "${BASE:-1}" = 1 ]; then
+if [ "${STREAM:-1}" = 1 ]; then
 echo "== 1. a conjugate-gradient pass over the .kmx against the rows in RAM"
 [ -s s2m.kmx ] || "$K" gen lowrank -q --task classify -n 2000000 -d 32 --seed 5 -o s2m.kmx
-S="--solver nystrom --nystrom-mode cg --centers 2000 --passes 3 -v"
+S="--solver nystrom --nystrom-mode cg --centers 2000 --passes 3 --early-stop 0 -v"
 dropper=
 for cache in warm cold; do
     if [ $cache = cold ]; then
@@ -64,6 +65,7 @@ for cache in warm cold; do
     done
     [ -n "$dropper" ] && kill "$dropper" && wait "$dropper" 2>/dev/null || true
 done
+fi
 
 echo "== 2. 500,000 rows against scikit-learn Nystroem + RidgeClassifier"
 if [ ! -s mixte.kmx ]; then
@@ -79,7 +81,9 @@ for m in 1000 2000; do
     sfit=$(sed -n 's/sklearn fit \([0-9.]*\) s.*/\1/p' sk.out)
     sacc=$(sed -n 's/.*accuracy \([0-9.]*\)$/\1/p' sk.out)
     echo "m=$m scikit-learn: fit ${sfit}s, accuracy $sacc, peak RSS $(rss_mb sk.log) MB"
-    for extra in "" "--passes 8"; do
+    # the defaults (conjugate gradients with the early stop), and the
+    # iterations run to --tol or 20 without it
+    for extra in "" "--early-stop 0"; do
         /usr/bin/time -v "$K" train --solver nystrom --centers $m --kernel gaussian \
             --bandwidth 5 --reg 1e-3 --scale none $extra mixtr.kmx -o mix.kmm 2>tr.log
         kfit=$(wall tr.log)
@@ -98,9 +102,11 @@ if [ "${BIG:-0}" = 1 ]; then
     [ -s big20m.kmx ] || "$K" gen subspace -q --intrinsic 4 --degree 2 --task classify \
         -n 20000000 -d 32 --seed 2 -o big20m.kmx
     # accuracy on 1% of the rows held out by the row hash, no refit
-    # conjugate gradients stopped at PASSES iterations (8), the RFM at 3 a
-    # solve: each pass is about n m (2d + 4c + 10) = 1.6e13 flops here
-    for extra in "--passes ${PASSES:-8}" "--rfm --iters 1 --passes ${RFM_PASSES:-3}"; do
+    # the defaults (conjugate gradients with the early stop) unless PASSES
+    # or RFM_PASSES cap the solves: each pass is about n m (2d + 4c + 10)
+    # = 1.6e13 flops here
+    for extra in "${PASSES:+--passes $PASSES}" \
+        "--rfm --iters 1${RFM_PASSES:+ --passes $RFM_PASSES}"; do
         /usr/bin/time -v "$K" train --mem 4G --centers 10000 --val-frac 0.01 --no-refit \
             $extra big20m.kmx -o big.kmm 2>big.log || tail -n 3 big.log
         echo "${extra:-kernel machine}: $(grep '^kmill train: n=' big.log)"

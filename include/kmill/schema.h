@@ -63,4 +63,10 @@ int km_schema_select(const km_schema *s, const char *list, const char *opt, unsi
 int km_schema_select_list(const km_schema *s, const char *list, const char *opt, uint32_t **idx,
                           uint32_t *n, km_err *e);
 
+/* A validation dataset (schema v, called name in the message) must have
+ * the training data's columns (schema t), no more, no fewer, in any
+ * order: anything else is a mix-up, not data to impute. KM_EINVAL naming
+ * the first column one lacks. */
+int km_schema_same_columns(const km_schema *t, const km_schema *v, const char *name, km_err *e);
+
 #endif

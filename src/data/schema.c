@@ -202,3 +202,16 @@ int km_schema_select(const km_schema *s, const char *list, const char *opt, unsi
     free(idx);
     return 0;
 }
+
+int km_schema_same_columns(const km_schema *t, const km_schema *v, const char *name, km_err *e)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const km_schema *a = pass ? v : t, *b = pass ? t : v;
+        for (uint32_t i = 0; i < a->ncols; i++)
+            if (km_schema_find(b, a->cols[i].name) < 0)
+                return km_seterr(e, KM_EINVAL, "the validation data %s %s column '%s'", name,
+                                 pass ? "has an extra" : "lacks the training data's",
+                                 a->cols[i].name);
+    }
+    return 0;
+}

@@ -207,7 +207,10 @@ int km_sample_load(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_sample_opt
                        km_kmx_path(data), s->feat.label);
     if (!rc && o->val) {
         uint64_t ignored = 0;
-        rc = draw_rows(ctx, pool, o->val, o->val_rows, o->seed ^ 0x5eed5eedu, &wv);
+        rc = km_schema_same_columns(km_kmx_schema(data), km_kmx_schema(o->val),
+                                    o->val_name ? o->val_name : km_kmx_path(o->val), &ctx->err);
+        if (!rc)
+            rc = draw_rows(ctx, pool, o->val, o->val_rows, o->seed ^ 0x5eed5eedu, &wv);
         if (!rc)
             rc = to_features(ctx, &s->feat, o->val, &wv, &s->Xv, &s->yv, &s->nv, &ignored,
                              &s->unseen);

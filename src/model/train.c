@@ -27,6 +27,12 @@ void km_train_defaults(km_train_opts *o)
     o->nystrom_patience = 2;
 }
 
+/* The validation dataset's name in messages. */
+static const char *val_name(const km_train_opts *o)
+{
+    return o->val_name ? o->val_name : km_kmx_path(o->val);
+}
+
 typedef struct rows_in {
     float *raw;
     uint32_t ncols;
@@ -114,28 +120,6 @@ out:
     free(X);
     free(y);
     return rc;
-}
-
-/* A validation file must have the training data's columns, no more, no
- * fewer (in any order): anything else is a mix-up, not data to impute. */
-static int same_columns(km_ctx *ctx, const km_schema *t, km_kmx *val, const char *name)
-{
-    const km_schema *v = km_kmx_schema(val);
-    for (int pass = 0; pass < 2; pass++) {
-        const km_schema *a = pass ? v : t, *b = pass ? t : v;
-        for (uint32_t i = 0; i < a->ncols; i++) {
-            uint32_t j = 0;
-            while (j < b->ncols && strcmp(a->cols[i].name, b->cols[j].name))
-                j++;
-            if (j == b->ncols)
-                return km_seterr(&ctx->err, KM_EINVAL,
-                                 "the validation data %s %s column '%s'",
-                                 name ? name : km_kmx_path(val),
-                                 pass ? "has an extra" : "lacks the training data's",
-                                 a->cols[i].name);
-        }
-    }
-    return 0;
 }
 
 static float *targets(const float *y, size_t n, size_t c, int classify)
@@ -260,7 +244,8 @@ static int train_rows(job *j)
         return rc;
     if (!N)
         return km_seterr(&ctx->err, KM_EDATA, "%s has no rows to train on", km_kmx_path(j->data));
-    if (j->o->val && (rc = same_columns(ctx, s, j->o->val, j->o->val_name)))
+    if (j->o->val && (rc = km_schema_same_columns(s, km_kmx_schema(j->o->val), val_name(j->o),
+                                                 &ctx->err)))
         return rc;
     float *raw = NULL;
     km_featbind b = {0};

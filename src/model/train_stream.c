@@ -561,6 +561,10 @@ static int stream_job(sjob *j)
     j->ncols = s->ncols;
     if (!j->N)
         return km_seterr(&ctx->err, KM_EDATA, "%s has no rows to train on", km_kmx_path(j->data));
+    if (o->val && (rc = km_schema_same_columns(s, km_kmx_schema(o->val),
+                                               o->val_name ? o->val_name : km_kmx_path(o->val),
+                                               &ctx->err)))
+        return rc;
     size_t m = o->centers ? o->centers : km_train_auto_centres(j->N);
     if (o->centers > j->N)
         return km_seterr(&ctx->err, KM_EINVAL, "--centers %zu is more than the %llu rows of %s",

@@ -110,6 +110,10 @@ expect_status 0 "$KMILL" train --solver nystrom --centers 50 --reg 1e-3,1e-2,1e-
     expect_contains err " rows=300 passes="
 [ "$(wc -l <ny.tsv)" -eq 4 ] && [ "$(cut -f 2 ny.tsv | tail -n +2 | tr '\n' ' ')" = "0.001 0.01 0.10000000000000001 " ] &&
     pass || fail "the log: $(cat ny.tsv)"
+# a validation file with other columns is a mix-up, refused before the passes
+cut -d, -f 1,2,4 va.csv >va3.csv
+expect_status 2 "$KMILL" train --solver nystrom --centers 50 --val va3.csv tr.csv -o v3.kmm &&
+    expect_err_line "kmill train: the validation data va3.csv lacks the training data's column 'c'"
 
 # bad --centers
 expect_status 2 "$KMILL" train --solver nystrom --centers 0 reg.kmx -o x.kmm &&

@@ -117,6 +117,10 @@ size_t km_scale_bandwidths(double median, double plain, double *out);
  * training figure every solve reports. */
 double km_train_metric(int classify, const float *F, const float *y, size_t n, size_t c);
 
+/* 1 when validation figure a is better than b: a higher accuracy
+ * (classify) or a lower MSE; any number beats NaN. */
+int km_val_better(int classify, double a, double b);
+
 /* What the streamed search works on: the training rows (and validation
  * rows, or NULL) as sources (kmill/falkon.h), the m centres C (m x d,
  * features before any metric), a sample of nb training rows B (nb x d) with

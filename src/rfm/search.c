@@ -42,8 +42,7 @@ double km_train_metric(int classify, const float *F, const float *y, size_t n, s
     return classify ? m : sqrt(m);
 }
 
-/* a better than b: higher accuracy or lower MSE; anything beats NaN */
-static int better(int classify, double a, double b)
+int km_val_better(int classify, double a, double b)
 {
     if (isnan(b))
         return !isnan(a);
@@ -217,7 +216,7 @@ static int preferred(const search *s, const km_rfm_best *best, const km_krr_opts
     int best_failed = km_krr_unsolved(so, &best->solve);
     if (failed != best_failed)
         return best_failed;
-    return !s->nv || better(s->classify, val, best->val_metric);
+    return !s->nv || km_val_better(s->classify, val, best->val_metric);
 }
 
 /* M_next from the AGOP of the step just solved on Xs (metric: M_cur's). */

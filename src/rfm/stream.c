@@ -55,13 +55,6 @@ static void sstate_free(sstate *s)
     free(s->lambda);
 }
 
-static int better(int classify, double a, double b)
-{
-    if (isnan(b))
-        return !isnan(a);
-    return classify ? a > b : a < b;
-}
-
 /* Scores F (nb x c) of the sample rows under coefficients A (m x c), in
  * the current metric (Cs and Bs hold centres and samples through S), by
  * the kernel scorer in blocks of 256 rows. NaN when it cannot be had: the
@@ -220,14 +213,13 @@ static int weigh(sstate *s, km_rfm_best *best, double bw, const double *regs, si
             sample_scores(s, &k, s->A + r * s->m * s->c);
             st.train_metric = km_train_metric(s->classify, s->F, s->sd->yB, s->sd->nb, s->c);
         }
-        if (r && better(s->classify, s->val[r], s->val[*rb]))
+        if (r && km_val_better(s->classify, s->val[r], s->val[*rb]))
             *rb = r;
         best->steps++;
         best->solve_seconds += st.solve_seconds;
         int rc;
-        if ((!best->A || (s->sd->val && better(s->classify, st.val_metric, best->val_metric)) ||
-             !s->sd->val) &&
-            (rc = keep(s, best, &st, r, fr)))
+        int wins = !s->sd->val || km_val_better(s->classify, st.val_metric, best->val_metric);
+        if ((!best->A || wins) && (rc = keep(s, best, &st, r, fr)))
             return rc;
         report(s, &st);
     }

@@ -89,13 +89,14 @@ void km_featbind_free(km_featbind *b);
 
 /* Warn of the feature columns that look like identifiers, which a kernel
  * machine can only overfit: a categorical column with a level for
- * nearly every row (9 in 10), or a numeric one holding a different
- * integer in every row sampled, when these rise in row order (row
- * numbers) or the column is named like an identifier (Id, patient_id,
- * key, no ...); rows (n x ncols, as in the dataset) bound by b. Nothing
- * below 20 rows. */
+ * nearly every row (9 in 10 of the `total` rows its levels were counted
+ * over), or a numeric one holding a different integer in every one of
+ * the n rows given, when these rise in row order (row numbers) or the
+ * column is named like an identifier (Id, patient_id, key, no ...); rows
+ * (n x ncols, as in the dataset, consecutive: the first n rows or all)
+ * bound by b. Nothing below 20 rows. */
 void km_features_suspects(km_ctx *ctx, const km_features *f, const km_featbind *b,
-                          const float *rows, uint32_t ncols, size_t n);
+                          const float *rows, uint32_t ncols, size_t n, uint64_t total);
 
 /* Rows (n x ncols_src, row-major, as in the dataset) to X (n x d) and, if
  * y is not NULL, targets: class index (as float) or value; NaN when the

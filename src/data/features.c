@@ -533,14 +533,14 @@ static int distinct_integers(const float *rows, uint32_t ncols, size_t n, uint32
 }
 
 void km_features_suspects(km_ctx *ctx, const km_features *f, const km_featbind *b,
-                          const float *rows, uint32_t ncols, size_t n)
+                          const float *rows, uint32_t ncols, size_t n, uint64_t total)
 {
     if (n < 20)
         return; /* too few rows to tell */
     for (uint32_t k = 0; k < f->ncols; k++) {
         const km_featcol *fc = &f->cols[k];
         int ints = fc->type == KM_COL_CATEGORICAL ? 0 : distinct_integers(rows, ncols, n, b->src[k]);
-        if (fc->type == KM_COL_CATEGORICAL ? 10 * (uint64_t)fc->nlevels >= 9 * (uint64_t)n
+        if (fc->type == KM_COL_CATEGORICAL ? 10 * (uint64_t)fc->nlevels >= 9 * total
                                            : ints == 2 || (ints == 1 && id_name(fc->name)))
             km_warn(ctx, "column '%s' looks like an identifier (%s in every row), which a "
                     "kernel machine cannot use; --drop %s if it is one", fc->name,

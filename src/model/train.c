@@ -275,7 +275,7 @@ static int train_rows(job *j)
     km_plan_log(ctx, &p, "features");
     if (!(j->X = malloc(N * d * sizeof *j->X)))
         goto oom;
-    km_features_suspects(ctx, &m->feat, &b, raw, s->ncols, N);
+    km_features_suspects(ctx, &m->feat, &b, raw, s->ncols, N, N);
     km_features_apply(&m->feat, &b, raw, s->ncols, N, j->X, j->y, &j->res->unseen);
     j->n = drop_unlabelled(j->X, j->y, N, d);
     j->res->rows = N;

@@ -39,6 +39,9 @@
 #define LABELS_MAX 4096
 /* Validation rows the temperature is fitted on. */
 #define CALIB_ROWS 20000
+/* The first rows, in order, that the identifier check looks at (it
+ * needs row order to see numbers rise). */
+#define HEAD_ROWS 1000
 
 typedef struct reservoir {
     float *rows;       /* cap x ncols, as read */
@@ -64,6 +67,8 @@ typedef struct sjob {
     float nonint;                    /* a non-integral label met, NaN if none */
     uint64_t N, ntr, nv, unlabelled;
     float *Cf, *yC, *Bf, *yB, *Vf, *yV; /* the samples as features and targets */
+    float *head;                     /* the first HEAD_ROWS rows as read */
+    size_t nhead;
     int fmode;                       /* KM_FALKON_CG or KM_FALKON_GRAM, or AUTO until the
                                       * fit knows the features and outputs */
 } sjob;
@@ -109,6 +114,8 @@ static void survey_rows(sjob *j, const float *rows, uint32_t nr, uint64_t first,
     size_t nc = j->ncols;
     for (uint32_t i = 0; i < nr; i++) {
         const float *row = rows + (size_t)i * nc;
+        if (!val_file && first + i == j->nhead && j->nhead < HEAD_ROWS)
+            memcpy(j->head + j->nhead++ * nc, row, nc * sizeof *row);
         float y = row[j->lc];
         if (isnan(y)) {
             j->unlabelled += !val_file; /* the validation file's are its own affair */
@@ -197,6 +204,11 @@ static int fit(sjob *j)
     if (rc)
         return rc;
     j->d = j->m->feat.d;
+    km_featbind b = {0};
+    if (!km_features_bind(ctx, &j->m->feat, km_kmx_schema(j->data), 1, &b))
+        km_features_suspects(ctx, &j->m->feat, &b, j->head, (uint32_t)j->ncols, j->nhead,
+                             j->N);
+    km_featbind_free(&b);
     if (!j->d)
         return km_seterr(&ctx->err, KM_EDATA, "%s has no feature columns besides the label '%s'",
                          km_kmx_path(j->data), j->m->feat.label);
@@ -576,6 +588,8 @@ static int stream_job(sjob *j)
     j->cut = o->val ? 0 : km_rowsrc_val_cut(frac);
     j->seed = so->solve.seed;
     size_t nb = so->rfm ? (so->agop_samples ? so->agop_samples : 20000) : 20000;
+    if (!(j->head = malloc(HEAD_ROWS * j->ncols * sizeof *j->head)))
+        return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");
     if ((rc = res_init(ctx, &j->C, m, j->ncols, j->seed)) ||
         (rc = res_init(ctx, &j->B, nb, j->ncols, j->seed ^ 0xa909u)) ||
         (rc = res_init(ctx, &j->V, (j->cut || o->val) ? CALIB_ROWS : 0, j->ncols,
@@ -655,7 +669,7 @@ int km_train_stream(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opt
     int rc = o->cv ? km_seterr(&ctx->err, KM_EINVAL, "--cv needs the rows in RAM: not with the "
                                "Nystrom solver (use --val-frac)")
                    : stream_job(&j);
-    free(j.C.rows), free(j.B.rows), free(j.V.rows);
+    free(j.C.rows), free(j.B.rows), free(j.V.rows), free(j.head);
     free(j.Cf), free(j.yC), free(j.Bf), free(j.yB), free(j.Vf), free(j.yV);
     if (rc)
         km_model_free(m);

@@ -110,6 +110,12 @@ expect_status 0 "$KMILL" train --solver nystrom --centers 50 --reg 1e-3,1e-2,1e-
     expect_contains err " rows=300 passes="
 [ "$(wc -l <ny.tsv)" -eq 4 ] && [ "$(cut -f 2 ny.tsv | tail -n +2 | tr '\n' ' ')" = "0.001 0.01 0.10000000000000001 " ] &&
     pass || fail "the log: $(cat ny.tsv)"
+# identifiers are warned of as by the exact solver (from the first rows)
+awk 'BEGIN { srand(1); print "Id,a,name,y"; for (i = 0; i < 100; i++)
+             print int(1000000 + rand() * 900000) "," rand() ",n" i "," (rand() > 0.5 ? "p" : "q") }' >idd.csv
+expect_status 0 "$KMILL" train --solver nystrom --centers 20 idd.csv -o idd.kmm &&
+    expect_contains err "kmill train: warning: column 'Id' looks like an identifier (a different integer in every row), which a kernel machine cannot use; --drop Id if it is one" &&
+    expect_contains err "kmill train: warning: column 'name' looks like an identifier (a different value in every row), which a kernel machine cannot use; --drop name if it is one"
 # a validation file with other columns is a mix-up, refused before the passes
 cut -d, -f 1,2,4 va.csv >va3.csv
 expect_status 2 "$KMILL" train --solver nystrom --centers 50 --val va3.csv tr.csv -o v3.kmm &&

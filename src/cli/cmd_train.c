@@ -183,6 +183,30 @@ static int choice(struct st *s, km_ctx *ctx, const char *opt, const char *arg,
     return cli_usage_error(s->cmd, ctx, "invalid %s '%s'", opt, arg);
 }
 
+/* --depth, --sw2, --sb2: the dot-product kernels' parameters. */
+static int dot_arg(struct st *s, km_ctx *ctx, int opt, const char *arg)
+{
+    km_kernel *k = &s->o.search.solve.kernel;
+    long v;
+    double x;
+    if (opt == O_DEPTH) {
+        if (cli_int_arg(s->cmd, ctx, "--depth", arg, 1, KM_KERNEL_MAX_DEPTH, &v))
+            return EXIT_USAGE;
+        k->depth = (int)v;
+        s->dot_opt = "--depth";
+        return -1;
+    }
+    const char *name = opt == O_SW2 ? "--sw2" : "--sb2";
+    if (cli_double_arg(s->cmd, ctx, name, arg, &x))
+        return EXIT_USAGE;
+    if (!(isfinite(x) && (opt == O_SW2 ? x > 0 : x >= 0)))
+        return cli_usage_error(s->cmd, ctx, "%s must be a %s number, not '%s'", name,
+                               opt == O_SW2 ? "positive" : "non-negative", arg);
+    *(opt == O_SW2 ? &k->sw2 : &k->sb2) = x;
+    s->dot_opt = name;
+    return -1;
+}
+
 static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
 {
     struct st *s = vs;
@@ -221,23 +245,8 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
         return r;
     }
     case O_DEPTH:
-        if (cli_int_arg(s->cmd, ctx, "--depth", arg, 1, KM_KERNEL_MAX_DEPTH, &v))
-            return EXIT_USAGE;
-        s->o.search.solve.kernel.depth = (int)v;
-        s->dot_opt = "--depth";
-        break;
     case O_SW2:
-    case O_SB2: {
-        const char *name = opt == O_SW2 ? "--sw2" : "--sb2";
-        if (cli_double_arg(s->cmd, ctx, name, arg, &x))
-            return EXIT_USAGE;
-        if (!(isfinite(x) && (opt == O_SW2 ? x > 0 : x >= 0)))
-            return cli_usage_error(s->cmd, ctx, "%s must be a %s number, not '%s'", name,
-                                   opt == O_SW2 ? "positive" : "non-negative", arg);
-        *(opt == O_SW2 ? &s->o.search.solve.kernel.sw2 : &s->o.search.solve.kernel.sb2) = x;
-        s->dot_opt = name;
-        break;
-    }
+    case O_SB2: return dot_arg(s, ctx, opt, arg);
     case O_REG: {
         int r = grid_arg(s, ctx, "--reg", arg, 1, s->reg, &s->o.search.nregs);
         s->o.search.solve.reg = s->reg[0];

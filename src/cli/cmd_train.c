@@ -26,10 +26,14 @@ const char train_usage[] =
     "                         label, target, class or y)\n"
     "      --task T           auto (default), classify or regress\n"
     "      --scale S          minmax (default), standard or none\n"
-    "      --kernel K         laplace (default) or gaussian\n"
+    "      --kernel K         laplace (default), gaussian, or the analytic ReLU\n"
+    "                         network kernels ntk or nngp\n"
     "      --bandwidth L[,L..] kernel bandwidth, > 0 (default 10); a list is a grid;\n"
     "                         without it a search tries 10 and 0.5, 1, 2, 4 times\n"
-    "                         the median distance between rows\n"
+    "                         the median distance between rows (laplace, gaussian)\n"
+    "      --depth D          ntk, nngp: hidden layers, 1 to 64 (default 1)\n"
+    "      --sw2 V            ntk, nngp: weight variance, > 0 (default 2)\n"
+    "      --sb2 V            ntk, nngp: bias variance, >= 0 (default 0.1)\n"
     "      --reg R[,R..]      ridge, >= 0 (default 1e-3); a list is a grid (values > 0)\n"
     "      --rfm              Recursive Feature Machine: learn a feature matrix M\n"
     "      --iters T          RFM iterations after the plain kernel (default 5)\n"
@@ -72,7 +76,7 @@ enum {
     O_LABEL = OPT_CMD_BASE, O_TASK, O_SCALE, O_KERNEL, O_BANDWIDTH, O_REG, O_SOLVER, O_PRECOND,
     O_RANK, O_TOL, O_MAXITER, O_STORE, O_TMPDIR, O_SEED, O_IO, O_RFM, O_ITERS, O_DIAG,
     O_AGOP_SAMPLES, O_CENTER, O_VAL_FRAC, O_VAL, O_REFIT, O_LOG, O_CV, O_NO_REFIT, O_CENTERS,
-    O_NYMODE, O_PASSES, O_EARLY
+    O_NYMODE, O_PASSES, O_EARLY, O_DEPTH, O_SW2, O_SB2
 };
 
 static const struct option longopts[] = {
@@ -82,6 +86,9 @@ static const struct option longopts[] = {
     {"scale", required_argument, NULL, O_SCALE},
     {"kernel", required_argument, NULL, O_KERNEL},
     {"bandwidth", required_argument, NULL, O_BANDWIDTH},
+    {"depth", required_argument, NULL, O_DEPTH},
+    {"sw2", required_argument, NULL, O_SW2},
+    {"sb2", required_argument, NULL, O_SB2},
     {"reg", required_argument, NULL, O_REG},
     {"solver", required_argument, NULL, O_SOLVER},
     {"centers", required_argument, NULL, O_CENTERS},
@@ -125,6 +132,7 @@ struct st {
     km_err log_err;
     int log_header; /* written */
     unsigned rfm_only; /* options that need --rfm were given */
+    const char *dot_opt; /* the last of --depth, --sw2, --sb2 given, if any */
     int refit_given;   /* --refit (1) or --no-refit (2) was given */
     km_convert_opts cols; /* how CSV input is read (columns.c) */
     unsigned cols_given;
@@ -178,12 +186,36 @@ static int choice(struct st *s, km_ctx *ctx, const char *opt, const char *arg,
     return cli_usage_error(s->cmd, ctx, "invalid %s '%s'", opt, arg);
 }
 
+/* --depth, --sw2, --sb2: the dot-product kernels' parameters. */
+static int dot_arg(struct st *s, km_ctx *ctx, int opt, const char *arg)
+{
+    km_kernel *k = &s->o.search.solve.kernel;
+    long v;
+    double x;
+    if (opt == O_DEPTH) {
+        if (cli_int_arg(s->cmd, ctx, "--depth", arg, 1, KM_KERNEL_MAX_DEPTH, &v))
+            return EXIT_USAGE;
+        k->depth = (int)v;
+        s->dot_opt = "--depth";
+        return -1;
+    }
+    const char *name = opt == O_SW2 ? "--sw2" : "--sb2";
+    if (cli_double_arg(s->cmd, ctx, name, arg, &x))
+        return EXIT_USAGE;
+    if (!(isfinite(x) && (opt == O_SW2 ? x > 0 : x >= 0)))
+        return cli_usage_error(s->cmd, ctx, "%s must be a %s number, not '%s'", name,
+                               opt == O_SW2 ? "positive" : "non-negative", arg);
+    *(opt == O_SW2 ? &k->sw2 : &k->sb2) = x;
+    s->dot_opt = name;
+    return -1;
+}
+
 static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
 {
     struct st *s = vs;
     static const char *const tasks[] = {"auto", "classify", "regress", NULL};
     static const char *const scales[] = {"standard", "minmax", "none", NULL};
-    static const char *const kernels[] = {"laplace", "gaussian", NULL};
+    static const char *const kernels[] = {"laplace", "gaussian", "ntk", "nngp", NULL};
     static const char *const solvers[] = {"auto", "direct", "pcg", "nystrom", NULL};
     static const char *const nymodes[] = {"auto", "cg", "gram", NULL};
     static const char *const preconds[] = {"nystrom", "none", NULL};
@@ -220,6 +252,9 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
         s->o.search.solve.kernel.bandwidth = s->bw[0];
         return r;
     }
+    case O_DEPTH:
+    case O_SW2:
+    case O_SB2: return dot_arg(s, ctx, opt, arg);
     case O_REG: {
         int r = grid_arg(s, ctx, "--reg", arg, 1, s->reg, &s->o.search.nregs);
         s->o.search.solve.reg = s->reg[0];
@@ -402,6 +437,16 @@ static int check_files(const struct st *s, km_ctx *ctx, const char *data)
     return rc ? cli_fail(ctx, rc) : -1;
 }
 
+/* The kernel as the summary's fields. */
+static void kernel_fields(const km_kernel *k, char *buf, size_t n)
+{
+    if (km_kernel_radial(k))
+        snprintf(buf, n, "kernel=%s L=%g", km_kernel_name(k->type), k->bandwidth);
+    else
+        snprintf(buf, n, "kernel=%s depth=%d sw2=%g sb2=%g", km_kernel_name(k->type), k->depth,
+                 k->sw2, k->sb2);
+}
+
 /* The summary line; seconds: the whole run, conversion included. After a
  * search it adds the validation (or cross-validated) figure: an
  * interpolating kernel machine's training figure says little. */
@@ -411,7 +456,8 @@ static void summary(km_ctx *ctx, const km_model *m, const km_train_result *r, do
     if (km_krr_unsolved(so, &r->solve)) /* (a search kept it: nothing solved) */
         km_warn(ctx, "the model's solve did not converge (relative residual %.2g): its "
                 "predictions are unreliable", r->solve.rel_residual);
-    const char *kname = m->kernel.type == KM_KERNEL_LAPLACE ? "laplace" : "gaussian";
+    char kname[96]; /* kernel=laplace L=10, or kernel=ntk depth=3 sw2=2 sb2=0.1 */
+    kernel_fields(&m->kernel, kname, sizeof kname);
     int classify = m->feat.task == KM_TASK_CLASSIFY;
     char val[112] = "";
     if (!isnan(r->val_metric)) /* MSE for regression: its root, as train-rmse */
@@ -423,14 +469,14 @@ static void summary(km_ctx *ctx, const km_model *m, const km_train_result *r, do
                  r->passes);
     strncat(val, nys, sizeof val - strlen(val) - 1);
     if (classify)
-        km_info(ctx, "n=%llu d=%u classes=%u kernel=%s L=%g reg=%g solver=%s iters=%d "
+        km_info(ctx, "n=%llu d=%u classes=%u %s reg=%g solver=%s iters=%d "
                 "residual=%.2g time=%.1fs train-accuracy=%.4f%s",
-                (unsigned long long)m->n, m->d, m->c, kname, m->kernel.bandwidth, m->reg,
+                (unsigned long long)m->n, m->d, m->c, kname, m->reg,
                 m->solver, r->solve.iters, r->solve.rel_residual, seconds, r->train_metric, val);
     else
-        km_info(ctx, "n=%llu d=%u kernel=%s L=%g reg=%g solver=%s iters=%d residual=%.2g "
+        km_info(ctx, "n=%llu d=%u %s reg=%g solver=%s iters=%d residual=%.2g "
                 "time=%.1fs train-rmse=%.6g%s",
-                (unsigned long long)m->n, m->d, kname, m->kernel.bandwidth, m->reg, m->solver,
+                (unsigned long long)m->n, m->d, kname, m->reg, m->solver,
                 r->solve.iters, r->solve.rel_residual, seconds, r->train_metric, val);
 }
 
@@ -454,8 +500,36 @@ static void chosen(km_ctx *ctx, const struct st *s, const km_model *m, const km_
         snprintf(rows, sizeof rows, "%llu training, %llu validation rows%s",
                  (unsigned long long)r->train_rows, (unsigned long long)r->val_rows,
                  s->o.refit ? "; refitted on both" : "");
-    km_info(ctx, "chosen: L=%g reg=%g%s (%s; %s); %d solves %.1fs, AGOP %.1fs", m->kernel.bandwidth,
-            m->reg, it, fig, rows, r->steps, r->solve_seconds, r->agop_seconds);
+    char bw[40] = ""; /* a dot-product kernel has none */
+    if (km_kernel_radial(&m->kernel))
+        snprintf(bw, sizeof bw, "L=%g ", m->kernel.bandwidth);
+    km_info(ctx, "chosen: %sreg=%g%s (%s; %s); %d solves %.1fs, AGOP %.1fs", bw, m->reg, it, fig,
+            rows, r->steps, r->solve_seconds, r->agop_seconds);
+}
+
+/* The kernel's options against its kind: a bandwidth for the radial
+ * kernels, depth and variances for the dot-product ones (which have no
+ * bandwidth to search, and no gradient of the RFM's form). -1: fine. */
+static int kernel_opts(struct st *s, km_ctx *ctx)
+{
+    km_kernel *k = &s->o.search.solve.kernel;
+    if (km_kernel_radial(k)) {
+        if (s->dot_opt)
+            return cli_usage_error(s->cmd, ctx, "%s applies only to --kernel ntk or nngp",
+                                   s->dot_opt);
+        k->depth = 0, k->sw2 = k->sb2 = 0;
+        return -1;
+    }
+    const char *name = km_kernel_name(k->type);
+    if (s->o.search.nbandwidths)
+        return cli_usage_error(s->cmd, ctx, "--bandwidth applies only to --kernel laplace or "
+                               "gaussian: %s has no bandwidth", name);
+    if (s->o.search.rfm)
+        return cli_usage_error(s->cmd, ctx, "--rfm needs --kernel laplace or gaussian: the AGOP "
+                               "takes the gradient of a radial kernel, which %s is not", name);
+    k->bandwidth = 0;
+    s->o.auto_bandwidth = 0;
+    return -1;
 }
 
 int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
@@ -465,6 +539,9 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     memset(&s, 0, sizeof s);
     s.cmd = cmd;
     km_train_defaults(&s.o);
+    s.o.search.solve.kernel.depth = 1; /* the dot-product kernels' defaults */
+    s.o.search.solve.kernel.sw2 = 2;
+    s.o.search.solve.kernel.sb2 = 0.1;
     s.io = cli_io_default();
     int first;
     int st = cli_parse(cmd, ctx, argc, argv, "o:", longopts, handle, &s, &first);
@@ -487,6 +564,8 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         return cli_usage_error(cmd, ctx, "--cv and --no-refit exclude each other: "
                                "cross-validation keeps no model of its folds");
     s.o.auto_bandwidth = !s.o.search.nbandwidths;
+    if ((st = kernel_opts(&s, ctx)) >= 0)
+        return st;
     if (s.val && strcmp(s.val, "-") == 0 && strcmp(argv[first], "-") == 0)
         return cli_usage_error(cmd, ctx, "DATA and --val cannot both be standard input");
     /* options that would silently do nothing */

@@ -22,9 +22,19 @@ static int is_rfm(const km_model *m)
     return m->sel && m->rfm_iters > 0;
 }
 
-static const char *kernel_name(const km_model *m)
+/* The kernel's JSON fields: its name and bandwidth, null for a
+ * dot-product kernel, which has its depth and variances instead. */
+static void json_kernel(const km_kernel *k)
 {
-    return m->kernel.type == KM_KERNEL_LAPLACE ? "laplace" : "gaussian";
+    printf("\"kernel\":\"%s\",\"bandwidth\":", km_kernel_name(k->type));
+    if (km_kernel_radial(k)) {
+        cli_json_num(k->bandwidth);
+        return;
+    }
+    printf("null,\"depth\":%d,\"sw2\":", k->depth);
+    cli_json_num(k->sw2);
+    printf(",\"sb2\":");
+    cli_json_num(k->sb2);
 }
 
 /* What both forms print beside the model's own fields. */
@@ -61,8 +71,8 @@ static void json_model(const struct about *a, const km_model *m)
             putchar(',');
         cli_json_str(f->classes[k], f->class_len[k]);
     }
-    printf("],\"kernel\":\"%s\",\"bandwidth\":", kernel_name(m));
-    cli_json_num(m->kernel.bandwidth);
+    printf("],");
+    json_kernel(&m->kernel);
     printf(",\"reg\":");
     cli_json_num(m->reg);
     printf(",\"metric\":\"%s\",\"centres\":%llu,\"features\":%u,\"outputs\":%u,"
@@ -157,7 +167,9 @@ static void text_model(const struct about *a, const km_model *m)
     else
         printf("task:       regression\n");
     text_label(f);
-    printf("kernel:     %s, bandwidth %g\n", kernel_name(m), m->kernel.bandwidth);
+    char kd[96];
+    km_kernel_describe(&m->kernel, kd, sizeof kd);
+    printf("kernel:     %s\n", kd);
     printf("ridge:      %g\n", m->reg);
     if (m->metric == KM_METRIC_FULL)
         printf("M:          full, %u x %u\n", m->d, m->d);

@@ -30,7 +30,7 @@
 #include "kmill/strtab.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'K', 'M', 'M', '\r', '\n', 0x1a, '\n'};
-enum { MAJOR = 1, MINOR = 4, HEADER = 24 };
+enum { MAJOR = 1, MINOR = 5, HEADER = 24 };
 
 #define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define T_PROV TAG('P', 'R', 'O', 'V')
@@ -42,6 +42,7 @@ enum { MAJOR = 1, MINOR = 4, HEADER = 24 };
 #define T_READ TAG('R', 'E', 'A', 'D')
 #define T_CALI TAG('C', 'A', 'L', 'I')
 #define T_NYST TAG('N', 'Y', 'S', 'T')
+#define T_DOTK TAG('D', 'O', 'T', 'K')
 #define T_END TAG('E', 'N', 'D', ' ')
 
 void km_model_free(km_model *m)
@@ -176,13 +177,22 @@ int km_model_save(km_ctx *ctx, const km_model *m, const char *path)
     b.len = 0;
     size_t mlen = m->metric == KM_METRIC_FULL ? (size_t)m->d * m->d
                   : m->metric == KM_METRIC_DIAG ? m->d : 0;
+    int radial = km_kernel_radial(&m->kernel);
     km_buf_u32(&b, (uint32_t)m->kernel.type);
-    km_buf_f64(&b, m->kernel.bandwidth);
+    km_buf_f64(&b, radial ? m->kernel.bandwidth : 0);
     km_buf_f64(&b, m->reg);
     km_buf_u32(&b, (uint32_t)m->metric);
     km_buf_u32(&b, m->d);
     if (!rc && !b.oom)
         rc = write_section(&of, T_KERN, b.p, b.len, m->M, mlen * sizeof(float));
+    if (!radial) { /* since 1.5 */
+        b.len = 0;
+        km_buf_u32(&b, (uint32_t)m->kernel.depth);
+        km_buf_f64(&b, m->kernel.sw2);
+        km_buf_f64(&b, m->kernel.sb2);
+        if (!rc && !b.oom)
+            rc = write_section(&of, T_DOTK, b.p, b.len, NULL, 0);
+    }
 
     b.len = 0;
     km_buf_u64(&b, m->n);
@@ -329,7 +339,7 @@ typedef struct km_rd {
     int have;                   /* HAVE_* */
 } km_rd;
 
-enum { HAVE_FEAT = 1, HAVE_KERN = 2, HAVE_CENT = 4, HAVE_ALPH = 8 };
+enum { HAVE_FEAT = 1, HAVE_KERN = 2, HAVE_CENT = 4, HAVE_ALPH = 8, HAVE_DOTK = 16 };
 
 /* A tag as its characters (trailing spaces dropped) when they are
  * printable ASCII, else in hex. */
@@ -567,15 +577,17 @@ static int parse_kern(const km_rd *r, km_cur *c, km_model *m)
     m->d = km_cur_u32(c);
     if (c->bad)
         return overrun(r);
-    if (type != KM_KERNEL_LAPLACE && type != KM_KERNEL_GAUSSIAN)
-        return bad(r, "kernel %u is not 0 (Laplace) or 1 (Gaussian)", type);
-    if (!(isfinite(bandwidth) && bandwidth > 0))
+    if (type > KM_KERNEL_NNGP)
+        return bad(r, "kernel %u is not 0 (Laplace), 1 (Gaussian), 2 (NTK) or 3 (NNGP)", type);
+    m->kernel.type = (int)type;
+    if (km_kernel_radial(&m->kernel) && !(isfinite(bandwidth) && bandwidth > 0))
         return bad(r, "bandwidth %g is not a finite number > 0", bandwidth);
+    if (!km_kernel_radial(&m->kernel) && bandwidth != 0)
+        return bad(r, "bandwidth %g: a dot-product kernel has none (0)", bandwidth);
     if (!(isfinite(reg) && reg >= 0))
         return bad(r, "reg %g is not a finite number >= 0", reg);
     if (metric > KM_METRIC_FULL)
         return bad(r, "metric %u is not 0 (none), 1 (diagonal) or 2 (full)", metric);
-    m->kernel.type = (int)type;
     m->kernel.bandwidth = bandwidth;
     m->reg = reg;
     m->metric = (int)metric;
@@ -746,6 +758,25 @@ static int parse_nyst(const km_rd *r, km_cur *c, km_model *m)
     return 0; /* a later minor version may append fields */
 }
 
+/* The dot-product kernel's parameters (since 1.5; required with kernel 2
+ * or 3, check_whole). */
+static int parse_dotk(const km_rd *r, km_cur *c, km_model *m)
+{
+    uint32_t depth = km_cur_u32(c);
+    double sw2 = km_cur_f64(c), sb2 = km_cur_f64(c);
+    if (c->bad)
+        return overrun(r);
+    if (depth < 1 || depth > KM_KERNEL_MAX_DEPTH)
+        return bad(r, "depth %u is not 1 to %d", depth, KM_KERNEL_MAX_DEPTH);
+    if (!(isfinite(sw2) && sw2 > 0))
+        return bad(r, "sw2 %g is not a finite number > 0", sw2);
+    if (!(isfinite(sb2) && sb2 >= 0))
+        return bad(r, "sb2 %g is not a finite number >= 0", sb2);
+    m->kernel.depth = (int)depth;
+    m->kernel.sw2 = sw2, m->kernel.sb2 = sb2;
+    return 0; /* a later minor version may append fields */
+}
+
 /* Take a section's payload into m by its tag; a section of a later minor
  * version is skipped. */
 static int parse_section(km_rd *r, km_cur *c, km_model *m)
@@ -773,6 +804,9 @@ static int parse_section(km_rd *r, km_cur *c, km_model *m)
         return parse_cali(r, c, m);
     case T_NYST:
         return parse_nyst(r, c, m);
+    case T_DOTK:
+        r->have |= HAVE_DOTK;
+        return parse_dotk(r, c, m);
     case T_END:
         return no_rest(r, c);
     default: /* a section of a later minor version */
@@ -817,6 +851,12 @@ static int check_whole(const km_rd *r, const km_model *m)
         if (!(r->have & req[k].bit))
             return km_seterr(e, KM_ECORRUPT, "%s: model file lacks the required section %s", r->path,
                              req[k].tag);
+    if (!km_kernel_radial(&m->kernel) && !(r->have & HAVE_DOTK))
+        return km_seterr(e, KM_ECORRUPT, "%s: model file lacks the section DOTK its kernel (%s) "
+                         "needs", r->path, km_kernel_name(m->kernel.type));
+    if (km_kernel_radial(&m->kernel) && (r->have & HAVE_DOTK))
+        return km_seterr(e, KM_ECORRUPT, "%s: inconsistent model file: DOTK with the %s kernel",
+                         r->path, km_kernel_name(m->kernel.type));
     const km_features *f = &m->feat;
     if (f->d != m->d)
         return km_seterr(e, KM_ECORRUPT, "%s: inconsistent model file: FEAT has d %u, KERN has d %u",

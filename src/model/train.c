@@ -470,15 +470,16 @@ static int cv_and_fit(job *j, km_krr_opts *fo)
     return 0;
 }
 
-/* Without a bandwidth grid, a search tries km_scale_bandwidths of the
- * training rows' median distance. */
+/* Without a bandwidth grid, a search with a radial kernel tries
+ * km_scale_bandwidths of the training rows' median distance. */
 static int scale_grid(job *j)
 {
     const km_train_opts *o = j->o;
     const km_search_opts *so = &o->search;
     j->search = *so;
     int search = so->rfm || (so->regs && so->nregs > 1) || o->cv;
-    if (!o->auto_bandwidth || (so->bandwidths && so->nbandwidths) || !search)
+    if (!o->auto_bandwidth || (so->bandwidths && so->nbandwidths) || !search ||
+        !km_kernel_radial(&so->solve.kernel)) /* a dot-product kernel: no bandwidth */
         return 0;
     km_plan held;
     rows_plan(j, &held);

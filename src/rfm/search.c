@@ -62,8 +62,11 @@ static void report(km_ctx *ctx, const km_search_opts *o, const km_select_step *s
         snprintf(phase, sizeof phase, "%s: ", o->phase);
     if (T)
         snprintf(it, sizeof it, " iteration %d/%d", s->iter, T);
-    km_info(ctx, "%sL=%g reg=%g%s: %strain %s %.6g (solve %.1fs, %d iterations%s)", phase,
-            s->bandwidth, s->reg, it, val, s->classify ? "accuracy" : "RMSE", s->train_metric,
+    char bw[40] = ""; /* a dot-product kernel has none */
+    if (km_kernel_radial(&o->solve.kernel))
+        snprintf(bw, sizeof bw, "L=%g ", s->bandwidth);
+    km_info(ctx, "%s%sreg=%g%s: %strain %s %.6g (solve %.1fs, %d iterations%s)", phase, bw,
+            s->reg, it, val, s->classify ? "accuracy" : "RMSE", s->train_metric,
             s->solve_seconds, s->pcg_iters, agop);
     if (o->log)
         o->log(o->log_arg, s);
@@ -302,6 +305,9 @@ int km_rfm_search(km_ctx *ctx, km_pool *pool, const km_search_opts *o, const km_
 {
     memset(best, 0, sizeof *best);
     best->val_metric = NAN;
+    if (o->rfm && !km_kernel_radial(&o->solve.kernel))
+        return km_seterr(&ctx->err, KM_EINVAL, "the RFM needs a radial kernel (laplace or "
+                         "gaussian), not %s", km_kernel_name(o->solve.kernel.type));
     search s;
     memset(&s, 0, sizeof s);
     s.ctx = ctx;

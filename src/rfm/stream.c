@@ -160,8 +160,11 @@ static void report(sstate *s, const km_select_step *st)
         snprintf(val, sizeof val, "validation %s %.6g, ", what, st->val_metric);
     if (s->T)
         snprintf(it, sizeof it, " iteration %d/%d", st->iter, s->T);
-    km_info(s->ctx, "L=%g reg=%g%s: %strain %s %.6g on %zu sampled rows (solve %.1fs, %d "
-            "iterations)", st->bandwidth, st->reg, it, val,
+    char bw[40] = ""; /* a dot-product kernel has none */
+    if (km_kernel_radial(&s->fo->kernel))
+        snprintf(bw, sizeof bw, "L=%g ", st->bandwidth);
+    km_info(s->ctx, "%sreg=%g%s: %strain %s %.6g on %zu sampled rows (solve %.1fs, %d "
+            "iterations)", bw, st->reg, it, val,
             st->classify ? "accuracy" : "RMSE", st->train_metric, s->sd->nb, st->solve_seconds,
             st->pcg_iters);
     if (s->o->log)
@@ -308,6 +311,9 @@ int km_rfm_stream_search(km_ctx *ctx, km_pool *pool, const km_search_opts *o,
     memset(best, 0, sizeof *best);
     best->val_metric = NAN;
     *passes = 0;
+    if (o->rfm && !km_kernel_radial(&fo->kernel))
+        return km_seterr(&ctx->err, KM_EINVAL, "the RFM needs a radial kernel (laplace or "
+                         "gaussian), not %s", km_kernel_name(fo->kernel.type));
     sstate s;
     memset(&s, 0, sizeof s);
     s.ctx = ctx, s.pool = pool, s.o = o, s.fo = fo, s.sd = sd;

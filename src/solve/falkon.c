@@ -30,8 +30,9 @@
  * for small ridges, and the factorisation then fails or needs a jitter
  * that biases the model.
  *
- * eps starts at float32's precision 2^-23 (K_mm's entries are float32
- * values, so its eigenvalues are known to about m 2^-23) and is raised
+ * eps starts at float32's precision 2^-23 times K_mm's largest diagonal
+ * entry (1 for a radial kernel; K_mm's entries are float32 values, so its
+ * eigenvalues are known to about m 2^-23 of that scale) and is raised
  * tenfold, at most 6 times, until K_mm + j I factors. Where GRAM's
  * system does not factor with that j (rounding against a tiny ridge),
  * eps is raised further for that ridge, and said at -v.
@@ -149,6 +150,7 @@ typedef struct fk {
     const km_rowsrc *src;
     int classify, what;
     size_t m, d, c, block;
+    double kscale;              /* K_mm's largest diagonal entry (kmm) */
     float *C, *cn;              /* centres after the metric, their norms */
     float *Xs, *ys;             /* staging: a partial group */
     size_t fill;
@@ -201,7 +203,7 @@ static int check_args(km_ctx *ctx, const km_falkon_opts *o, const km_rowsrc *src
                          "of %zu", src->d, d);
     if (o->metric != KM_METRIC_NONE && !o->S)
         return km_seterr(&ctx->err, KM_EINVAL, "Nystrom solver: a metric without its root");
-    if (!(o->kernel.bandwidth > 0))
+    if (km_kernel_radial(&o->kernel) && !(o->kernel.bandwidth > 0))
         return km_seterr(&ctx->err, KM_EINVAL, "Nystrom solver: bandwidth %g", o->kernel.bandwidth);
     return 0;
 }
@@ -437,7 +439,10 @@ static int run_pass(fk *f, int what)
 /* ---- dense float64 algebra ---------------------------------------------- */
 
 /* K_mm (m x m, float64) in strips of the group buffer; the diagonal is
- * k(c, c) = 1 exactly. KM_ENUMERIC on a NaN (a NaN among the centres). */
+ * k(c, c) = 1 exactly for a radial kernel, the tile's own (computed in
+ * float64, kmill/kernel.h) for a dot-product one, whose k(c, c) varies
+ * with the centre's norm; f->kscale is the largest. KM_ENUMERIC on a NaN
+ * (a NaN among the centres). */
 static int kmm(fk *f, double *out)
 {
     size_t m = f->m, d = f->d;
@@ -452,8 +457,13 @@ static int kmm(fk *f, double *out)
             out[r0 * m + i] = f->K[i];
         }
     }
-    for (size_t i = 0; i < m; i++)
-        out[i * m + i] = 1;
+    int radial = km_kernel_radial(&f->o->kernel);
+    f->kscale = radial ? 1 : 0;
+    for (size_t i = 0; i < m; i++) {
+        if (radial)
+            out[i * m + i] = 1;
+        f->kscale = out[i * m + i] > f->kscale ? out[i * m + i] : f->kscale;
+    }
     return 0;
 }
 
@@ -477,10 +487,12 @@ static int chol_jitter(const double *S, const double *K, double a, double *F, si
     return 1;
 }
 
-/* The jitter j of the opening comment (F: scratch). */
+/* The jitter j of the opening comment (F: scratch), relative to K_mm's
+ * scale: eps is eps0 times its largest diagonal entry (1 for a radial
+ * kernel; a dot-product kernel's values grow with the norms). */
 static int kmm_jitter(fk *f, const double *Kmm, double *F, double *jit)
 {
-    if (chol_jitter(Kmm, NULL, 1, F, f->m, 0x1p-23, jit))
+    if (chol_jitter(Kmm, NULL, 1, F, f->m, 0x1p-23 * f->kscale, jit))
         return km_seterr(&f->ctx->err, KM_ENUMERIC, "Nystrom solver: the centres' kernel matrix "
                          "cannot be factored even with jitter %g", *jit);
     km_verbose(f->ctx, "Nystrom: K_mm + %.3g I factored", *jit);

@@ -332,7 +332,11 @@ Test(model, column_parameters_finite)
 
 Test(model, kernel_known)
 {
-    patch_u32("KERN", K_KERNEL, 2, "kernel 2 is not 0 (Laplace) or 1 (Gaussian)");
+    patch_u32("KERN", K_KERNEL, 4,
+              "kernel 4 is not 0 (Laplace), 1 (Gaussian), 2 (NTK) or 3 (NNGP)");
+    /* (a 1.4 reader stopped at 2 and 3 here: "kernel 2 is not 0 (Laplace)
+     * or 1 (Gaussian)") */
+    patch_u32("KERN", K_KERNEL, 2, "bandwidth 10: a dot-product kernel has none (0)");
     patch_f64("KERN", K_BW, 0, "bandwidth 0 is not a finite number > 0");
     patch_f64("KERN", K_BW, INFINITY, "bandwidth inf is not a finite number > 0");
     patch_f64("KERN", K_BW, NAN, "bandwidth nan is not a finite number > 0");
@@ -688,7 +692,7 @@ Test(model, sele_folds_and_the_shorter_payload)
     sect *s = &k.s[find(&k, "SELE")];
     cr_assert_eq(s->len, 56);
     cr_assert_eq(get_u32(s->p + 52), 5);
-    cr_assert_eq(get_u16(k.head + 10), 4, "minor version");
+    cr_assert_eq(get_u16(k.head + 10), 5, "minor version");
     s->len = 52;
     join(&k);
     cr_assert_eq(km_model_load(&ctx, path, &m), 0, "%s", ctx.err.msg);
@@ -766,4 +770,59 @@ Test(model, nystrom_section_round_trips_and_is_checked)
              at(&k, i), (unsigned long long)n, (unsigned long long)(n - 1));
     join(&k);
     refused(full);
+}
+
+/* DOTK (since 1.5): a dot-product kernel's depth and variances round
+ * trip; KERN's kernel field is 2 or 3, where a 1.4 reader reads it (first,
+ * refused there as "kernel 2 is not 0 (Laplace) or 1 (Gaussian)"); the
+ * section is required with those kernels, refused with the others, and
+ * its values are checked. */
+Test(model, dotk_section_round_trips_and_is_checked)
+{
+    km_model m;
+    make_model(&m, KM_METRIC_NONE, 3, 2);
+    m.kernel = (km_kernel){.type = KM_KERNEL_NTK, .depth = 3, .sw2 = 2, .sb2 = 0.25};
+    cr_assert_eq(km_model_save(&ctx, &m, path), 0, "%s", ctx.err.msg);
+    km_model_free(&m);
+    cr_assert_eq(km_model_load(&ctx, path, &m), 0, "%s", ctx.err.msg);
+    cr_assert(m.kernel.type == KM_KERNEL_NTK && m.kernel.depth == 3 && m.kernel.sw2 == 2 &&
+              m.kernel.sb2 == 0.25 && m.kernel.bandwidth == 0);
+    km_model_free(&m);
+    kmm k;
+    split(&k);
+    cr_assert_eq(get_u16(k.head + 10), 5, "minor version");
+    cr_assert_eq(get_u32(payload(&k, "KERN")), 2, "KERN's kernel field");
+    int i = find(&k, "DOTK");
+    cr_assert_eq(k.s[i].len, 20);
+    put_u32(k.s[i].p, 0);
+    char full[KM_ERRMSG_MAX];
+    snprintf(full, sizeof full, "section DOTK at byte %zu: depth 0 is not 1 to 64", at(&k, i));
+    join(&k);
+    refused(full);
+
+    /* without DOTK */
+    split(&k);
+    i = find(&k, "DOTK");
+    free(k.s[i].p);
+    memmove(&k.s[i], &k.s[i + 1], (size_t)(k.n - i - 1) * sizeof k.s[0]);
+    k.n--;
+    join(&k);
+    snprintf(full, sizeof full, "%s: model file lacks the section DOTK its kernel (ntk) needs",
+             path);
+    cr_assert_eq(km_model_load(&ctx, path, &m), KM_ECORRUPT);
+    cr_expect_str_eq(ctx.err.msg, full);
+
+    /* DOTK with a Laplace kernel: rewrite the NTK file's KERN */
+    make_model(&m, KM_METRIC_NONE, 3, 2);
+    m.kernel = (km_kernel){.type = KM_KERNEL_NNGP, .depth = 1, .sw2 = 1, .sb2 = 0};
+    cr_assert_eq(km_model_save(&ctx, &m, path), 0, "%s", ctx.err.msg);
+    km_model_free(&m);
+    split(&k);
+    unsigned char *kp = payload(&k, "KERN");
+    put_u32(kp, KM_KERNEL_LAPLACE);
+    put_u64(kp + 4, 0x4024000000000000ull); /* 10.0 */
+    join(&k);
+    snprintf(full, sizeof full, "%s: inconsistent model file: DOTK with the laplace kernel", path);
+    cr_assert_eq(km_model_load(&ctx, path, &m), KM_ECORRUPT);
+    cr_expect_str_eq(ctx.err.msg, full);
 }

@@ -210,6 +210,26 @@ static int dot_arg(struct st *s, km_ctx *ctx, int opt, const char *arg)
     return -1;
 }
 
+/* --centers, --passes, --early-stop: the Nystrom solver's counts. */
+static int nystrom_arg(struct st *s, km_ctx *ctx, int opt, const char *arg)
+{
+    long v;
+    if (opt == O_CENTERS) {
+        if (cli_int_arg(s->cmd, ctx, "--centers", arg, 1, 1000000, &v))
+            return EXIT_USAGE;
+        s->o.centers = (size_t)v;
+    } else if (opt == O_PASSES) {
+        if (cli_int_arg(s->cmd, ctx, "--passes", arg, 1, 10000, &v))
+            return EXIT_USAGE;
+        s->o.nystrom_iters = (int)v;
+    } else {
+        if (cli_int_arg(s->cmd, ctx, "--early-stop", arg, 0, 10000, &v))
+            return EXIT_USAGE;
+        s->o.nystrom_patience = (int)v;
+    }
+    return -1;
+}
+
 static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
 {
     struct st *s = vs;
@@ -231,20 +251,8 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     case O_SOLVER: return choice(s, ctx, "--solver", arg, solvers, &s->o.search.solve.solver);
     case O_NYMODE: return choice(s, ctx, "--nystrom-mode", arg, nymodes, &s->o.nystrom_mode);
     case O_CENTERS:
-        if (cli_int_arg(s->cmd, ctx, "--centers", arg, 1, 1000000, &v))
-            return EXIT_USAGE;
-        s->o.centers = (size_t)v;
-        break;
     case O_PASSES:
-        if (cli_int_arg(s->cmd, ctx, "--passes", arg, 1, 10000, &v))
-            return EXIT_USAGE;
-        s->o.nystrom_iters = (int)v;
-        break;
-    case O_EARLY:
-        if (cli_int_arg(s->cmd, ctx, "--early-stop", arg, 0, 10000, &v))
-            return EXIT_USAGE;
-        s->o.nystrom_patience = (int)v;
-        break;
+    case O_EARLY: return nystrom_arg(s, ctx, opt, arg);
     case O_PRECOND: return choice(s, ctx, "--precond", arg, preconds, &s->o.search.solve.precond);
     case O_STORE: return choice(s, ctx, "--store", arg, stores, &s->o.search.solve.store);
     case O_BANDWIDTH: {

@@ -37,6 +37,7 @@ typedef struct km_mlp {
 typedef struct km_mlp_cache {
     size_t n, cap;
     float **z, **h;
+    size_t layers;         /* D + 1 once allocated (added) */
 } km_mlp_cache;
 
 /* Allocate (KM_ENOMEM) and draw the parameters from seed. */
@@ -48,5 +49,16 @@ void km_mlp_free(km_mlp *net);
 int km_mlp_forward(km_ctx *ctx, km_pool *pool, const km_mlp *net, const float *X, size_t n,
                    km_mlp_cache *cache, float *out);
 void km_mlp_cache_free(km_mlp_cache *c);
+
+/* ---- additions beyond the shared interface above ---- */
+
+/* The factors of layer l (1..D+1): z = ws h W^T + bs b; (sw/sqrt(width[l-1]),
+ * sb) in the NTK parameterisation, (1, 1) in the standard one. */
+void km_mlp_scales(const km_mlp *net, uint32_t l, float *ws, float *bs);
+/* Allocate net's arrays for the widths (contents undefined, the rest of
+ * the fields zero): for a reader filling them. KM_ENOMEM. */
+int km_mlp_alloc(km_ctx *ctx, km_mlp *net, uint32_t depth, const uint32_t *width);
+/* dst = a deep copy of src. KM_ENOMEM. */
+int km_mlp_copy(km_ctx *ctx, km_mlp *dst, const km_mlp *src);
 
 #endif

@@ -19,7 +19,10 @@
  * sum) are recomputed from the rows in float64, and equal rows give
  * exactly 1. Data far from the origin compared with its spread loses
  * more: centre the columns first. Callers that need the exact self-pair
- * of a Gaussian tile drop it by index (kmill-algorithms(7), KERNELS). */
+ * of a Gaussian tile drop it by index (kmill-algorithms(7), KERNELS).
+ *
+ * The dot-product kernels (NTK, NNGP; dotk.c) take the same GEMM, scaled
+ * by sw2 / d, and the row norms; their error is stated at km_kernel_tile. */
 #ifndef KMILL_KERNEL_H
 #define KMILL_KERNEL_H
 
@@ -28,14 +31,49 @@
 #include "kmill/error.h"
 #include "kmill/pool.h"
 
-enum { KM_KERNEL_LAPLACE = 0, KM_KERNEL_GAUSSIAN = 1 };
+enum { KM_KERNEL_LAPLACE = 0, KM_KERNEL_GAUSSIAN = 1, KM_KERNEL_NTK = 2, KM_KERNEL_NNGP = 3 };
 
-/* Laplace: exp(-||a-b|| / L). Gaussian: exp(-||a-b||^2 / (2 L^2)).
- * bandwidth L > 0. */
+/* The deepest NTK or NNGP (hidden layers): a tile keeps one float per
+ * layer per column of a 256-column chunk on the stack. */
+#define KM_KERNEL_MAX_DEPTH 64
+
+/* Radial kernels, of ||a - b|| alone (k(x, x) = 1):
+ * Laplace: exp(-||a-b|| / L). Gaussian: exp(-||a-b||^2 / (2 L^2)).
+ * bandwidth L > 0; depth, sw2, sb2 unused (0).
+ * Dot-product kernels, the infinite-width limits of a fully connected
+ * ReLU network with depth hidden layers in the NTK parameterisation,
+ * weight variance sw2 > 0 and bias variance sb2 >= 0 (kmill-algorithms(7),
+ * ANALYTIC NTK AND NNGP), functions of a.b, ||a||, ||b|| and d: with
+ * K^0 = a.b / d, T^0 = 0, for l = 1 .. depth + 1
+ *     S^l = sw2 K^(l-1) + sb2,   Q^l = S^l + sw2 T^(l-1),
+ * and for l <= depth, with q, q' the S^l of (a, a) and (b, b),
+ *     r = sqrt(max(q q' - S^2, 0)),  theta = atan2(r, S),
+ *     K^l = (r + (pi - theta) S) / (2 pi),  T^l = Q^l (pi - theta) / (2 pi);
+ * NNGP: S^(depth+1), NTK: Q^(depth+1). bandwidth unused (0). */
 typedef struct km_kernel {
     int type;
     double bandwidth;
+    int depth;
+    double sw2, sb2;
 } km_kernel;
+
+/* Whether k is radial (Laplace, Gaussian: a bandwidth, k(x, x) = 1, a
+ * gradient of the form km_kernel_grad_tile computes) rather than a
+ * dot-product kernel (NTK, NNGP). */
+int km_kernel_radial(const km_kernel *k);
+
+/* k(x, x) for a row of squared norm sqnorm in d features, in float64: 1
+ * for a radial kernel, the diagonal recursion for a dot-product one
+ * (S^l(x, x) = sw2 K^(l-1) + sb2, K^l(x, x) = S^l(x, x) / 2, the angle
+ * being 0). */
+double km_kernel_self(const km_kernel *k, double sqnorm, size_t d);
+
+/* k's name and parameters for people: "laplace, bandwidth 10" or
+ * "ntk, depth 3, sw2 2, sb2 0.1" (%g), truncated to n bytes. */
+void km_kernel_describe(const km_kernel *k, char *buf, size_t n);
+
+/* The name of k->type: "laplace", "gaussian", "ntk" or "nngp". */
+const char *km_kernel_name(int type);
 
 /* Squared Euclidean norms of the n rows of X (n x d, row-major),
  * accumulated in float64, stored as float. */
@@ -53,12 +91,25 @@ void km_row_sqnorms(const float *X, size_t n, size_t d, float *out);
  * about as much as the GEMM and rereads its output: a tile that fits the
  * L2 cache (na * ldk * 4 bytes, e.g. 64 x 4096) keeps that reread cheap.
  * A NaN in the data gives NaN entries. Values below about 1e-38 are 0
- * (km_vexp). */
+ * (km_vexp).
+ * NTK and NNGP: the GEMM gives sw2 K^0, the recursion runs elementwise
+ * over the tile in float32 with each row's and column's diagonal terms
+ * (q, q' of every layer) from their norms in float64. Its error is
+ * dominated by the angle, known to about eps / theta from q q' - S^2;
+ * pairs whose angle at some layer is under about 0.03 (q q' - S^2 under
+ * 2^-10 q q') are recomputed from the rows in float64, equal rows
+ * giving the float64 k(x, x). Elsewhere the values are within about
+ * 1e-6 of the pair's scale sqrt(k(a, a) k(b, b)) from the float64
+ * recursion (tests/unit/test_dotk.c checks 2e-6 at depths 1 and 3, d = 5
+ * and 784): relative to the value itself wherever it is not far below
+ * that scale, as it is only for nearly opposite rows without biases. */
 void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *an,
                     const float *B, size_t nb, const float *bn, size_t d, float *K, size_t ldk);
 
 /* The weights of the kernel's gradient (kmill-algorithms(7), KERNELS), same arguments as
- * km_kernel_tile: grad_a k(a, b) = W (b - a) / L^q with
+ * km_kernel_tile, for a radial kernel only (the dot-product kernels'
+ * gradients have another form, which the RFM does not take):
+ * grad_a k(a, b) = W (b - a) / L^q with
  * Laplace: W = k(a, b) / ||a - b|| (q = 1), 0 for pairs closer than
  * float32 resolves (about 2^-20 of the rows' norms), where k has no
  * gradient; Gaussian: W = k(a, b) (q = 2). */

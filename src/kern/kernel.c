@@ -16,11 +16,14 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kmill/kernel.h"
+#include "kern/dotk.h"
 #include "kern/gram.h"
+#include "kern/vmath.h"
 
 /* The clones: AVX-512 and AVX2 as x86-64-v4 and -v3, because those
  * levels include FMA (-mavx2 does not imply -mfma) and AVX512VL (without
@@ -140,32 +143,7 @@ void km_row_sqnorms(const float *X, size_t n, size_t d, float *out)
     }
 }
 
-/* ---- square root -------------------------------------------------------
- * Not sqrtf: under the default -fmath-errno GCC guards every sqrtf with a
- * test and a libm call for negative operands, and the loop stays scalar;
- * optimize("no-math-errno") on the function does not lift that in GCC 12,
- * and the build flags are the project's. So: the bit-trick estimate of
- * 1/sqrt(x) (relative error up to 3.4%), two Newton steps for 1/sqrt
- * (1.8e-3, then 5e-6), s = x y, and one Newton step on s itself,
- * s += y/2 (x - s^2), which leaves float rounding (a few 1e-8). sqrt(0) =
- * 0 exactly (y stays finite), NaN stays NaN; inputs below FLT_MIN
- * (distances under 1e-19) come out inexact, which no kernel value can
- * see. A dozen vector operations (fewer fused), about what the
- * exponential costs: the one thing in the pass that the hardware
- * instruction would do more cheaply, if GCC would emit it here. */
-static inline __attribute__((always_inline)) float sqrt_pos(float x)
-{
-    uint32_t b;
-    memcpy(&b, &x, 4);
-    b = 0x5f375a86u - (b >> 1);
-    float y;
-    memcpy(&y, &b, 4);
-    float h = 0.5f * x;
-    y = y * (1.5f - h * y * y);
-    y = y * (1.5f - h * y * y);
-    float s = x * y;
-    return s + (0.5f * y) * (x - s * s);
-}
+/* ---- square root: sqrt_pos, kern/vmath.h ---------------------------- */
 
 /* The pass, one row at a time, in place over the row of K, which holds
  * -2 A_i B^T on entry. d2 < 0 ? 0 : d2 rather than fmaxf(d2, 0) so that
@@ -484,11 +462,40 @@ static void tile(int kind, const float *A, size_t na, const float *an, const flo
     }
 }
 
+int km_kernel_radial(const km_kernel *k)
+{
+    return k->type == KM_KERNEL_LAPLACE || k->type == KM_KERNEL_GAUSSIAN;
+}
+
+double km_kernel_self(const km_kernel *k, double sqnorm, size_t d)
+{
+    return km_kernel_radial(k) ? 1.0 : km_dotk_self(k, sqnorm, d);
+}
+
+const char *km_kernel_name(int type)
+{
+    static const char *const names[] = {"laplace", "gaussian", "ntk", "nngp"};
+    return type >= 0 && type <= KM_KERNEL_NNGP ? names[type] : "unknown";
+}
+
+void km_kernel_describe(const km_kernel *k, char *buf, size_t n)
+{
+    if (km_kernel_radial(k))
+        snprintf(buf, n, "%s, bandwidth %g", km_kernel_name(k->type), k->bandwidth);
+    else
+        snprintf(buf, n, "%s, depth %d, sw2 %g, sb2 %g", km_kernel_name(k->type), k->depth, k->sw2,
+                 k->sb2);
+}
+
 void km_kernel_tile(const km_kernel *k, const float *A, size_t na, const float *an,
                     const float *B, size_t nb, const float *bn, size_t d, float *K, size_t ldk)
 {
     if (na == 0 || nb == 0)
         return;
+    if (!km_kernel_radial(k)) {
+        km_dotk_tile(k, A, na, an, B, nb, bn, d, K, ldk);
+        return;
+    }
     int gaussian = k->type == KM_KERNEL_GAUSSIAN;
     double L = k->bandwidth;
     if (d == 0) {
@@ -507,6 +514,12 @@ void km_kernel_grad_tile(const km_kernel *k, const float *A, size_t na, const fl
                          const float *B, size_t nb, const float *bn, size_t d, float *W,
                          size_t ldw)
 {
+    if (!km_kernel_radial(k)) { /* outside the contract: loudly wrong, not quietly */
+        for (size_t i = 0; i < na; i++)
+            for (size_t j = 0; j < nb; j++)
+                W[i * ldw + j] = NAN;
+        return;
+    }
     if (k->type == KM_KERNEL_GAUSSIAN || na == 0 || nb == 0) {
         km_kernel_tile(k, A, na, an, B, nb, bn, d, W, ldw);
         return;

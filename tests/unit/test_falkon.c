@@ -71,7 +71,7 @@ static double rel_diff(const float *a, const double *b, size_t n)
 
 static void opts(km_falkon_opts *o, int type, double L, const double *reg, int mode)
 {
-    o->kernel = (km_kernel){type, L};
+    o->kernel = (km_kernel){.type = type, .bandwidth = L};
     km_falkon_defaults(o);
     o->regs = reg;
     o->nregs = 1;
@@ -135,7 +135,7 @@ Test(falkon, all_rows_as_centres_is_exact_krr)
     float *K = malloc(n * n * sizeof *K), *a = malloc(n * sizeof *a), *ad = malloc(n * sizeof *ad);
     double *p = malloc(n * sizeof *p);
     for (int type = 0; type < 2; type++) {
-        km_kernel k = {type, 2.0};
+        km_kernel k = {.type = type, .bandwidth = 2.0};
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < n; j++)
                 K[i * n + j] = (float)kdef(&k, X + i * d, X + j * d, d);
@@ -182,7 +182,7 @@ Test(falkon, cg_and_gram_match_float64_nystrom)
     for (int classify = 0; classify < 2; classify++) {
         size_t c = classify ? 3 : 1;
         int type = classify ? KM_KERNEL_GAUSSIAN : KM_KERNEL_LAPLACE;
-        km_kernel k = {type, 0.7};
+        km_kernel k = {.type = type, .bandwidth = 0.7};
         float *X = rows(n, d, 3 + classify), *y = targets(X, n, d, classify, 5);
         float *C = rows(m, d, 7);
         double *ref = reference(&k, X, y, n, d, classify, C, m, c, lambda);
@@ -401,7 +401,7 @@ Test(falkon, score_matches_definition)
 {
     const size_t n = 800, nt = 500, d = 4, m = 70;
     const double lambda = 1e-3;
-    km_kernel k = {KM_KERNEL_GAUSSIAN, 1.0};
+    km_kernel k = {.type = KM_KERNEL_GAUSSIAN, .bandwidth = 1.0};
     for (int cls = 0; cls < 2; cls++) {
         size_t c = cls ? 3 : 1;
         float *X = rows(n, d, 41), *y = targets(X, n, d, cls, 42), *C = rows(m, d, 43);
@@ -458,7 +458,7 @@ Test(falkon, near_singular_centres_stay_solvable)
 {
     const size_t n = 2000, d = 3, m = 200;
     const double lambda = 1e-6;
-    km_kernel k = {KM_KERNEL_GAUSSIAN, 3.0};
+    km_kernel k = {.type = KM_KERNEL_GAUSSIAN, .bandwidth = 3.0};
     float *X = rows(n, d, 51), *y = targets(X, n, d, 0, 52), *a[2];
     double *p[2];
     km_falkon_result res[2];

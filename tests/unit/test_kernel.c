@@ -235,7 +235,7 @@ Test(kernel, tile_matches_direct)
         km_row_sqnorms(A, na, d, an);
         km_row_sqnorms(B, nb, d, bn);
         for (int type = 0; type < 2; type++) {
-            km_kernel k = {type, sqrt(d / 6.0)};
+            km_kernel k = {.type = type, .bandwidth = sqrt(d / 6.0)};
             for (size_t i = 0; i < na * ldk; i++)
                 K[i] = SENTINEL;
             km_kernel_tile(&k, A, na, an, B, nb, bn, d, K, ldk);
@@ -332,7 +332,7 @@ Test(kernel, symmetric_tile_diagonal)
         float *A = random_rows(&r, n, d);
         km_row_sqnorms(A, n, d, nrm);
         for (int type = 0; type < 2; type++) {
-            km_kernel k = {type, sqrt(d / 6.0)};
+            km_kernel k = {.type = type, .bandwidth = sqrt(d / 6.0)};
             km_kernel_tile(&k, A, n, nrm, A, n, nrm, d, K, n);
             double worst = 0;
             for (size_t i = 0; i < n; i++) {
@@ -365,7 +365,7 @@ Test(kernel, entry_independent_of_column_position)
     km_row_sqnorms(A, na, 1, an);
     km_row_sqnorms(B, nb, 1, bn);
     for (int type = 0; type < 2; type++) {
-        km_kernel k = {type, 0.3};
+        km_kernel k = {.type = type, .bandwidth = 0.3};
         km_kernel_tile(&k, A, na, an, B, nb, bn, 1, K, nb);
         for (size_t j = 0; j < nb; j++) {
             km_kernel_tile(&k, A, na, an, B + j, 1, bn + j, 1, one, 1);
@@ -384,7 +384,7 @@ Test(kernel, edge_cases)
 {
     float A[6] = {0, 1, 2, 3, 4, 5}, B[4] = {1, NAN, 0, 0}, K[3 * 2], an[3] = {0},
           bn[2] = {0};
-    km_kernel k = {KM_KERNEL_LAPLACE, 1.0};
+    km_kernel k = {.type = KM_KERNEL_LAPLACE, .bandwidth = 1.0};
     km_kernel_tile(&k, A, 3, an, B, 2, bn, 0, K, 2);
     for (int i = 0; i < 6; i++)
         cr_assert_eq(K[i], 1.0f);
@@ -418,7 +418,7 @@ Test(kernel, pass_accuracy_whole_range)
         for (size_t j = 0; j < nb; j++) /* exponents 0 .. -95 */
             B[j] = (float)(type ? L * sqrt(2.0 * 95.0 * j / nb) : 95.0 * L * j / nb) + 1e-3f;
         km_row_sqnorms(B, nb, 1, bn);
-        km_kernel k = {type, L};
+        km_kernel k = {.type = type, .bandwidth = L};
         km_kernel_tile(&k, A, 1, an, B, nb, bn, 1, K, nb);
         double worst = 0;
         for (size_t j = 0; j < nb; j++) {
@@ -458,7 +458,7 @@ Test(kernel, near_pairs_fixed_when_the_value_underflows)
         for (size_t i = 0; i < n * d; i++)
             A[i] = (float)(3000 + km_rng_uniform(&r));
         km_row_sqnorms(A, n, d, nrm);
-        km_kernel k = {KM_KERNEL_LAPLACE, 0.025};
+        km_kernel k = {.type = KM_KERNEL_LAPLACE, .bandwidth = 0.025};
         km_kernel_tile(&k, A, n, nrm, A, n, nrm, d, K, n);
         for (size_t i = 0; i < n; i++)
             cr_assert_eq(K[i * n + i], 1.0f, "d %zu: K(%zu, %zu) = %g", d, i, i, K[i * n + i]);

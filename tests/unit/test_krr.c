@@ -66,7 +66,7 @@ Test(tiles, products_match_definition_in_every_store)
     ctx.verbosity = KM_QUIET; /* the expected warnings (PCG at its float32 floor) */
             km_pool *pool;
             cr_assert_eq(km_pool_create(&pool, 2, &ctx.err), 0);
-            km_tiles_opts o = {{type, 1.5}, T, ram[m], dir, store[m]};
+            km_tiles_opts o = {{.type = type, .bandwidth = 1.5}, T, ram[m], dir, store[m]};
             km_tiles *t;
             cr_assert_eq(km_tiles_build(&ctx, pool, X, n, d, &o, &t), 0, "%s", ctx.err.msg);
             km_tiles_stats st;
@@ -113,7 +113,7 @@ Test(tiles, disk_full_while_spilling_is_an_error_and_leaves_nothing)
     km_ctx_init(&ctx, "t");
     ctx.verbosity = KM_QUIET; /* the expected warnings (PCG at its float32 floor) */
     ctx.fault_enospc_after = 40000;
-    km_tiles_opts o = {{KM_KERNEL_LAPLACE, 1}, 64, 0, dir, KM_STORE_SPILL};
+    km_tiles_opts o = {{.type = KM_KERNEL_LAPLACE, .bandwidth = 1}, 64, 0, dir, KM_STORE_SPILL};
     km_tiles *t = NULL;
     cr_assert_eq(km_tiles_build(&ctx, NULL, X, n, d, &o, &t), KM_ENOSPC);
     cr_assert_null(t);
@@ -151,7 +151,7 @@ Test(metric, root_squares_back_and_gives_the_mahalanobis_kernel)
     float *X = random_rows(n, d, 10), *Xt = malloc(n * d * sizeof *Xt), xn[20], K[400];
     km_metric_rows(X, n, d, S, KM_METRIC_FULL, Xt);
     km_row_sqnorms(Xt, n, d, xn);
-    km_kernel k = {KM_KERNEL_GAUSSIAN, 2};
+    km_kernel k = {.type = KM_KERNEL_GAUSSIAN, .bandwidth = 2};
     km_kernel_tile(&k, Xt, n, xn, Xt, n, xn, d, K, n);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {

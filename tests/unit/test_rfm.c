@@ -128,7 +128,7 @@ Test(agop, matches_finite_differences)
     for (int type = 0; type < 2; type++)
         for (int on = 0; on < 2; on++)
             for (int center = 0; center < 2; center++) {
-                km_kernel k = {type, type == KM_KERNEL_LAPLACE ? 2.0 : 1.5};
+                km_kernel k = {.type = type, .bandwidth = type == KM_KERNEL_LAPLACE ? 2.0 : 1.5};
                 const float *B = on ? Bon : Boff;
                 double *ref = fd_agop(type, k.bandwidth, X, n, d, alpha, c, NULL, 0, B, m, center);
                 for (int diag = 0; diag < 2; diag++)
@@ -185,7 +185,7 @@ Test(agop, mahalanobis_metric_matches_finite_differences)
     double G[25];
     for (int type = 0; type < 2; type++)
         for (int diag = 0; diag < 2; diag++) {
-            km_kernel k = {type, 2.0};
+            km_kernel k = {.type = type, .bandwidth = 2.0};
             int metric = diag ? KM_METRIC_DIAG : KM_METRIC_FULL;
             cr_assert_eq(km_metric_root(diag ? Md : M, d, metric, diag ? Sd : S, &ctx.err), 0);
             km_metric_rows(X, n, d, diag ? Sd : S, metric, Z);
@@ -219,7 +219,7 @@ Test(agop, zero_coefficients_are_an_error_not_a_nan_metric)
     float *X = rows(n, d, 1.0, 21), *alpha = calloc(n * c, sizeof *alpha), M[16];
     km_ctx ctx;
     km_ctx_init(&ctx, "t");
-    km_kernel k = {KM_KERNEL_LAPLACE, 1.0};
+    km_kernel k = {.type = KM_KERNEL_LAPLACE, .bandwidth = 1.0};
     double G[16];
     km_agop_opts o = {0, 0, 0, 0, 0};
     cr_assert_eq(km_agop(&ctx, NULL, &k, X, n, d, alpha, c, X, NULL, n, &o, G), 0);

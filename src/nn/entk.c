@@ -25,10 +25,12 @@ static int mult_make(const km_mlp *net, entk_mult *m)
     m->w = malloc((D + 1) * sizeof *m->w);
     if (!m->w)
         return -1;
-    int ntk = net->param == KM_PARAM_NTK;
-    for (uint32_t l = 1; l <= D + 1; l++)
-        m->w[l - 1] = ntk ? sqrt(net->sw2 / (double)net->width[l - 1]) : 1.0;
-    m->beta = ntk ? sqrt(net->sb2) : 1.0;
+    float ws, bs = 1;
+    for (uint32_t l = 1; l <= D + 1; l++) {
+        km_mlp_scales(net, l, &ws, &bs); /* the forward pass's own factors */
+        m->w[l - 1] = ws;
+    }
+    m->beta = bs;
     m->alpha = net->alpha;
     return 0;
 }

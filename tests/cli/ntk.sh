@@ -6,12 +6,7 @@
 # its distance to the NNGP does not fall.
 . "$top_srcdir/tests/cli/lib.sh"
 
-usage() { # MESSAGE ARGS...
-    msg=$1; shift
-    expect_status 2 "$KMILL" ntk "$@" && expect_err_line "kmill ntk: $msg"
-    [ "$(sed -n 2p err)" = "Try 'kmill ntk --help' for more information." ] && pass ||
-        fail "ntk $*: no pointer to --help: $(cat err)"
-}
+usage() { expect_usage ntk "$@"; }
 usage "expected one DATA argument"
 usage "invalid --widths '0' (up to 32 widths from 1 to 1000000, separated by commas)" --widths 0 d.kmx
 usage "invalid --widths '64,-1' (up to 32 widths from 1 to 1000000, separated by commas)" --widths 64,-1 d.kmx

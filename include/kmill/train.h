@@ -95,6 +95,10 @@ size_t km_train_auto_centres(uint64_t n);
 int km_train(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o, km_model *m,
              km_train_result *res);
 
+/* The regression targets of n rows (n x c, malloc'd, NULL when out of
+ * memory): one-hot class indicators, or the values (c = 1). */
+float *km_train_targets(const float *y, size_t n, size_t c, int classify);
+
 /* Whether km_train streams (1) or solves exactly (0) with o on data. */
 int km_train_streams(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_train_opts *o);
 

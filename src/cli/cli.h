@@ -201,7 +201,9 @@ int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_gen(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_ntk(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 extern const char convert_usage[], info_usage[], cat_usage[];
-extern const char train_usage[], predict_usage[], eval_usage[], features_usage[], gen_usage[];
+extern const char train_usage[], predict_usage[], eval_usage[], features_usage[], gen_usage[],
+    ntk_usage[];
 
 #endif

@@ -46,6 +46,8 @@ const cli_cmd cli_commands[] = {
     {"features", "feature importance from a model's learned matrix M (RFM)", features_usage,
      cmd_features, 1},
     {"gen", "write a synthetic dataset of any size (CSV or .kmx)", gen_usage, cmd_gen, 0},
+    {"ntk", "finite networks' empirical NTK against the analytic NTK, over widths", ntk_usage,
+     cmd_ntk, 1},
     {"help", "show help for a command", help_usage, cmd_help, 0},
     {NULL, NULL, NULL, NULL, 0},
 };

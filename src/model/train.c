@@ -122,7 +122,7 @@ out:
     return rc;
 }
 
-static float *targets(const float *y, size_t n, size_t c, int classify)
+float *km_train_targets(const float *y, size_t n, size_t c, int classify)
 {
     float *Y = calloc(n * c + 1, sizeof *Y);
     if (Y)
@@ -142,7 +142,7 @@ static int solve_rows(km_ctx *ctx, km_pool *pool, const km_krr_opts *o, int metr
                       const float *M, const float *X, size_t n, size_t d, const float *y, size_t c,
                       int classify, float **Ao, km_train_result *res)
 {
-    float *Y = targets(y, n, c, classify), *A = malloc(n * c * sizeof *A + 1);
+    float *Y = km_train_targets(y, n, c, classify), *A = malloc(n * c * sizeof *A + 1);
     float *F = malloc(n * c * sizeof *F + 1), *Xm = NULL, *S = NULL;
     int rc = 0;
     if (!Y || !A || !F)
@@ -423,7 +423,7 @@ static int search_and_fit(job *j, km_krr_opts *fo)
     const km_train_opts *o = j->o;
     size_t ntr = j->ntr, nv = j->nv, d = j->d, c = j->c;
     const float *Xval = j->Xv ? j->Xv : j->X + ntr * d, *yval = j->yv ? j->yv : j->y + ntr;
-    float *Y = targets(j->y, ntr, c, j->classify);
+    float *Y = km_train_targets(j->y, ntr, c, j->classify);
     if (!Y)
         return km_seterr(&j->ctx->err, KM_ENOMEM, "out of memory");
     km_rfm_best best;
@@ -451,7 +451,7 @@ out:
 /* K-fold cross-validation of the search on all rows, then its refit. */
 static int cv_and_fit(job *j, km_krr_opts *fo)
 {
-    float *Y = targets(j->y, j->n, j->c, j->classify);
+    float *Y = km_train_targets(j->y, j->n, j->c, j->classify);
     if (!Y)
         return km_seterr(&j->ctx->err, KM_ENOMEM, "out of memory");
     km_plan held;

@@ -5,12 +5,7 @@
 . "$top_srcdir/tests/cli/lib.sh"
 
 # usage errors: exit 2, the message, then the pointer to --help
-usage() { # MESSAGE ARGS...
-    msg=$1; shift
-    expect_status 2 "$KMILL" gen "$@" && expect_err_line "kmill gen: $msg"
-    [ "$(sed -n 2p err)" = "Try 'kmill gen --help' for more information." ] && pass ||
-        fail "gen $*: no pointer to --help: $(cat err)"
-}
+usage() { expect_usage gen "$@"; }
 usage "no preset (lowrank, subspace or mixture)"
 usage "unknown preset 'lowrnk'; did you mean 'lowrank'?" lowrnk
 usage "unknown preset 'spiral' (lowrank, subspace or mixture)" spiral

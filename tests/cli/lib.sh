@@ -44,6 +44,15 @@ expect_contains() {
     pass
 }
 
+# expect_usage CMD MESSAGE ARGS... : `kmill CMD ARGS` is a usage error:
+# exit 2, "kmill CMD: MESSAGE", then the pointer to --help
+expect_usage() {
+    cmd=$1; msg=$2; shift 2
+    expect_status 2 "$KMILL" "$cmd" "$@" && expect_err_line "kmill $cmd: $msg"
+    [ "$(sed -n 2p err)" = "Try 'kmill $cmd --help' for more information." ] && pass ||
+        fail "$cmd $*: no pointer to --help: $(cat err)"
+}
+
 finish() {
     echo "$passes passed, $fails failed"
     [ "$fails" -eq 0 ]

@@ -1,108 +1,64 @@
 #!/bin/sh
-# train --kernel ntk|nngp (issue 18): the usage errors, exactly; a model
-# through every solver (direct, PCG with a spilled tile, Nystrom with
-# every row a centre) predicting as the direct one does; the model file's
-# KERN and DOTK sections and their fields as info shows them; the kernel
-# field 2 where a 1.4 reader looks for it.
+# kmill ntk: usage errors word for word, a sample larger than the data,
+# the TSV's shape, the Gram file's header and its diagonal against the
+# depth-1 closed form, and the empirical NTK's distance to the analytic NTK
+# falling like width^-1/2 (the log-log slope between -0.6 and -0.4) while
+# its distance to the NNGP does not fall.
 . "$top_srcdir/tests/cli/lib.sh"
 
-# 300 rows of 20 uniform features (the NTK of a few smooth features is
-# near-singular and the Nystrom normal equations, which square its
-# condition number, would lose the 1e-4 agreement)
-rows() {
-    awk -v n="$1" -v seed="$2" 'BEGIN { srand(seed); printf "y";
-      for (k = 0; k < 20; k++) printf ",x%d", k; print "";
-      for (i = 0; i < n; i++) { s = 0; line = "";
-        for (k = 0; k < 20; k++) { v = rand(); if (k < 3) s += v * v; line = line sprintf(",%.5f", v) }
-        printf "%.5f%s\n", sin(3 * s), line } }'
-}
-rows 300 5 >w.csv
-rows 2500 6 >big.csv
-"$KMILL" convert -q w.csv -o w.kmx && "$KMILL" convert -q big.csv -o big.kmx || fail "convert"
+usage() { expect_usage ntk "$@"; }
+usage "expected one DATA argument"
+usage "invalid --widths '0' (up to 32 widths from 1 to 1000000, separated by commas)" --widths 0 d.kmx
+usage "invalid --widths '64,-1' (up to 32 widths from 1 to 1000000, separated by commas)" --widths 64,-1 d.kmx
+usage "invalid --widths '64,,1' (up to 32 widths from 1 to 1000000, separated by commas)" --widths 64,,1 d.kmx
+usage "invalid --widths '64,' (up to 32 widths from 1 to 1000000, separated by commas)" --widths 64, d.kmx
+usage "invalid --depth '0' (expected an integer from 1 to 64)" --depth 0 d.kmx
+usage "invalid --depth '-2' (expected an integer from 1 to 64)" --depth -2 d.kmx
+usage "invalid --seeds '0' (expected an integer from 1 to 1000)" --seeds 0 d.kmx
+usage "invalid --sample '0' (a positive row count)" --sample 0 d.kmx
+usage "invalid --sw2 '0' (expected a positive number)" --sw2 0 d.kmx
+usage "invalid --loss 'hinge' (mse or xent)" --loss hinge d.kmx
 
-# usage errors, exit 2, the message exactly
-usage() {
-    msg=$1; shift
-    expect_status 2 "$KMILL" train "$@" w.kmx -o bad.kmm && expect_err_line "kmill train: $msg"
-}
-usage "--bandwidth applies only to --kernel laplace or gaussian: ntk has no bandwidth" \
-    --kernel ntk --bandwidth 3
-usage "--bandwidth applies only to --kernel laplace or gaussian: nngp has no bandwidth" \
-    --kernel nngp --bandwidth 1,2
-usage "--depth applies only to --kernel ntk or nngp" --depth 3
-usage "--sw2 applies only to --kernel ntk or nngp" --kernel gaussian --sw2 1
-usage "--rfm needs --kernel laplace or gaussian: the AGOP takes the gradient of a radial kernel, which ntk is not" \
-    --kernel ntk --rfm
-usage "--sw2 must be a positive number, not '0'" --kernel ntk --sw2 0
-usage "--sb2 must be a non-negative number, not '-1'" --kernel ntk --sb2 -1
-expect_status 2 "$KMILL" train --kernel ntk --depth 0 w.kmx -o bad.kmm &&
-    expect_contains err "--depth"
-expect_status 2 "$KMILL" train --kernel ntk --depth 65 w.kmx -o bad.kmm &&
-    expect_contains err "--depth"
-[ ! -e bad.kmm ] && pass || fail "a usage error wrote a model"
+"$KMILL" gen mixture -n 100 -d 6 -o s.kmx 2>/dev/null || fail "gen s.kmx"
+expect_status 1 "$KMILL" ntk s.kmx --tsv nodir/o.tsv &&
+    expect_err_line "kmill ntk: cannot create nodir/o.tsv: No such file or directory"
 
-# within 'tol' relative (of values above 1, absolutely below) of exact.out
-agree() {
-    paste -d, exact.out "$1" | awk -F, -v tol="$2" 'NR > 1 { d = $1 - $2; if (d < 0) d = -d;
-        s = $1 < 0 ? -$1 : $1; if (d > tol * (s > 1 ? s : 1)) bad++ } END { exit bad > 0 }' &&
-        pass || fail "$1: predictions differ from the direct model's by more than $2"
-}
+# more rows asked than there are: all of them, and said so; the Gram file
+expect_status 0 "$KMILL" ntk s.kmx --sample 500 --val-frac 0 --widths 8,16 --seeds 2 --gram g.bin
+expect_err_line "kmill ntk: s.kmx has 100 rows, fewer than the 500 asked for: using all of them"
+expect_contains err "kmill ntk: 100 training rows, 0 validation rows, 6 features, 2 outputs"
+expect_contains err "kmill ntk: no validation rows: no kernel regression with the analytic NTK"
+[ "$(head -n 1 out)" = "$(printf 'width\tseeds\tntk_init\tntk_init_sd\tnngp_init\tnngp_init_sd')" ] &&
+    pass || fail "TSV header: $(head -n 1 out)"
+[ "$(cut -f 1,2 out | tail -n +2 | tr '\t\n' ' ')" = "8 2 16 2 " ] && pass || fail "TSV rows: $(cat out)"
+[ "$(head -c 64 g.bin)" = "kmill gram ntk depth 1 n 100 float32le                         " ] &&
+    pass || fail "Gram header: $(head -c 64 g.bin)"
+[ "$(wc -c <g.bin)" -eq $((64 + 4 * 100 * 100)) ] && pass || fail "Gram size $(wc -c <g.bin)"
+# Depth 1 on the diagonal: S = sw2 |x|^2/d + sb2, NTK = sw2 S + sb2; the
+# standardised columns make the mean |x|^2/d exactly 1 over all the rows:
+# 2 (2 + 0.1) + 0.1 = 4.3. The matrix is symmetric.
+od -A n -t f4 -j 64 -v -w4 g.bin | awk '{ v[NR - 1] = $1 } END {
+    n = 100; s = 0; a = 0
+    for (i = 0; i < n; i++) s += v[i * n + i]
+    for (i = 0; i < n; i++) for (j = 0; j < n; j++) {
+        e = v[i * n + j] - v[j * n + i]; if (e < 0) e = -e; if (e > a) a = e }
+    printf "%.4f %g\n", s / n, a }' >diag
+[ "$(cat diag)" = "4.3000 0" ] && pass || fail "Gram diagonal mean and asymmetry: $(cat diag)"
 
-# Nystrom with m = n is the exact model, up to the jitter j on K_mm (an
-# extra ridge reg j on the coefficients): 1e-4 for the NTK; the NNGP's
-# spectrum falls faster, to j's scale, and its m = n model differs by up
-# to 5e-3 on these rows (as a Laplace kernel's does at a wide bandwidth)
-for k in "ntk --depth 3:1e-4" "nngp --depth 2 --sw2 1.5 --sb2 0:1e-2"; do
-    tol=${k#*:} k=${k%:*}
-    # shellcheck disable=SC2086
-    expect_status 0 "$KMILL" train --kernel $k --solver direct w.kmx -o exact.kmm &&
-        expect_contains err "kernel=${k%% *} depth="
-    "$KMILL" predict exact.kmm w.kmx >exact.out || fail "predict exact"
-    for mode in cg gram; do
-        # shellcheck disable=SC2086
-        expect_status 0 "$KMILL" train --kernel $k --solver nystrom --centers 300 \
-            --nystrom-mode $mode --passes 300 --tol 1e-8 w.kmx -o ny.kmm
-        "$KMILL" predict ny.kmm w.kmx >ny.out || fail "predict ny"
-        agree ny.out "$tol"
-    done
-done
-expect_status 0 "$KMILL" info exact.kmm &&
-    expect_contains out "kernel:     nngp, depth 2, sw2 1.5, sb2 0"
-expect_status 0 "$KMILL" info --json exact.kmm &&
-    expect_contains out '"kernel":"nngp","bandwidth":null,"depth":2,"sw2":1.5,"sb2":0,"reg":'
-expect_status 0 "$KMILL" eval exact.kmm w.kmx && expect_contains out "rmse"
+# training adds its columns and lines
+expect_status 0 "$KMILL" ntk s.kmx --widths 16 --seeds 2 --epochs 3 --tsv o.tsv
+[ ! -s out ] && pass || fail "--tsv still wrote to stdout: $(cat out)"
+[ "$(head -n 1 o.tsv | cut -f 7-)" = "$(printf 'ntk_trained\tntk_trained_sd\tkernel_move\tkernel_move_sd\tval_accuracy\tval_sd')" ] &&
+    pass || fail "trained TSV header: $(head -n 1 o.tsv)"
+expect_contains err "kmill ntk: width 16 trained 3 epochs: validation accuracy "
+expect_contains err "kmill ntk: kernel regression with the analytic NTK (depth 1, reg 0.001): validation accuracy "
 
-# PCG with a spilled tile: 2500 rows, its residual 1e-4 (float32 products)
-# against direct's 1e-6, so 1e-3
-mkdir sp
-expect_status 0 "$KMILL" train --kernel ntk --depth 3 --solver direct big.kmx -o exact.kmm &&
-    "$KMILL" predict exact.kmm big.kmx >exact.out || fail "direct 2500"
-expect_status 0 "$KMILL" train -v --kernel ntk --depth 3 --solver pcg --rank 100 --threads 1 \
-    --store spill --mem 72M --tmpdir sp big.kmx -o pcg.kmm &&
-    expect_contains err "1 spilled (16.0 MiB)" &&
-    expect_contains err "kernel=ntk depth=3 sw2=2 sb2=0.1 reg=0.001 solver=pcg"
-"$KMILL" predict pcg.kmm big.kmx >pcg.out || fail "predict pcg"
-agree pcg.out 1e-3
-[ -z "$(ls -A sp)" ] && pass || fail "spill left behind: $(ls -A sp)"
-
-# a reg grid searches the ridge alone: no bandwidths to try
-expect_status 0 "$KMILL" train --kernel ntk --reg 1e-3,1e-1 --val-frac 0.2 w.kmx -o g.kmm &&
-    expect_contains err "chosen: reg=" && ! grep -q "bandwidths to try\|L=" err &&
-    pass || fail "a bandwidth in the search of a dot-product kernel: $(cat err)"
-
-# the file: kernel field 2 (NTK) first in KERN, where a 1.4 reader reads it
-# and refuses it ("kernel 2 is not 0 (Laplace) or 1 (Gaussian)"); DOTK
-# holds depth, sw2, sb2
-off() { od -An -v -tx1 "$1" | tr -d ' \n' | grep -bo "$2" | head -n 1 | cut -d: -f1; }
-"$KMILL" train -q --kernel ntk --depth 3 --sb2 0.25 w.kmx -o f.kmm || fail "train f"
-kern=$(off f.kmm 4b45524e) # "KERN" in hex; offsets in hex digits
-dotk=$(off f.kmm 444f544b)
-[ -n "$kern" ] && [ -n "$dotk" ] || fail "no KERN or DOTK section"
-u32() { od -An -v -tu4 -j "$2" -N 4 "$1" | tr -d ' '; }
-f64() { od -An -v -tf8 -j "$2" -N 8 "$1" | tr -d ' '; }
-[ "$(u32 f.kmm $((kern / 2 + 12)))" = 2 ] && pass || fail "KERN's kernel field is not 2"
-[ "$(u32 f.kmm $((dotk / 2 + 12)))" = 3 ] && [ "$(f64 f.kmm $((dotk / 2 + 24)))" = 0.25 ] &&
-    pass || fail "DOTK's depth or sb2"
-[ "$(od -An -v -tu2 -j 10 -N 2 f.kmm | tr -d ' ')" = 5 ] && pass || fail "minor version"
-
+# width^-1/2: depth 1, 200 rows, widths 64 to 4096, ten networks each
+"$KMILL" gen mixture -n 2000 -d 20 -o m.kmx 2>/dev/null || fail "gen m.kmx"
+expect_status 0 "$KMILL" ntk m.kmx --sample 200 --val-frac 0 --widths 64,256,1024,4096 --seeds 10
+slope=$(sed -n 's/.*against width: \([-0-9.]*\) at initialisation.*/\1/p' err)
+awk -v s="$slope" 'BEGIN { exit !(s != "" && s >= -0.6 && s <= -0.4) }' && pass ||
+    fail "log-log slope '$slope' outside [-0.6, -0.4]: $(cat err out)"
+# the NNGP is another kernel: its distance stays far from 0 at width 4096
+awk -F '\t' '$1 == 4096 { exit !($5 > 0.2) }' out && pass || fail "NNGP distance fell: $(cat out)"
 finish

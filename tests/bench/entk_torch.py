@@ -16,7 +16,11 @@ import time
 
 import numpy as np
 import torch
-from torch.func import functional_call, jacrev, vmap
+try:
+    from torch.func import functional_call, jacrev, vmap
+except ImportError:  # torch 1.13 (Debian 12): the same recipe under functorch
+    from functorch import jacrev, vmap
+    from torch.nn.utils.stateless import functional_call
 
 d_, N, D, W, L, C, T = sys.argv[1], *map(int, sys.argv[2:8])
 ROWS = int(sys.argv[8]) if len(sys.argv) > 8 else 16

@@ -19,7 +19,8 @@ W=${1:-${TMPDIR:-/tmp}/kmill-bench-entk}
 NT=${NT:-200}
 TH=${THREADS:-2}
 mkdir -p "$W/small" "$W/full"
-python3 -c 'import torch, numpy' || { echo "entk_torch.sh: needs python3-torch and numpy" >&2; exit 1; }
+PY=${PYTHON:-/usr/bin/python3} # Debian's, where python3-torch installs
+"$PY" -c 'import torch, numpy' || { echo "entk_torch.sh: needs python3-torch and numpy" >&2; exit 1; }
 cc -O2 -std=gnu11 -I"$top/include" -I"$top" -I"$top/src" "$top/tests/bench/entk_bench.c" \
     "$top/libkmill.a" $(pkg-config --libs openblas) -llapacke -lzstd -luring -lm -pthread \
     -o "$W/entk_bench"
@@ -27,7 +28,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" "$2" | tail -n 1; }
 
 echo "== N = $NT: kmill and torch on the same network and rows, $TH threads"
 "$W/entk_bench" "$NT" 784 1024 3 10 "$TH" "$W/small" | tee "$W/k.out"
-python3 "$top/tests/bench/entk_torch.py" "$W/small" "$NT" 784 1024 3 10 "$TH" | tee "$W/t.out"
+"$PY" "$top/tests/bench/entk_torch.py" "$W/small" "$NT" 784 1024 3 10 "$TH" | tee "$W/t.out"
 ks=$(field kmill_seconds "$W/k.out"); ts=$(field torch_seconds "$W/t.out")
 rel=$(field rel_frobenius "$W/t.out")
 awk -v k="$ks" -v t="$ts" -v e="$rel" 'BEGIN {

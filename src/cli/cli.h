@@ -196,7 +196,12 @@ int cmd_help(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_convert(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_cat(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+/* A model's provenance: the command line ("kmill " and argv joined by
+ * spaces) and the time now (ISO 8601, UTC); NULL when out of memory. */
+char *cli_join_args(int argc, char **argv);
+char *cli_now_iso(void);
 int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_mlp(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
@@ -204,4 +209,5 @@ int cmd_gen(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 extern const char convert_usage[], info_usage[], cat_usage[];
 extern const char train_usage[], predict_usage[], eval_usage[], features_usage[], gen_usage[];
 
+extern const char mlp_usage[];
 #endif

@@ -74,6 +74,13 @@ int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     int rc = cli_regular_file(ctx, path, "model");
     if (rc || (rc = km_model_load(ctx, path, &m)))
         return cli_fail(ctx, rc);
+    if (m.kind == KM_MODEL_NET) {
+        km_seterr(&ctx->err, KM_EDATA,
+                  "%s: a network has no kernel feature matrix to rank; kmill mlp reports its "
+                  "AGOP's largest diagonal entries (agop-top) and its feature ansatz (nfa)", path);
+        km_model_free(&m);
+        return cli_fail(ctx, KM_EDATA);
+    }
     if (m.metric == KM_METRIC_NONE) {
         km_seterr(&ctx->err, KM_EDATA,
                   m.sel && m.agop_samples ? "%s: the RFM's best iteration was 0, the plain kernel: its "

@@ -292,8 +292,10 @@ static int check_files(const struct st *s, km_ctx *ctx, const char *data)
     return rc ? cli_fail(ctx, rc) : -1;
 }
 
-static int provenance(km_ctx *ctx, int argc, char **argv, const char *data, km_model *m)
+static int provenance(km_ctx *ctx, int argc, char **argv, const char *data, const km_kmx *d,
+                      km_model *m)
 {
+    m->data_checksum = km_kmx_checksum(d);
     m->version = strdup(PACKAGE_VERSION);
     m->command = cli_join_args(argc, argv);
     m->created = cli_now_iso();
@@ -331,7 +333,7 @@ static int run(struct st *s, km_ctx *ctx, km_pool *pool, int argc, char **argv, 
     }
     if (!rc)
         rc = km_mlp_train_job(ctx, pool, d, &s->o, &m, &r);
-    if (!rc && s->output && !(rc = provenance(ctx, argc, argv, data, &m)))
+    if (!rc && s->output && !(rc = provenance(ctx, argc, argv, data, d, &m)))
         rc = km_model_save(ctx, &m, s->output);
     if (!rc)
         report(s, &m, &r);

@@ -51,6 +51,7 @@ int km_mlp_evaluate(km_ctx *ctx, km_pool *pool, const km_mlp *net, const float *
  * moving as they go), the validation figures those at the epoch's end. */
 typedef struct km_mlp_epoch {
     uint32_t epoch, epochs;
+    int classify;                /* the metrics are accuracies (else MSEs) */
     double loss, train_metric;
     double val_loss, val_metric; /* NaN without validation rows */
     double seconds;              /* of this epoch's training */

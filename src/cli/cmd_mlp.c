@@ -80,7 +80,7 @@ struct st {
     km_ctx *ctx;
     const char *output, *val, *log;
     km_mlp_job_opts o;
-    int val_given, sample_given, classify;
+    int val_given, sample_given;
     km_outfile logf;
     int log_open, log_rc;
     km_err log_err;
@@ -179,7 +179,7 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
 static void on_epoch(void *arg, const km_mlp_epoch *e)
 {
     struct st *s = arg;
-    const char *what = s->classify ? "accuracy" : "mse";
+    const char *what = e->classify ? "accuracy" : "mse";
     if (!s->log_open) {
         char val[64] = "";
         if (!isnan(e->val_metric))
@@ -318,19 +318,8 @@ static int run(struct st *s, km_ctx *ctx, km_pool *pool, int argc, char **argv, 
         rc = cli_open_data(ctx, s->val, cli_io_default(), NULL, pool, NULL, NULL, &vd);
     s->o.sample.val = vd;
     s->o.sample.val_name = s->val;
-    /* the epoch lines name accuracy or MSE before the sample says which:
-     * the task as asked, or as the label column's type suggests */
     if (!rc && !s->sample_given && km_kmx_rows(d) <= s->o.sample.rows)
         s->o.sample.rows = 0; /* the default takes all of a small dataset, quietly */
-    if (!rc) {
-        const km_schema *sc = km_kmx_schema(d);
-        uint32_t col;
-        s->classify = s->o.sample.feat.task == KM_TASK_CLASSIFY ||
-                      (s->o.sample.feat.task == KM_TASK_AUTO &&
-                       !km_features_label(ctx, sc, s->o.sample.feat.label, &col) &&
-                       sc->cols[col].type == KM_COL_CATEGORICAL);
-        km_clearerr(&ctx->err);
-    }
     if (!rc)
         rc = km_mlp_train_job(ctx, pool, d, &s->o, &m, &r);
     if (!rc && s->output && !(rc = provenance(ctx, argc, argv, data, d, &m)))

@@ -208,6 +208,12 @@ static void text_label(const km_features *f)
 
 static void text_made(const struct about *a, const km_model *m);
 
+static void text_features(const struct about *a, const km_model *m)
+{
+    printf("features:   %u, from %u columns (%u numeric, %u categorical), %s scaling\n", m->d,
+           m->feat.ncols, a->num, a->cat, scale_name[m->feat.scale]);
+}
+
 static void text_model(const struct about *a, const km_model *m)
 {
     const km_features *f = &m->feat;
@@ -221,9 +227,8 @@ static void text_model(const struct about *a, const km_model *m)
     else
         printf("task:       regression\n");
     text_label(f);
-    printf("features:   %u, from %u columns (%u numeric, %u categorical), %s scaling\n", m->d,
-           f->ncols, a->num, a->cat, scale_name[f->scale]);
     if (is_net(m)) {
+        text_features(a, m);
         text_net(m, classify);
         text_made(a, m);
         return;
@@ -236,6 +241,7 @@ static void text_model(const struct about *a, const km_model *m)
         printf("M:          diagonal, %u entries\n", m->d);
     else
         printf("M:          none\n");
+    text_features(a, m);
     if (m->nys_rows)
         printf("centres:    %llu, Nystrom, drawn from %llu rows (%u passes over the data)\n",
                (unsigned long long)m->n, (unsigned long long)m->nys_rows, m->nys_passes);

@@ -58,14 +58,17 @@ static void print_f32(float v)
     fputs(b, stdout);
 }
 
-/* A network: what to use instead. */
+/* 0 for a kernel machine; for a network KM_EDATA, saying what to use
+ * instead (m freed). */
 static int not_kernel(km_ctx *ctx, const char *path, km_model *m)
 {
+    if (m->kind != KM_MODEL_NET)
+        return 0;
     km_seterr(&ctx->err, KM_EDATA, "%s: a network has no kernel feature matrix to rank; kmill mlp "
               "reports its AGOP's largest diagonal entries (agop-top) and its feature ansatz (nfa)",
               path);
     km_model_free(m);
-    return cli_fail(ctx, KM_EDATA);
+    return KM_EDATA;
 }
 
 int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
@@ -82,10 +85,8 @@ int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     const char *path = argv[first];
     km_model m;
     int rc = cli_regular_file(ctx, path, "model");
-    if (rc || (rc = km_model_load(ctx, path, &m)))
+    if (rc || (rc = km_model_load(ctx, path, &m)) || (rc = not_kernel(ctx, path, &m)))
         return cli_fail(ctx, rc);
-    if (m.kind == KM_MODEL_NET)
-        return not_kernel(ctx, path, &m);
     if (m.metric == KM_METRIC_NONE) {
         km_seterr(&ctx->err, KM_EDATA,
                   m.sel && m.agop_samples ? "%s: the RFM's best iteration was 0, the plain kernel: its "

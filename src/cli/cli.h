@@ -128,6 +128,10 @@ int cli_int_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *ar
 /* A decimal count into *v: 0, or -1 (no message) for anything but digits
  * (a sign, a blank, a value beyond 64 bits). */
 int cli_parse_u64(const char *s, uint64_t *v);
+/* arg as one of the NULL-terminated names: its index into *out and -1
+ * (go on), or a usage error "invalid OPT 'ARG'" and its status. */
+int cli_choice(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
+               const char *const *names, int *out);
 int cli_double_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
                    double *out);
 

@@ -89,12 +89,7 @@ struct st {
 static int choice(struct st *s, km_ctx *ctx, const char *opt, const char *arg,
                   const char *const *names, int *out)
 {
-    for (int i = 0; names[i]; i++)
-        if (strcmp(arg, names[i]) == 0) {
-            *out = i;
-            return -1;
-        }
-    return cli_usage_error(s->cmd, ctx, "invalid %s '%s'", opt, arg);
+    return cli_choice(s->cmd, ctx, opt, arg, names, out);
 }
 
 /* A number > 0 (>= 0 with zero_ok) into *out. */

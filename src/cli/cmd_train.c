@@ -167,12 +167,7 @@ static int grid_arg(struct st *s, km_ctx *ctx, const char *opt, const char *arg,
 static int choice(struct st *s, km_ctx *ctx, const char *opt, const char *arg,
                   const char *const *names, int *out)
 {
-    for (int i = 0; names[i]; i++)
-        if (strcmp(arg, names[i]) == 0) {
-            *out = i;
-            return -1;
-        }
-    return cli_usage_error(s->cmd, ctx, "invalid %s '%s'", opt, arg);
+    return cli_choice(s->cmd, ctx, opt, arg, names, out);
 }
 
 static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)

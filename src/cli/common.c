@@ -470,3 +470,14 @@ char *cli_now_iso(void)
     strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return strdup(buf);
 }
+
+int cli_choice(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
+               const char *const *names, int *out)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(arg, names[i]) == 0) {
+            *out = i;
+            return -1;
+        }
+    return cli_usage_error(cmd, ctx, "invalid %s '%s'", opt, arg);
+}

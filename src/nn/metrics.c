@@ -12,6 +12,7 @@
 
 #include "kmill/blas.h"
 #include "kmill/kernel.h"
+#include "kmill/mlpfit.h"
 #include "kmill/nnmetrics.h"
 
 void km_mlp_weight_change(const km_mlp *w0, const km_mlp *wt, double *out)
@@ -120,23 +121,17 @@ static void input_grads(const km_mlp *net, const km_mlp_cache *cache, size_t nb,
     memset(D0, 0, nb * C * sizeof *D0);
     for (size_t i = 0; i < nb; i++)
         D0[i * C + c] = (float)net->alpha;
-    for (size_t l = L; l >= 1; l--) {
-        size_t wi = net->width[l - 1], wo = net->width[l];
-        float ws, bs;
-        km_mlp_scales(net, (uint32_t)l, &ws, &bs);
-        float *dst = l > 1 ? D1 : grad;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)wi, (int)wo, ws, D0,
-                    (int)wo, net->W[l - 1], (int)wi, 0.0f, dst, (int)wi);
-        if (l == 1)
-            break;
-        const float *z = cache->z[l - 2];
-        for (size_t i = 0; i < nb * wi; i++)
-            if (!(z[i] > 0))
-                D1[i] = 0;
+    for (size_t l = L; l >= 2; l--) {
+        km_mlp_delta_down(net, cache, (uint32_t)l, nb, D0, D1);
         float *t = D0;
         D0 = D1;
         D1 = t;
     }
+    float ws, bs;
+    km_mlp_scales(net, 1, &ws, &bs);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)net->width[0],
+                (int)net->width[1], ws, D0, (int)net->width[1], net->W[0], (int)net->width[0],
+                0.0f, grad, (int)net->width[0]);
 }
 
 int km_mlp_agop(km_ctx *ctx, const km_mlp *net, const float *X, size_t n, double *G)

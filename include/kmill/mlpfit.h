@@ -40,6 +40,12 @@ void km_mlp_work_free(km_mlp_work *w);
 int km_mlp_grad(km_ctx *ctx, const km_mlp *net, const float *X, const float *y, size_t n,
                 int loss, int classify, km_mlp_work *w, double *L, size_t *correct);
 
+/* One step of the backward pass, l = 2..D+1: Gn (n x width[l-1]) =
+ * (ws G W^l) . 1[z^{l-1} > 0] for deltas G (n x width[l]) of the rows
+ * whose forward pass is in cache. */
+void km_mlp_delta_down(const km_mlp *net, const km_mlp_cache *cache, uint32_t l, size_t n,
+                       const float *G, float *Gn);
+
 /* L and the metric (accuracy, or the MSE for a regression) of net over n
  * rows, in blocks. */
 int km_mlp_evaluate(km_ctx *ctx, km_pool *pool, const km_mlp *net, const float *X,
@@ -51,6 +57,7 @@ int km_mlp_evaluate(km_ctx *ctx, km_pool *pool, const km_mlp *net, const float *
  * moving as they go), the validation figures those at the epoch's end. */
 typedef struct km_mlp_epoch {
     uint32_t epoch, epochs;
+    int classify;                /* the metrics are accuracies (else MSEs) */
     double loss, train_metric;
     double val_loss, val_metric; /* NaN without validation rows */
     double seconds;              /* of this epoch's training */

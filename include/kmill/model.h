@@ -17,6 +17,7 @@
 #include "kmill/features.h"
 #include "kmill/kernel.h"
 #include "kmill/kmx.h"
+#include "kmill/mlp.h"
 #include "kmill/plan.h"
 #include "kmill/pool.h"
 
@@ -48,7 +49,27 @@ typedef struct km_calib {
     double nll;        /* their mean log-loss at T */
 } km_calib;
 
+/* The kinds of model (since 1.5): a kernel machine, or a ReLU network
+ * (kmill mlp), whose file sets the required feature bit KM_REQ_NETWORK
+ * and holds sections NETW and WGHT in place of KERN, CENT and ALPH. */
+enum { KM_MODEL_KERNEL = 0, KM_MODEL_NET = 1 };
+#define KM_REQ_NETWORK 1u
+
+/* How a network was trained (section NETW, beside its architecture). */
+typedef struct km_net_info {
+    int loss;              /* KM_LOSS_* of kmill/mlpfit.h */
+    double lr;
+    uint32_t epochs;
+    uint64_t batch;        /* 0: full batch */
+    uint64_t seed;
+    uint64_t train_rows, val_rows;
+    double val_metric;     /* accuracy or MSE on the validation rows; NaN: none */
+} km_net_info;
+
 typedef struct km_model {
+    int kind;              /* KM_MODEL_*; a network has n = 0 and no kernel */
+    km_mlp net;            /* KM_MODEL_NET: the network (d inputs, c outputs) */
+    km_net_info ni;
     km_features feat;
     km_model_read read;
     km_kernel kernel;
@@ -101,7 +122,8 @@ int km_model_load(km_ctx *ctx, const char *path, km_model *m);
 int km_model_probe(const char *path, unsigned *major, unsigned *minor);
 
 /* scores (n x c) for feature rows X (n x d), in blocks whose kernel
- * against the centres stays within about mem bytes. pool may be NULL. */
+ * against the centres (or a network's activations) stay within about mem
+ * bytes. pool may be NULL. */
 int km_model_scores(km_ctx *ctx, km_pool *pool, const km_model *m, const float *X, size_t n,
                     uint64_t mem, float *scores);
 

@@ -128,6 +128,10 @@ int cli_int_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *ar
 /* A decimal count into *v: 0, or -1 (no message) for anything but digits
  * (a sign, a blank, a value beyond 64 bits). */
 int cli_parse_u64(const char *s, uint64_t *v);
+/* arg as one of the NULL-terminated names: its index into *out and -1
+ * (go on), or a usage error "invalid OPT 'ARG'" and its status. */
+int cli_choice(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
+               const char *const *names, int *out);
 int cli_double_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
                    double *out);
 
@@ -196,7 +200,12 @@ int cmd_help(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_convert(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_info(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_cat(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+/* A model's provenance: the command line ("kmill " and argv joined by
+ * spaces) and the time now (ISO 8601, UTC); NULL when out of memory. */
+char *cli_join_args(int argc, char **argv);
+char *cli_now_iso(void);
 int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_mlp(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
@@ -206,4 +215,5 @@ extern const char convert_usage[], info_usage[], cat_usage[];
 extern const char train_usage[], predict_usage[], eval_usage[], features_usage[], gen_usage[],
     ntk_usage[];
 
+extern const char mlp_usage[];
 #endif

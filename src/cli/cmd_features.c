@@ -58,6 +58,19 @@ static void print_f32(float v)
     fputs(b, stdout);
 }
 
+/* 0 for a kernel machine; for a network KM_EDATA, saying what to use
+ * instead (m freed). */
+static int not_kernel(km_ctx *ctx, const char *path, km_model *m)
+{
+    if (m->kind != KM_MODEL_NET)
+        return 0;
+    km_seterr(&ctx->err, KM_EDATA, "%s: a network has no kernel feature matrix to rank; kmill mlp "
+              "reports its AGOP's largest diagonal entries (agop-top) and its feature ansatz (nfa)",
+              path);
+    km_model_free(m);
+    return KM_EDATA;
+}
+
 int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
 {
     struct st s = {cmd, 10, 0, 0};
@@ -72,7 +85,7 @@ int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     const char *path = argv[first];
     km_model m;
     int rc = cli_regular_file(ctx, path, "model");
-    if (rc || (rc = km_model_load(ctx, path, &m)))
+    if (rc || (rc = km_model_load(ctx, path, &m)) || (rc = not_kernel(ctx, path, &m)))
         return cli_fail(ctx, rc);
     if (m.metric == KM_METRIC_NONE) {
         km_seterr(&ctx->err, KM_EDATA,

@@ -178,12 +178,7 @@ static int grid_arg(struct st *s, km_ctx *ctx, const char *opt, const char *arg,
 static int choice(struct st *s, km_ctx *ctx, const char *opt, const char *arg,
                   const char *const *names, int *out)
 {
-    for (int i = 0; names[i]; i++)
-        if (strcmp(arg, names[i]) == 0) {
-            *out = i;
-            return -1;
-        }
-    return cli_usage_error(s->cmd, ctx, "invalid %s '%s'", opt, arg);
+    return cli_choice(s->cmd, ctx, opt, arg, names, out);
 }
 
 /* --depth, --sw2, --sb2: the dot-product kernels' parameters. */
@@ -361,32 +356,6 @@ static int open_inputs(struct st *s, km_ctx *ctx, const char *data, km_pool *poo
     return 0;
 }
 
-static char *join_args(int argc, char **argv)
-{
-    size_t len = 8;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    strcpy(s, "kmill");
-    for (int i = 0; i < argc; i++) {
-        strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
-
-static char *now_iso(void)
-{
-    char buf[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return strdup(buf);
-}
-
 /* --log: one TSV line per step, written as it comes, so the temporary
  * file can be followed; renamed to its name when training succeeds. A
  * write error is kept for the end (training goes on). */
@@ -421,8 +390,8 @@ static int provenance(const struct st *s, km_ctx *ctx, int argc, char **argv, co
                       const km_convert_result *cr, const km_kmx *d, km_model *m)
 {
     m->version = strdup(PACKAGE_VERSION);
-    m->command = join_args(argc, argv);
-    m->created = now_iso();
+    m->command = cli_join_args(argc, argv);
+    m->created = cli_now_iso();
     m->data_path = strdup(strcmp(data, "-") ? data : "(standard input)");
     if (!m->version || !m->command || !m->created || !m->data_path)
         return km_seterr(&ctx->err, KM_ENOMEM, "out of memory");

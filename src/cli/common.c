@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -440,4 +441,43 @@ int cli_not_dataset(km_ctx *ctx, const char *path)
     return km_seterr(&ctx->err, KM_EFORMAT,
                      "%s: a CSV file, not a dataset; convert it first: kmill convert %s -o %s", path,
                      path, out);
+}
+
+/* The command line as one string: "kmill " and argv joined by spaces. */
+char *cli_join_args(int argc, char **argv)
+{
+    size_t len = 8;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    strcpy(s, "kmill");
+    for (int i = 0; i < argc; i++) {
+        strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+/* The time now as an ISO 8601 UTC string ("2026-01-01T00:00:00Z"). */
+char *cli_now_iso(void)
+{
+    char buf[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return strdup(buf);
+}
+
+int cli_choice(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
+               const char *const *names, int *out)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(arg, names[i]) == 0) {
+            *out = i;
+            return -1;
+        }
+    return cli_usage_error(cmd, ctx, "invalid %s '%s'", opt, arg);
 }

@@ -22,6 +22,11 @@ static int is_rfm(const km_model *m)
     return m->sel && m->rfm_iters > 0;
 }
 
+static int is_net(const km_model *m)
+{
+    return m->kind == KM_MODEL_NET;
+}
+
 /* The kernel's JSON fields: its name and bandwidth, null for a
  * dot-product kernel, which has its depth and variances instead. */
 static void json_kernel(const km_kernel *k)
@@ -55,6 +60,53 @@ static void json_opt_str(const char *s)
         fputs("null", stdout);
 }
 
+static const char *const loss_name[] = {"mse", "xent"};
+
+/* A network's architecture and training (kmill mlp) as "network":{...}. */
+static void json_net(const km_model *m)
+{
+    const km_mlp *n = &m->net;
+    printf(",\"network\":{\"depth\":%u,\"widths\":[", n->depth);
+    for (uint32_t l = 0; l < n->depth + 2; l++)
+        printf("%s%u", l ? "," : "", n->width[l]);
+    printf("],\"param\":\"%s\",\"sw2\":", n->param == KM_PARAM_NTK ? "ntk" : "standard");
+    cli_json_num(n->sw2);
+    printf(",\"sb2\":");
+    cli_json_num(n->sb2);
+    printf(",\"alpha\":");
+    cli_json_num(n->alpha);
+    printf(",\"loss\":\"%s\",\"lr\":", loss_name[m->ni.loss]);
+    cli_json_num(m->ni.lr);
+    printf(",\"epochs\":%u,\"batch\":%llu,\"seed\":%llu,\"train_rows\":%llu,"
+           "\"val_rows\":%llu,\"val_metric\":", m->ni.epochs, (unsigned long long)m->ni.batch,
+           (unsigned long long)m->ni.seed, (unsigned long long)m->ni.train_rows,
+           (unsigned long long)m->ni.val_rows);
+    cli_json_num(m->ni.val_metric);
+    printf("}");
+}
+
+/* The text lines of a network in place of the kernel's. */
+static void text_net(const km_model *m, int classify)
+{
+    const km_mlp *n = &m->net;
+    printf("network:    depth %u, widths ", n->depth);
+    for (uint32_t l = 0; l < n->depth + 2; l++)
+        printf("%s%u", l ? "-" : "", n->width[l]);
+    printf(", %s parameterisation, sw2 %g, sb2 %g, alpha %g\n",
+           n->param == KM_PARAM_NTK ? "ntk" : "standard", n->sw2, n->sb2, n->alpha);
+    printf("training:   %s loss, %s, lr %g, %u epochs, seed %llu\n", loss_name[m->ni.loss],
+           m->ni.batch ? "sgd" : "full-batch gradient descent", m->ni.lr, m->ni.epochs,
+           (unsigned long long)m->ni.seed);
+    printf("rows:       %llu trained on, %llu for validation\n",
+           (unsigned long long)m->ni.train_rows, (unsigned long long)m->ni.val_rows);
+    if (m->ni.batch)
+        printf("batch:      %llu rows\n", (unsigned long long)m->ni.batch);
+    printf("train:      %s %.6g, final loss %.6g\n", classify ? "accuracy" : "RMSE",
+           m->train_metric, m->residual);
+    if (m->ni.val_rows)
+        printf("validation: %s %.6g\n", classify ? "accuracy" : "MSE", m->ni.val_metric);
+}
+
 static void json_model(const struct about *a, const km_model *m)
 {
     const km_features *f = &m->feat;
@@ -62,7 +114,8 @@ static void json_model(const struct about *a, const km_model *m)
     printf("{\"file\":");
     cli_json_str(a->path, strlen(a->path));
     printf(",\"format\":\"kmm %u.%u\",\"file_bytes\":%llu,\"kind\":\"%s\",\"task\":\"%s\","
-           "\"label\":", a->major, a->minor, (unsigned long long)a->bytes, is_rfm(m) ? "rfm" : "kernel",
+           "\"label\":", a->major, a->minor, (unsigned long long)a->bytes,
+           is_net(m) ? "network" : is_rfm(m) ? "rfm" : "kernel",
            classify ? "classification" : "regression");
     cli_json_str(f->label, strlen(f->label));
     printf(",\"classes\":[");
@@ -71,13 +124,20 @@ static void json_model(const struct about *a, const km_model *m)
             putchar(',');
         cli_json_str(f->classes[k], f->class_len[k]);
     }
-    printf("],");
-    json_kernel(&m->kernel);
-    printf(",\"reg\":");
-    cli_json_num(m->reg);
-    printf(",\"metric\":\"%s\",\"centres\":%llu,\"features\":%u,\"outputs\":%u,"
+    printf("]");
+    if (is_net(m)) {
+        json_net(m);
+        printf(",\"kernel\":null,\"bandwidth\":null,\"reg\":null,\"metric\":null");
+    } else {
+        printf(",\"network\":null,");
+        json_kernel(&m->kernel);
+        printf(",\"reg\":");
+        cli_json_num(m->reg);
+        printf(",\"metric\":\"%s\"", metric_name[m->metric]);
+    }
+    printf(",\"centres\":%llu,\"features\":%u,\"outputs\":%u,"
            "\"numeric_columns\":%u,\"categorical_columns\":%u,\"scale\":\"%s\",\"solver\":",
-           metric_name[m->metric], (unsigned long long)m->n, m->d, m->c, a->num, a->cat,
+           (unsigned long long)m->n, m->d, m->c, a->num, a->cat,
            scale_name[f->scale]);
     json_opt_str(m->solver);
     printf(",\"iterations\":%lld,\"residual\":", (long long)m->iters);
@@ -127,7 +187,9 @@ static void json_model(const struct about *a, const km_model *m)
 /* What it is: the kind of machine and its metric. */
 static void text_kind(const km_model *m)
 {
-    if (is_rfm(m) && m->metric != KM_METRIC_NONE)
+    if (is_net(m))
+        printf("kind:       ReLU network (kmill mlp)\n");
+    else if (is_rfm(m) && m->metric != KM_METRIC_NONE)
         printf("kind:       Recursive Feature Machine, %s M (iteration %u of %u kept)\n",
                metric_name[m->metric], m->best_iter, m->rfm_iters);
     else if (is_rfm(m))
@@ -154,6 +216,14 @@ static void text_label(const km_features *f)
     putchar('\n');
 }
 
+static void text_made(const struct about *a, const km_model *m);
+
+static void text_features(const struct about *a, const km_model *m)
+{
+    printf("features:   %u, from %u columns (%u numeric, %u categorical), %s scaling\n", m->d,
+           m->feat.ncols, a->num, a->cat, scale_name[m->feat.scale]);
+}
+
 static void text_model(const struct about *a, const km_model *m)
 {
     const km_features *f = &m->feat;
@@ -167,6 +237,12 @@ static void text_model(const struct about *a, const km_model *m)
     else
         printf("task:       regression\n");
     text_label(f);
+    if (is_net(m)) {
+        text_features(a, m);
+        text_net(m, classify);
+        text_made(a, m);
+        return;
+    }
     char kd[96];
     km_kernel_describe(&m->kernel, kd, sizeof kd);
     printf("kernel:     %s\n", kd);
@@ -177,8 +253,7 @@ static void text_model(const struct about *a, const km_model *m)
         printf("M:          diagonal, %u entries\n", m->d);
     else
         printf("M:          none\n");
-    printf("features:   %u, from %u columns (%u numeric, %u categorical), %s scaling\n", m->d,
-           f->ncols, a->num, a->cat, scale_name[f->scale]);
+    text_features(a, m);
     if (m->nys_rows)
         printf("centres:    %llu, Nystrom, drawn from %llu rows (%u passes over the data)\n",
                (unsigned long long)m->n, (unsigned long long)m->nys_rows, m->nys_passes);
@@ -203,6 +278,12 @@ static void text_model(const struct about *a, const km_model *m)
     if (m->cal.rows)
         printf("proba:      softmax temperature %g, fitted on %llu validation rows "
                "(log-loss %.4g)\n", m->cal.T, (unsigned long long)m->cal.rows, m->cal.nll);
+    text_made(a, m);
+}
+
+/* Provenance, and --verify's line. */
+static void text_made(const struct about *a, const km_model *m)
+{
     if (m->version)
         printf("made by:    kmill %s, %s\n", m->version, m->created ? m->created : "");
     if (m->command)

@@ -45,6 +45,7 @@ const cli_cmd cli_commands[] = {
     {"eval", "evaluate a model on labelled data", eval_usage, cmd_eval, 1},
     {"features", "feature importance from a model's learned matrix M (RFM)", features_usage,
      cmd_features, 1},
+    {"mlp", "train a ReLU network on a sample; how it learned features", mlp_usage, cmd_mlp, 1},
     {"gen", "write a synthetic dataset of any size (CSV or .kmx)", gen_usage, cmd_gen, 0},
     {"ntk", "finite networks' empirical NTK against the analytic NTK, over widths", ntk_usage,
      cmd_ntk, 1},

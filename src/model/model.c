@@ -24,6 +24,7 @@
 #include "kmill/crc32c.h"
 #include "kmill/kscores.h"
 #include "kmill/metrics.h"
+#include "kmill/mlpfit.h"
 #include "kmill/model.h"
 #include "kmill/progress.h"
 #include "kmill/outfile.h"
@@ -43,11 +44,14 @@ enum { MAJOR = 1, MINOR = 5, HEADER = 24 };
 #define T_CALI TAG('C', 'A', 'L', 'I')
 #define T_NYST TAG('N', 'Y', 'S', 'T')
 #define T_DOTK TAG('D', 'O', 'T', 'K')
+#define T_NETW TAG('N', 'E', 'T', 'W')
+#define T_WGHT TAG('W', 'G', 'H', 'T')
 #define T_END TAG('E', 'N', 'D', ' ')
 
 void km_model_free(km_model *m)
 {
     km_features_free(&m->feat);
+    km_mlp_free(&m->net);
     free(m->M);
     free(m->centres);
     free(m->alpha);
@@ -141,6 +145,92 @@ static void put_features(km_buf *b, const km_features *f)
     }
 }
 
+/* KERN, CENT and ALPH: a kernel machine. */
+static int save_kernel(km_outfile *of, const km_model *m, km_buf *bp)
+{
+    km_buf b = *bp;
+    int rc = 0;
+    b.len = 0;
+    size_t mlen = m->metric == KM_METRIC_FULL ? (size_t)m->d * m->d
+                  : m->metric == KM_METRIC_DIAG ? m->d : 0;
+    int radial = km_kernel_radial(&m->kernel);
+    km_buf_u32(&b, (uint32_t)m->kernel.type);
+    km_buf_f64(&b, radial ? m->kernel.bandwidth : 0);
+    km_buf_f64(&b, m->reg);
+    km_buf_u32(&b, (uint32_t)m->metric);
+    km_buf_u32(&b, m->d);
+    if (!rc && !b.oom)
+        rc = write_section(of, T_KERN, b.p, b.len, m->M, mlen * sizeof(float));
+    if (!radial) { /* since 1.5 */
+        b.len = 0;
+        km_buf_u32(&b, (uint32_t)m->kernel.depth);
+        km_buf_f64(&b, m->kernel.sw2);
+        km_buf_f64(&b, m->kernel.sb2);
+        if (!rc && !b.oom)
+            rc = write_section(of, T_DOTK, b.p, b.len, NULL, 0);
+    }
+
+    b.len = 0;
+    km_buf_u64(&b, m->n);
+    km_buf_u32(&b, m->d);
+    if (!rc && !b.oom)
+        rc = write_section(of, T_CENT, b.p, b.len, m->centres, m->n * m->d * sizeof(float));
+    b.len = 0;
+    km_buf_u64(&b, m->n);
+    km_buf_u32(&b, m->c);
+    if (!rc && !b.oom)
+        rc = write_section(of, T_ALPH, b.p, b.len, m->alpha, m->n * m->c * sizeof(float));
+    *bp = b;
+    return rc;
+}
+
+/* NETW and WGHT (since 1.5): a network's architecture, how it was
+ * trained, and its parameters layer by layer (W^l then b^l). */
+static int save_net(km_outfile *of, const km_model *m, km_buf *bp)
+{
+    km_buf b = *bp;
+    const km_mlp *net = &m->net;
+    const km_net_info *ni = &m->ni;
+    b.len = 0;
+    km_buf_u32(&b, net->depth);
+    km_buf_u32(&b, (uint32_t)net->param);
+    km_buf_u32(&b, (uint32_t)ni->loss);
+    km_buf_f64(&b, net->sw2);
+    km_buf_f64(&b, net->sb2);
+    km_buf_f64(&b, net->alpha);
+    km_buf_f64(&b, ni->lr);
+    km_buf_u32(&b, ni->epochs);
+    km_buf_u64(&b, ni->batch);
+    km_buf_u64(&b, ni->seed);
+    km_buf_u64(&b, ni->train_rows);
+    km_buf_u64(&b, ni->val_rows);
+    km_buf_f64(&b, ni->val_metric);
+    for (uint32_t l = 0; l < net->depth + 2; l++)
+        km_buf_u32(&b, net->width[l]);
+    int rc = b.oom ? 0 : write_section(of, T_NETW, b.p, b.len, NULL, 0);
+    uint64_t len = 0;
+    for (uint32_t l = 1; l <= net->depth + 1; l++)
+        len += ((uint64_t)net->width[l] * net->width[l - 1] + net->width[l]) * sizeof(float);
+    unsigned char h[12], t[4];
+    uint32_t crc = 0;
+    put_u32(h, T_WGHT);
+    put_u64(h + 4, len);
+    if (!rc && !b.oom)
+        rc = km_outfile_write(of, h, 12);
+    for (uint32_t l = 1; !rc && !b.oom && l <= net->depth + 1; l++) {
+        size_t nw = (size_t)net->width[l] * net->width[l - 1] * sizeof(float);
+        crc = km_crc32c(km_crc32c(crc, net->W[l - 1], nw), net->b[l - 1],
+                        net->width[l] * sizeof(float));
+        if (!(rc = km_outfile_write(of, net->W[l - 1], nw)))
+            rc = km_outfile_write(of, net->b[l - 1], net->width[l] * sizeof(float));
+    }
+    put_u32(t, crc);
+    if (!rc && !b.oom)
+        rc = km_outfile_write(of, t, 4);
+    *bp = b;
+    return rc;
+}
+
 int km_model_save(km_ctx *ctx, const km_model *m, const char *path)
 {
     km_outfile of;
@@ -151,7 +241,7 @@ int km_model_save(km_ctx *ctx, const km_model *m, const char *path)
     memcpy(h, MAGIC, 8);
     put_u16(h + 8, MAJOR);
     put_u16(h + 10, MINOR);
-    put_u32(h + 12, 0); /* required features */
+    put_u32(h + 12, m->kind == KM_MODEL_NET ? KM_REQ_NETWORK : 0); /* required features */
     put_u32(h + 16, 0); /* optional features */
     put_u32(h + 20, km_crc32c(0, h, 20));
     rc = km_outfile_write(&of, h, HEADER);
@@ -174,36 +264,8 @@ int km_model_save(km_ctx *ctx, const km_model *m, const char *path)
     if (!rc && !b.oom)
         rc = write_section(&of, T_FEAT, b.p, b.len, NULL, 0);
 
-    b.len = 0;
-    size_t mlen = m->metric == KM_METRIC_FULL ? (size_t)m->d * m->d
-                  : m->metric == KM_METRIC_DIAG ? m->d : 0;
-    int radial = km_kernel_radial(&m->kernel);
-    km_buf_u32(&b, (uint32_t)m->kernel.type);
-    km_buf_f64(&b, radial ? m->kernel.bandwidth : 0);
-    km_buf_f64(&b, m->reg);
-    km_buf_u32(&b, (uint32_t)m->metric);
-    km_buf_u32(&b, m->d);
-    if (!rc && !b.oom)
-        rc = write_section(&of, T_KERN, b.p, b.len, m->M, mlen * sizeof(float));
-    if (!radial) { /* since 1.5 */
-        b.len = 0;
-        km_buf_u32(&b, (uint32_t)m->kernel.depth);
-        km_buf_f64(&b, m->kernel.sw2);
-        km_buf_f64(&b, m->kernel.sb2);
-        if (!rc && !b.oom)
-            rc = write_section(&of, T_DOTK, b.p, b.len, NULL, 0);
-    }
-
-    b.len = 0;
-    km_buf_u64(&b, m->n);
-    km_buf_u32(&b, m->d);
-    if (!rc && !b.oom)
-        rc = write_section(&of, T_CENT, b.p, b.len, m->centres, m->n * m->d * sizeof(float));
-    b.len = 0;
-    km_buf_u64(&b, m->n);
-    km_buf_u32(&b, m->c);
-    if (!rc && !b.oom)
-        rc = write_section(&of, T_ALPH, b.p, b.len, m->alpha, m->n * m->c * sizeof(float));
+    if (!rc)
+        rc = m->kind == KM_MODEL_NET ? save_net(&of, m, &b) : save_kernel(&of, m, &b);
     if (m->sel) { /* since 1.1 */
         b.len = 0;
         km_buf_u32(&b, m->rfm_iters);
@@ -272,8 +334,9 @@ static int read_full(int fd, void *buf, size_t len)
 }
 
 /* Read and check the file header: magic, checksum, major version and the
- * features a reader must know; st gets the file's size for the sections. */
-static int read_header(km_ctx *ctx, const char *path, int fd, struct stat *st)
+ * features a reader must know (*req: those set, of the ones this reader
+ * knows); st gets the file's size for the sections. */
+static int read_header(km_ctx *ctx, const char *path, int fd, struct stat *st, uint32_t *req)
 {
     unsigned char h[HEADER];
     int r = fstat(fd, st) ? -errno : read_full(fd, h, HEADER);
@@ -287,10 +350,11 @@ static int read_header(km_ctx *ctx, const char *path, int fd, struct stat *st)
         return km_seterr(&ctx->err, KM_EFORMAT,
                          "%s: model format version %u.%u is not supported (this kmill reads %u.x)",
                          path, get_u16(h + 8), get_u16(h + 10), MAJOR);
-    if (get_u32(h + 12))
+    *req = get_u32(h + 12);
+    if (*req & ~KM_REQ_NETWORK)
         return km_seterr(&ctx->err, KM_EFORMAT,
                          "%s: the model needs features this kmill lacks (0x%08x); upgrade kmill",
-                         path, get_u32(h + 12));
+                         path, *req & ~KM_REQ_NETWORK);
     return 0;
 }
 
@@ -339,7 +403,10 @@ typedef struct km_rd {
     int have;                   /* HAVE_* */
 } km_rd;
 
-enum { HAVE_FEAT = 1, HAVE_KERN = 2, HAVE_CENT = 4, HAVE_ALPH = 8, HAVE_DOTK = 16 };
+enum {
+    HAVE_FEAT = 1, HAVE_KERN = 2, HAVE_CENT = 4, HAVE_ALPH = 8, HAVE_DOTK = 16, HAVE_NETW = 32,
+    HAVE_WGHT = 64
+};
 
 /* A tag as its characters (trailing spaces dropped) when they are
  * printable ASCII, else in hex. */
@@ -777,6 +844,72 @@ static int parse_dotk(const km_rd *r, km_cur *c, km_model *m)
     return 0; /* a later minor version may append fields */
 }
 
+/* NETW (since 1.5): the architecture and how it was trained, in a file
+ * with the network bit (a kernel model with NETW is inconsistent). */
+static int parse_netw(const km_rd *r, km_cur *c, km_model *m)
+{
+    if (m->kind != KM_MODEL_NET)
+        return bad(r, "a network section in a file without the network feature bit");
+    uint32_t depth = km_cur_u32(c), param = km_cur_u32(c), loss = km_cur_u32(c);
+    double sw2 = km_cur_f64(c), sb2 = km_cur_f64(c), alpha = km_cur_f64(c);
+    km_net_info *ni = &m->ni;
+    ni->loss = (int)loss;
+    ni->lr = km_cur_f64(c);
+    ni->epochs = km_cur_u32(c);
+    ni->batch = km_cur_u64(c);
+    ni->seed = km_cur_u64(c);
+    ni->train_rows = km_cur_u64(c);
+    ni->val_rows = km_cur_u64(c);
+    ni->val_metric = km_cur_f64(c);
+    if (c->bad)
+        return overrun(r);
+    if (depth < 1 || depth > 1024)
+        return bad(r, "depth %u is not 1 to 1024", depth);
+    if (param > KM_PARAM_STANDARD || loss > 1)
+        return bad(r, "parameterisation %u or loss %u is not 0 or 1", param, loss);
+    if (!(isfinite(sw2) && sw2 > 0 && isfinite(sb2) && sb2 >= 0 && isfinite(alpha) && alpha > 0))
+        return bad(r, "sw2 %g, sb2 %g or alpha %g is not a finite number > 0 (sb2 >= 0)", sw2,
+                   sb2, alpha);
+    if (left(c) != (depth + 2) * 4)
+        return bad(r, "%zu bytes of widths, not %u", left(c), (depth + 2) * 4);
+    uint32_t width[1026];
+    for (uint32_t l = 0; l < depth + 2; l++)
+        if (!(width[l] = km_cur_u32(c)) || width[l] > (1u << 24))
+            return bad(r, "width %u of layer %u is not 1 to 2^24", width[l], l);
+    if (km_mlp_alloc(r->ctx, &m->net, depth, width))
+        return nomem(r);
+    m->net.param = (int)param;
+    m->net.sw2 = sw2;
+    m->net.sb2 = sb2;
+    m->net.alpha = alpha;
+    m->d = width[0];
+    m->c = width[depth + 1];
+    return 0;
+}
+
+/* WGHT (since 1.5): every layer's W and b, finite, filling the payload. */
+static int parse_wght(const km_rd *r, km_cur *c, km_model *m)
+{
+    if (!(r->have & HAVE_NETW))
+        return bad(r, "it comes before NETW, whose widths it must match");
+    const km_mlp *net = &m->net;
+    uint64_t want = km_mlp_bytes(net->depth, net->width);
+    if (left(c) != want)
+        return bad(r, "%zu bytes, not the %llu the widths make", left(c), (unsigned long long)want);
+    for (uint32_t l = 1; l <= net->depth + 1; l++) {
+        size_t nw = (size_t)net->width[l] * net->width[l - 1];
+        memcpy(net->W[l - 1], km_cur_take(c, nw * 4), nw * 4);
+        memcpy(net->b[l - 1], km_cur_take(c, net->width[l] * 4), net->width[l] * 4);
+        for (size_t i = 0; i < nw; i++)
+            if (!isfinite(net->W[l - 1][i]))
+                return bad(r, "W%u[%zu] is %g, not a finite number", l, i, net->W[l - 1][i]);
+        for (size_t i = 0; i < net->width[l]; i++)
+            if (!isfinite(net->b[l - 1][i]))
+                return bad(r, "b%u[%zu] is %g, not a finite number", l, i, net->b[l - 1][i]);
+    }
+    return 0;
+}
+
 /* Take a section's payload into m by its tag; a section of a later minor
  * version is skipped. */
 static int parse_section(km_rd *r, km_cur *c, km_model *m)
@@ -807,6 +940,12 @@ static int parse_section(km_rd *r, km_cur *c, km_model *m)
     case T_DOTK:
         r->have |= HAVE_DOTK;
         return parse_dotk(r, c, m);
+    case T_NETW:
+        r->have |= HAVE_NETW;
+        return parse_netw(r, c, m);
+    case T_WGHT:
+        r->have |= HAVE_WGHT;
+        return parse_wght(r, c, m);
     case T_END:
         return no_rest(r, c);
     default: /* a section of a later minor version */
@@ -846,8 +985,18 @@ static int check_whole(const km_rd *r, const km_model *m)
 {
     static const struct { int bit; const char *tag; } req[] = {
         {HAVE_FEAT, "FEAT"}, {HAVE_KERN, "KERN"}, {HAVE_CENT, "CENT"}, {HAVE_ALPH, "ALPH"}};
+    static const struct { int bit; const char *tag; } net_req[] = {
+        {HAVE_FEAT, "FEAT"}, {HAVE_NETW, "NETW"}, {HAVE_WGHT, "WGHT"}};
     km_err *e = &r->ctx->err;
-    for (size_t k = 0; k < sizeof req / sizeof req[0]; k++)
+    int net = m->kind == KM_MODEL_NET;
+    if (net && (r->have & (HAVE_KERN | HAVE_CENT | HAVE_ALPH)))
+        return km_seterr(e, KM_ECORRUPT, "%s: inconsistent model file: a network with kernel "
+                         "sections", r->path);
+    for (size_t k = 0; net && k < sizeof net_req / sizeof net_req[0]; k++)
+        if (!(r->have & net_req[k].bit))
+            return km_seterr(e, KM_ECORRUPT, "%s: model file lacks the required section %s", r->path,
+                             net_req[k].tag);
+    for (size_t k = 0; !net && k < sizeof req / sizeof req[0]; k++)
         if (!(r->have & req[k].bit))
             return km_seterr(e, KM_ECORRUPT, "%s: model file lacks the required section %s", r->path,
                              req[k].tag);
@@ -859,16 +1008,16 @@ static int check_whole(const km_rd *r, const km_model *m)
                          r->path, km_kernel_name(m->kernel.type));
     const km_features *f = &m->feat;
     if (f->d != m->d)
-        return km_seterr(e, KM_ECORRUPT, "%s: inconsistent model file: FEAT has d %u, KERN has d %u",
-                         r->path, f->d, m->d);
+        return km_seterr(e, KM_ECORRUPT, "%s: inconsistent model file: FEAT has d %u, %s has d %u",
+                         r->path, f->d, net ? "NETW" : "KERN", m->d);
     if (f->task == KM_TASK_CLASSIFY && m->c != f->nclasses)
         return km_seterr(e, KM_ECORRUPT,
-                         "%s: inconsistent model file: ALPH has c %u, FEAT has %u classes", r->path,
-                         m->c, f->nclasses);
+                         "%s: inconsistent model file: %s has c %u, FEAT has %u classes", r->path,
+                         net ? "NETW" : "ALPH", m->c, f->nclasses);
     if (f->task == KM_TASK_REGRESS && m->c != 1)
         return km_seterr(e, KM_ECORRUPT,
-                         "%s: inconsistent model file: ALPH has c %u, a regression model has 1",
-                         r->path, m->c);
+                         "%s: inconsistent model file: %s has c %u, a regression model has 1",
+                         r->path, net ? "NETW" : "ALPH", m->c);
     if (f->task == KM_TASK_REGRESS && m->cal.rows)
         return km_seterr(e, KM_ECORRUPT,
                          "%s: inconsistent model file: a regression model has a temperature (CALI)",
@@ -925,7 +1074,9 @@ int km_model_load(km_ctx *ctx, const char *path, km_model *m)
     if (fd < 0)
         return km_seterr(&ctx->err, km_errno_code(errno), "%s: %s", path, strerror(errno));
     struct stat st;
-    int rc = read_header(ctx, path, fd, &st);
+    uint32_t req = 0;
+    int rc = read_header(ctx, path, fd, &st, &req);
+    m->kind = req & KM_REQ_NETWORK ? KM_MODEL_NET : KM_MODEL_KERNEL;
     if (!rc)
         rc = read_sections(ctx, path, fd, (uint64_t)st.st_size, m);
     close(fd);
@@ -942,9 +1093,38 @@ static int scorer_init(km_ctx *ctx, const km_model *m, uint64_t mem, km_kscorer 
                            m->alpha, m->c, mem);
 }
 
+/* A network's rows per forward pass within mem: its three activation
+ * buffers of the widest layer (kmill/mlp.h). */
+static uint64_t net_maxw(const km_model *m)
+{
+    uint64_t mw = 1;
+    for (uint32_t l = 1; l <= m->net.depth + 1; l++)
+        mw = m->net.width[l] > mw ? m->net.width[l] : mw;
+    return mw;
+}
+
+static size_t net_block(const km_model *m, uint64_t mem)
+{
+    uint64_t b = mem / (3 * net_maxw(m) * sizeof(float));
+    return b < 64 ? 64 : b > 4096 ? 4096 : (size_t)b;
+}
+
+static int net_scores(km_ctx *ctx, km_pool *pool, const km_model *m, const float *X, size_t n,
+                      uint64_t mem, float *scores)
+{
+    size_t b = net_block(m, mem);
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n && !rc; i0 += b)
+        rc = km_mlp_forward(ctx, pool, &m->net, X + i0 * m->d, n - i0 < b ? n - i0 : b, NULL,
+                            scores + i0 * m->c);
+    return rc;
+}
+
 int km_model_scores(km_ctx *ctx, km_pool *pool, const km_model *m, const float *X, size_t n,
                     uint64_t mem, float *scores)
 {
+    if (m->kind == KM_MODEL_NET)
+        return net_scores(ctx, pool, m, X, n, mem, scores);
     km_kscorer p;
     int rc = scorer_init(ctx, m, mem, &p);
     if (rc)
@@ -967,10 +1147,16 @@ void km_predict_estimate(const km_model *m, const km_kmx *data, int tasks, uint6
     uint64_t n = m->n, d = m->d, c = m->c, f = sizeof(float);
     uint64_t ms = m->metric == KM_METRIC_FULL ? d * d : m->metric == KM_METRIC_DIAG ? d : 0;
     km_plan_init(p);
-    km_plan_add(p, "model", (n * d + n * c + ms) * f);
-    km_plan_add(p, "kernel against the centres",
-                km_kscorer_estimate((size_t)n, (size_t)d, m->metric,
-                                    km_kscorer_block((size_t)n, kernel_budget(mem))));
+    if (m->kind == KM_MODEL_NET) {
+        km_plan_add(p, "network", km_mlp_bytes(m->net.depth, m->net.width));
+        uint64_t rows = net_block(m, kernel_budget(mem));
+        km_plan_add(p, "network activations", rows * 3 * net_maxw(m) * f);
+    } else {
+        km_plan_add(p, "model", (n * d + n * c + ms) * f);
+        km_plan_add(p, "kernel against the centres",
+                    km_kscorer_estimate((size_t)n, (size_t)d, m->metric,
+                                        km_kscorer_block((size_t)n, kernel_budget(mem))));
+    }
     km_plan_add(p, "dataset reader", km_kmx_scan_estimate(data, tasks));
     km_plan_add(p, "a chunk's features and scores",
                 (uint64_t)km_kmx_rows_per_chunk(data) * (d + 1 + c) * f);
@@ -989,6 +1175,7 @@ typedef struct streaming {
     uint64_t *unseen;
     km_scores_fn fn;
     void *arg;
+    km_progress *prog;
 } streaming;
 
 static int stream_chunk(void *arg, const float *rows, uint32_t nr, uint64_t first)
@@ -1007,8 +1194,14 @@ static int stream_chunk(void *arg, const float *rows, uint32_t nr, uint64_t firs
             return km_seterr(&t->ctx->err, KM_ENOMEM, "out of memory");
     }
     km_features_apply(&m->feat, t->b, rows, t->ncols, nr, t->X, t->y, t->unseen);
-    t->p.prog_base = first;
-    int rc = km_kscorer_run(&t->p, t->pool, t->X, nr, t->sc);
+    int rc;
+    if (m->kind == KM_MODEL_NET) {
+        rc = net_scores(t->ctx, t->pool, m, t->X, nr, kernel_budget(t->ctx->mem_budget), t->sc);
+        km_progress_update(t->prog, first + nr);
+    } else {
+        t->p.prog_base = first;
+        rc = km_kscorer_run(&t->p, t->pool, t->X, nr, t->sc);
+    }
     return rc ? rc : t->fn(t->arg, t->sc, t->y, rows, nr);
 }
 
@@ -1025,8 +1218,9 @@ int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data,
     km_featbind b;
     if ((rc = km_features_bind(ctx, &m->feat, s, need_label, &b)))
         return rc;
-    streaming t = {ctx, pool, m, &b, s->ncols, {0}, NULL, NULL, NULL, 0, unseen, fn, arg};
-    if ((rc = scorer_init(ctx, m, kernel_budget(ctx->mem_budget), &t.p))) {
+    streaming t = {ctx, pool, m, &b, s->ncols, {0}, NULL, NULL, NULL, 0, unseen, fn, arg, NULL};
+    if (m->kind != KM_MODEL_NET &&
+        (rc = scorer_init(ctx, m, kernel_budget(ctx->mem_budget), &t.p))) {
         km_featbind_free(&b);
         return rc;
     }
@@ -1034,7 +1228,7 @@ int km_model_stream(km_ctx *ctx, km_pool *pool, const km_model *m, km_kmx *data,
     km_progress prog;
     km_progress_start(&prog, ctx, need_label ? "evaluating" : "predicting", km_kmx_rows(data),
                       "rows");
-    t.p.prog = &prog;
+    t.p.prog = t.prog = &prog;
     rc = km_kmx_each(data, pool, stream_chunk, &t);
     km_progress_end(&prog);
     free(t.X);

@@ -97,6 +97,20 @@ static void out_loss(const float *f, const float *y, size_t n, size_t c, int los
         *correct += ok;
 }
 
+void km_mlp_delta_down(const km_mlp *net, const km_mlp_cache *cache, uint32_t l, size_t n,
+                       const float *G, float *Gn)
+{
+    size_t wi = net->width[l - 1], wo = net->width[l];
+    float ws, bs;
+    km_mlp_scales(net, l, &ws, &bs);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)wi, (int)wo, ws, G,
+                (int)wo, net->W[l - 1], (int)wi, 0.0f, Gn, (int)wi);
+    const float *z = cache->z[l - 2];
+    for (size_t i = 0; i < n * wi; i++)
+        if (!(z[i] > 0))
+            Gn[i] = 0;
+}
+
 int km_mlp_grad(km_ctx *ctx, const km_mlp *net, const float *X, const float *y, size_t n,
                 int loss, int classify, km_mlp_work *w, double *L, size_t *correct)
 {
@@ -125,12 +139,7 @@ int km_mlp_grad(km_ctx *ctx, const km_mlp *net, const float *X, const float *y, 
                     w->grad.b[l - 1], 1);
         if (l == 1)
             break;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)wi, (int)wo, ws, G,
-                    (int)wo, net->W[l - 1], (int)wi, 0.0f, Gn, (int)wi);
-        const float *z = w->cache.z[l - 2];
-        for (size_t i = 0; i < n * wi; i++)
-            if (!(z[i] > 0))
-                Gn[i] = 0;
+        km_mlp_delta_down(net, &w->cache, (uint32_t)l, n, G, Gn);
         float *t = G;
         G = Gn;
         Gn = t;

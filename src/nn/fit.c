@@ -170,7 +170,7 @@ int km_mlp_fit(km_ctx *ctx, km_pool *pool, km_mlp *net, const float *X, const fl
     km_rng_seed(&s.rng, o->seed);
     km_progress prog;
     km_progress_start(&prog, ctx, "training", o->epochs, "epochs");
-    km_mlp_epoch e = {.epoch = 0, .epochs = o->epochs};
+    km_mlp_epoch e = {.epoch = 0, .epochs = o->epochs, .classify = o->classify};
     double spent = 0;
     if (!(rc = fit_alloc(&s)) && !(rc = evaluate(ctx, pool, net, &s, Xv, yv, nv, &e, 1)) &&
         o->on_epoch)

@@ -826,3 +826,122 @@ Test(model, dotk_section_round_trips_and_is_checked)
     cr_assert_eq(km_model_load(&ctx, path, &m), KM_ECORRUPT);
     cr_expect_str_eq(ctx.err.msg, full);
 }
+
+/* ---- a network (since 1.5) ------------------------------------------------ */
+
+/* make_model's features with a network of widths 3, 5, 4, 2 in place of
+ * the kernel machine. */
+static void make_net(km_model *m)
+{
+    make_model(m, KM_METRIC_NONE, 1, 2);
+    free(m->centres);
+    free(m->alpha);
+    m->centres = m->alpha = NULL;
+    m->n = 0;
+    m->kind = KM_MODEL_NET;
+    uint32_t width[] = {3, 5, 4, 2};
+    cr_assert_eq(km_mlp_init(&ctx, &m->net, 2, width, KM_PARAM_STANDARD, 2, 0.1, 0.5, 4), 0);
+    m->ni = (km_net_info){1, 0.25, 30, 64, 7, 100, 20, 0.85};
+}
+
+Test(model, network_round_trips)
+{
+    km_model m, r;
+    make_net(&m);
+    cr_assert_eq(km_model_save(&ctx, &m, path), 0, "%s", ctx.err.msg);
+    cr_assert_eq(km_model_load(&ctx, path, &r), 0, "%s", ctx.err.msg);
+    cr_assert_eq(r.kind, KM_MODEL_NET);
+    cr_assert(r.d == 3 && r.c == 2 && r.n == 0 && r.net.depth == 2 && r.net.width[2] == 4);
+    cr_assert(r.net.param == KM_PARAM_STANDARD && r.net.alpha == 0.5 && r.net.sb2 == 0.1);
+    cr_assert(r.ni.loss == 1 && r.ni.lr == 0.25 && r.ni.epochs == 30 && r.ni.batch == 64 &&
+              r.ni.seed == 7 && r.ni.train_rows == 100 && r.ni.val_rows == 20 &&
+              r.ni.val_metric == 0.85);
+    for (int l = 0; l < 3; l++) {
+        cr_assert_eq(memcmp(r.net.W[l], m.net.W[l],
+                            m.net.width[l + 1] * m.net.width[l] * sizeof(float)), 0);
+        cr_assert_eq(memcmp(r.net.b[l], m.net.b[l], m.net.width[l + 1] * sizeof(float)), 0);
+    }
+    float X[12] = {1, 0, 1, -1, 1, 0, 0.5f, 0, 1, 2, 1, 0}, a[8], b[8];
+    cr_assert_eq(km_model_scores(&ctx, NULL, &r, X, 4, 1 << 20, a), 0);
+    cr_assert_eq(km_mlp_forward(&ctx, NULL, &m.net, X, 4, NULL, b), 0);
+    cr_assert_eq(memcmp(a, b, sizeof a), 0);
+    km_model_free(&m);
+    km_model_free(&r);
+    /* the header: minor 5, the network bit, its CRC; no kernel sections */
+    kmm k;
+    split(&k);
+    cr_assert_eq(get_u16(k.head + 10), 5);
+    cr_assert_eq(get_u32(k.head + 12), KM_REQ_NETWORK);
+    cr_assert_eq(get_u32(k.head + 20), km_crc32c(0, k.head, 20));
+    const char *order[] = {"PROV", "FEAT", "NETW", "WGHT", "END "};
+    cr_assert_eq(k.n, 5);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(k.s[i].tag, TAG(order[i]), "section %d", i);
+    join(&k);
+}
+
+/* A reader that does not know networks (1.4 and before) refuses the file
+ * by its header alone, as this one refuses a bit it does not know. */
+Test(model, network_bit_required)
+{
+    km_model m;
+    make_net(&m);
+    cr_assert_eq(km_model_save(&ctx, &m, path), 0, "%s", ctx.err.msg);
+    km_model_free(&m);
+    kmm k;
+    split(&k);
+    put_u32(k.head + 12, KM_REQ_NETWORK | 2);
+    put_u32(k.head + 20, km_crc32c(0, k.head, 20));
+    join(&k);
+    cr_assert_eq(km_model_load(&ctx, path, &m), KM_EFORMAT);
+    char full[KM_ERRMSG_MAX];
+    snprintf(full, sizeof full, "%s: the model needs features this kmill lacks (0x00000002); "
+             "upgrade kmill", path);
+    cr_assert_str_eq(ctx.err.msg, full);
+    /* without the bit, NETW is out of place */
+    split(&k);
+    put_u32(k.head + 12, 0);
+    put_u32(k.head + 20, km_crc32c(0, k.head, 20));
+    snprintf(full, sizeof full, "section NETW at byte %zu: a network section in a file without "
+             "the network feature bit", at(&k, 2));
+    join(&k);
+    refused(full);
+}
+
+static void save_net(void)
+{
+    km_model m;
+    make_net(&m);
+    cr_assert_eq(km_model_save(&ctx, &m, path), 0, "%s", ctx.err.msg);
+    km_model_free(&m);
+}
+
+Test(model, network_sections_checked)
+{
+    kmm k;
+    char full[KM_ERRMSG_MAX];
+    save_net();
+    split(&k); /* a NaN weight: W2[3] */
+    int i = find(&k, "WGHT");
+    put_f32(k.s[i].p + (15 + 5 + 3) * 4, NAN);
+    snprintf(full, sizeof full, "section WGHT at byte %zu: W2[3] is nan, not a finite number",
+             at(&k, i));
+    join(&k);
+    refused(full);
+    save_net();
+    split(&k); /* a width of 0 */
+    i = find(&k, "NETW");
+    put_u32(k.s[i].p + k.s[i].len - 8, 0);
+    snprintf(full, sizeof full, "section NETW at byte %zu: width 0 of layer 2 is not 1 to 2^24",
+             at(&k, i));
+    join(&k);
+    refused(full);
+    save_net();
+    split(&k); /* WGHT missing */
+    i = find(&k, "WGHT");
+    free(k.s[i].p);
+    memmove(&k.s[i], &k.s[i + 1], (size_t)(k.n - i - 1) * sizeof k.s[0]);
+    k.n--;
+    join(&k);
+    refused("model file lacks the required section WGHT");
+}

@@ -11,6 +11,8 @@
 #include <stdio.h>
 
 #include "kmill/convert.h"
+#include "kmill/features.h"
+#include "kmill/kernel.h"
 #include "kmill/ctx.h"
 #include "kmill/kmx.h"
 #include "kmill/model.h"
@@ -32,6 +34,8 @@ enum {
     /* the column options (columns.c) */
     OPT_COL_DELIM = 1050, OPT_COL_NOHEADER, OPT_COL_NA, OPT_COL_CAT, OPT_COL_NUM, OPT_COL_DROP,
     OPT_COL_MAXLEV, OPT_COL_BAD, OPT_COL_DECIMAL, OPT_COL_RAGGED, OPT_COL_LAZY, OPT_COL_MAXLINE,
+    /* the kernel and the features (options.c) */
+    OPT_KERNEL = 1070, OPT_BANDWIDTH, OPT_LABEL, OPT_TASK, OPT_SCALE,
     OPT_CMD_BASE = 1100 /* commands number their own long options from here */
 };
 
@@ -51,6 +55,43 @@ enum {
     {"ragged", required_argument, NULL, OPT_COL_RAGGED}, \
     {"lazy-quotes", no_argument, NULL, OPT_COL_LAZY}, \
     {"max-line", required_argument, NULL, OPT_COL_MAXLINE}
+
+/* The kernel's options and the features' (options.c), for the commands
+ * that build a kernel machine's rows from a dataset as train does. */
+#define CLI_KERNEL_LONGOPTS \
+    {"kernel", required_argument, NULL, OPT_KERNEL}, \
+    {"bandwidth", required_argument, NULL, OPT_BANDWIDTH}
+#define CLI_FEAT_LONGOPTS \
+    {"label", required_argument, NULL, OPT_LABEL}, \
+    {"task", required_argument, NULL, OPT_TASK}, \
+    {"scale", required_argument, NULL, OPT_SCALE}
+#define CLI_FEAT_USAGE \
+    "      --label COL        label column, by name (any case) or number (default:\n" \
+    "                         label, target, class or y)\n" \
+    "      --task T           auto (default), classify or regress\n" \
+    "      --scale S          minmax (default), standard or none\n"
+
+/* Most values in a list option (--reg, --bandwidth). */
+#define CLI_LIST_MAX 64
+/* A comma-separated list of numbers into vals (CLI_LIST_MAX at most), their
+ * count into *n: one is a value, more a grid, where every value must be
+ * positive (zero_ok: a single value may be 0). -1, or the exit status of
+ * a usage error. */
+int cli_num_list(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg, int zero_ok,
+                 double *vals, size_t *n);
+/* The index of arg in the NULL-terminated names into *out: -1, or a usage
+ * error's exit status. */
+int cli_choice(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
+               const char *const *names, int *out);
+/* --kernel into k->type, --bandwidth (a list) into bw and *nbw and its
+ * first value into k->bandwidth: -1 when opt is one of them (and its value
+ * good), -3 when it is not, else a usage error's exit status. */
+int cli_kernel_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_kernel *k,
+                   double *bw, size_t *nbw);
+/* The name of kernel type (KM_KERNEL_*), as --kernel takes it. */
+const char *cli_kernel_name(int type);
+/* --label, --task, --scale into f; returns as cli_kernel_opt. */
+int cli_feat_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_feat_opts *f);
 
 /* The --help lines of those options, for the commands' usage strings. */
 #define CLI_COLUMN_USAGE \
@@ -185,6 +226,9 @@ int cli_info_model(km_ctx *ctx, const char *path, unsigned major, unsigned minor
  * are, UTF-8 passing through), a number or null when not finite. */
 void cli_json_str(const char *s, size_t n);
 void cli_json_num(double v);
+/* The same on stream f. */
+void cli_json_fstr(FILE *f, const char *s, size_t n);
+void cli_json_fnum(FILE *f, double v);
 
 extern const cli_cmd cli_commands[];
 const cli_cmd *cli_find(const char *name);
@@ -201,7 +245,9 @@ int cmd_predict(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_gen(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_spectrum(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 extern const char convert_usage[], info_usage[], cat_usage[];
 extern const char train_usage[], predict_usage[], eval_usage[], features_usage[], gen_usage[];
+extern const char spectrum_usage[];
 
 #endif

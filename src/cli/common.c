@@ -283,33 +283,43 @@ int cli_io_default(void)
     return KM_IO_AUTO;
 }
 
-void cli_json_str(const char *s, size_t n)
+void cli_json_fstr(FILE *f, const char *s, size_t n)
 {
-    putchar('"');
+    putc('"', f);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\')
-            printf("\\%c", c);
+            fprintf(f, "\\%c", c);
         else if (c == '\n')
-            printf("\\n");
+            fprintf(f, "\\n");
         else if (c == '\t')
-            printf("\\t");
+            fprintf(f, "\\t");
         else if (c == '\r')
-            printf("\\r");
+            fprintf(f, "\\r");
         else if (c < 0x20)
-            printf("\\u%04x", c);
+            fprintf(f, "\\u%04x", c);
         else
-            putchar(c);
+            putc(c, f);
     }
-    putchar('"');
+    putc('"', f);
+}
+
+void cli_json_fnum(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.9g", v);
+    else
+        fprintf(f, "null");
+}
+
+void cli_json_str(const char *s, size_t n)
+{
+    cli_json_fstr(stdout, s, n);
 }
 
 void cli_json_num(double v)
 {
-    if (isfinite(v))
-        printf("%.9g", v);
-    else
-        printf("null");
+    cli_json_fnum(stdout, v);
 }
 
 /* What names a file for cli_check_outputs: its device and inode when it

@@ -45,6 +45,8 @@ const cli_cmd cli_commands[] = {
     {"eval", "evaluate a model on labelled data", eval_usage, cmd_eval, 1},
     {"features", "feature importance from a model's learned matrix M (RFM)", features_usage,
      cmd_features, 1},
+    {"spectrum", "kernel eigenvalues, effective dimension, leave-one-out error and GCV",
+     spectrum_usage, cmd_spectrum, 1},
     {"gen", "write a synthetic dataset of any size (CSV or .kmx)", gen_usage, cmd_gen, 0},
     {"help", "show help for a command", help_usage, cmd_help, 0},
     {NULL, NULL, NULL, NULL, 0},

@@ -93,6 +93,18 @@ const char *cli_kernel_name(int type);
 /* --label, --task, --scale into f; returns as cli_kernel_opt. */
 int cli_feat_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_feat_opts *f);
 
+/* The options of a command that makes a kernel machine's rows from DATA
+ * as train does: the features', the kernel's, then the column options
+ * (cli_column_opt). Returns as cli_kernel_opt. */
+int cli_data_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_feat_opts *f,
+                 km_kernel *k, double *bw, size_t *nbw, struct km_convert_opts *cols,
+                 unsigned *given);
+/* After cli_open_data (cr its result): for a .kmx DATA, --drop leaves
+ * columns out of the features instead (f->drop), and the other column
+ * options, which have nothing to do, are warned of. */
+void cli_data_columns(km_ctx *ctx, const char *path, const struct km_convert_result *cr,
+                      const struct km_convert_opts *cols, unsigned given, km_feat_opts *f);
+
 /* The --help lines of those options, for the commands' usage strings. */
 #define CLI_COLUMN_USAGE \
     "      --delimiter C       field delimiter, one character or 'tab'\n" \

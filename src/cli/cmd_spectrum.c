@@ -101,11 +101,8 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     case O_IO: return cli_io_arg(s->cmd, ctx, arg, &s->io) ? EXIT_USAGE : -1;
     default: {
         s->data_only = 1;
-        int rc = cli_feat_opt(s->cmd, ctx, opt, arg, &s->o.sample.feat);
-        if (rc == -3)
-            rc = cli_kernel_opt(s->cmd, ctx, opt, arg, &s->o.kernel, s->bw, &s->nbw);
-        if (rc == -3)
-            rc = cli_column_opt(s->cmd, ctx, opt, arg, &s->cols, &s->cols_given);
+        int rc = cli_data_opt(s->cmd, ctx, opt, arg, &s->o.sample.feat, &s->o.kernel, s->bw,
+                              &s->nbw, &s->cols, &s->cols_given);
         return rc == -3 ? -1 : rc;
     }
     }
@@ -223,12 +220,8 @@ static int run_data(struct st *s, km_ctx *ctx, km_pool *pool, const char *path,
     km_kmx *d = NULL;
     km_convert_result cr = {0};
     int rc = cli_open_data(ctx, path, s->io, NULL, pool, &s->cols, &cr, &d);
-    if (!rc && !cr.forced) {
-        s->o.sample.feat.drop = s->cols.drop;
-        if (s->cols_given & ~CLI_COL_BIT(OPT_COL_DROP))
-            km_warn(ctx, "%s is a dataset: the column options other than --drop apply to CSV "
-                    "input", path);
-    }
+    if (!rc)
+        cli_data_columns(ctx, path, &cr, &s->cols, s->cols_given, &s->o.sample.feat);
     if (!rc)
         rc = km_spectrum_data(ctx, pool, d, &s->o, r);
     if (!rc && r->unlabelled)

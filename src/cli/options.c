@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kmill/log.h"
 
 /* The kernels' names, indexed by KM_KERNEL_*. */
 static const char *const kernel_names[] = {"laplace", "gaussian", NULL};
@@ -89,4 +90,26 @@ int cli_feat_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_f
     case OPT_SCALE: return cli_choice(cmd, ctx, "--scale", arg, scales, &f->scale);
     }
     return -3;
+}
+
+int cli_data_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_feat_opts *f,
+                 km_kernel *k, double *bw, size_t *nbw, km_convert_opts *cols, unsigned *given)
+{
+    int rc = cli_feat_opt(cmd, ctx, opt, arg, f);
+    if (rc == -3)
+        rc = cli_kernel_opt(cmd, ctx, opt, arg, k, bw, nbw);
+    if (rc == -3)
+        rc = cli_column_opt(cmd, ctx, opt, arg, cols, given);
+    return rc;
+}
+
+void cli_data_columns(km_ctx *ctx, const char *path, const km_convert_result *cr,
+                      const km_convert_opts *cols, unsigned given, km_feat_opts *f)
+{
+    if (cr->forced) /* CSV, converted as the options said */
+        return;
+    f->drop = cols->drop;
+    if (given & ~CLI_COL_BIT(OPT_COL_DROP))
+        km_warn(ctx, "%s is a dataset: the column options other than --drop apply to CSV input",
+                path);
 }

@@ -35,7 +35,8 @@ enum {
     OPT_COL_DELIM = 1050, OPT_COL_NOHEADER, OPT_COL_NA, OPT_COL_CAT, OPT_COL_NUM, OPT_COL_DROP,
     OPT_COL_MAXLEV, OPT_COL_BAD, OPT_COL_DECIMAL, OPT_COL_RAGGED, OPT_COL_LAZY, OPT_COL_MAXLINE,
     /* the kernel and the features (options.c) */
-    OPT_KERNEL = 1070, OPT_BANDWIDTH, OPT_LABEL, OPT_TASK, OPT_SCALE,
+    OPT_KERNEL = 1070, OPT_BANDWIDTH, OPT_DEPTH, OPT_SW2, OPT_SB2, OPT_LABEL, OPT_TASK,
+    OPT_SCALE,
     OPT_CMD_BASE = 1100 /* commands number their own long options from here */
 };
 
@@ -60,11 +61,21 @@ enum {
  * that build a kernel machine's rows from a dataset as train does. */
 #define CLI_KERNEL_LONGOPTS \
     {"kernel", required_argument, NULL, OPT_KERNEL}, \
-    {"bandwidth", required_argument, NULL, OPT_BANDWIDTH}
+    {"bandwidth", required_argument, NULL, OPT_BANDWIDTH}, \
+    {"depth", required_argument, NULL, OPT_DEPTH}, \
+    {"sw2", required_argument, NULL, OPT_SW2}, \
+    {"sb2", required_argument, NULL, OPT_SB2}
 #define CLI_FEAT_LONGOPTS \
     {"label", required_argument, NULL, OPT_LABEL}, \
     {"task", required_argument, NULL, OPT_TASK}, \
     {"scale", required_argument, NULL, OPT_SCALE}
+#define CLI_KERNEL_USAGE \
+    "      --kernel K         laplace (default), gaussian, or the analytic ReLU\n" \
+    "                         network kernels ntk or nngp\n"
+#define CLI_DOT_USAGE \
+    "      --depth D          ntk, nngp: hidden layers, 1 to 64 (default 1)\n" \
+    "      --sw2 V            ntk, nngp: weight variance, > 0 (default 2)\n" \
+    "      --sb2 V            ntk, nngp: bias variance, >= 0 (default 0.1)\n"
 #define CLI_FEAT_USAGE \
     "      --label COL        label column, by name (any case) or number (default:\n" \
     "                         label, target, class or y)\n" \
@@ -83,13 +94,28 @@ int cli_num_list(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *a
  * error's exit status. */
 int cli_choice(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
                const char *const *names, int *out);
-/* --kernel into k->type, --bandwidth (a list) into bw and *nbw and its
- * first value into k->bandwidth: -1 when opt is one of them (and its value
- * good), -3 when it is not, else a usage error's exit status. */
-int cli_kernel_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_kernel *k,
-                   double *bw, size_t *nbw);
-/* The name of kernel type (KM_KERNEL_*), as --kernel takes it. */
-const char *cli_kernel_name(int type);
+/* The kernel's options as they are parsed: the kernel they go into, the
+ * whole --bandwidth list (its first value is k->bandwidth), and the last
+ * dot-product option given. */
+typedef struct cli_kernel_args {
+    km_kernel *k;
+    double bw[CLI_LIST_MAX];
+    size_t nbw;
+    const char *dot_opt; /* the last of --depth, --sw2, --sb2 given, or NULL */
+} cli_kernel_args;
+/* Ready a for k, whose type and bandwidth keep their defaults; the
+ * dot-product kernels' are depth 1, sw2 2, sb2 0.1. */
+void cli_kernel_init(cli_kernel_args *a, km_kernel *k);
+/* --kernel, --bandwidth, --depth, --sw2, --sb2 into a: -1 when opt is
+ * one of them (and its value good), -3 when it is not, else a usage
+ * error's exit status. */
+int cli_kernel_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg,
+                   cli_kernel_args *a);
+/* Once parsed, the options against the kernel's kind: a bandwidth for
+ * the radial kernels, depth and variances for the dot-product ones; the
+ * other kind's fields are zeroed. -1 when fine, else a usage error's
+ * exit status. */
+int cli_kernel_check(const cli_cmd *cmd, km_ctx *ctx, cli_kernel_args *a);
 /* --label, --task, --scale into f; returns as cli_kernel_opt. */
 int cli_feat_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_feat_opts *f);
 
@@ -97,8 +123,7 @@ int cli_feat_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_f
  * as train does: the features', the kernel's, then the column options
  * (cli_column_opt). Returns as cli_kernel_opt. */
 int cli_data_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_feat_opts *f,
-                 km_kernel *k, double *bw, size_t *nbw, struct km_convert_opts *cols,
-                 unsigned *given);
+                 cli_kernel_args *k, struct km_convert_opts *cols, unsigned *given);
 /* After cli_open_data (cr its result): for a .kmx DATA, --drop leaves
  * columns out of the features instead (f->drop), and the other column
  * options, which have nothing to do, are warned of. */

@@ -32,8 +32,10 @@ const char spectrum_usage[] =
     "      --reg R[,R..]      ridges, > 0, as train's --reg (K + R I); each gets a\n"
     "                         line of diagnostics from one full decomposition\n"
     "      --seed S           seed of the draw (default 1)\n"
-    "      --kernel K         laplace (default) or gaussian (DATA)\n"
-    "      --bandwidth L      kernel bandwidth, > 0 (default 10) (DATA)\n"
+    "The kernel and the features (DATA; a MODEL brings its own):\n"
+    CLI_KERNEL_USAGE
+    "      --bandwidth L      kernel bandwidth, > 0 (default 10; laplace, gaussian)\n"
+    CLI_DOT_USAGE
     CLI_FEAT_USAGE
     "  -o, --output FILE      write the report to FILE (default, or -: standard output)\n"
     "      --json             the report as JSON\n"
@@ -63,8 +65,8 @@ struct st {
     const cli_cmd *cmd;
     const char *output;
     km_spectrum_opts o;
-    double bw[CLI_LIST_MAX], reg[CLI_LIST_MAX];
-    size_t nbw;
+    cli_kernel_args ka; /* --kernel, --bandwidth, --depth, --sw2, --sb2 */
+    double reg[CLI_LIST_MAX];
     int json, io;
     int data_only;        /* a kernel, feature or column option was given */
     km_convert_opts cols; /* how CSV input is read (columns.c) */
@@ -101,8 +103,8 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     case O_IO: return cli_io_arg(s->cmd, ctx, arg, &s->io) ? EXIT_USAGE : -1;
     default: {
         s->data_only = 1;
-        int rc = cli_data_opt(s->cmd, ctx, opt, arg, &s->o.sample.feat, &s->o.kernel, s->bw,
-                              &s->nbw, &s->cols, &s->cols_given);
+        int rc = cli_data_opt(s->cmd, ctx, opt, arg, &s->o.sample.feat, &s->ka, &s->cols,
+                              &s->cols_given);
         return rc == -3 ? -1 : rc;
     }
     }
@@ -113,9 +115,10 @@ static const char *const metric_names[] = {"none", "diagonal", "full"};
 
 static void report_text(FILE *f, const char *input, int model, const km_spectrum_result *r)
 {
-    fprintf(f, "# %s: %zu of %llu %s, %zu features, %s kernel L=%g%s, %s", input, r->n,
-            (unsigned long long)r->available, model ? "centres" : "rows", r->d,
-            cli_kernel_name(r->kernel.type), r->kernel.bandwidth,
+    char kd[128];
+    km_kernel_describe(&r->kernel, kd, sizeof kd);
+    fprintf(f, "# %s: %zu of %llu %s, %zu features, kernel %s%s, %s", input, r->n,
+            (unsigned long long)r->available, model ? "centres" : "rows", r->d, kd,
             r->metric == KM_METRIC_FULL ? " with its full M"
             : r->metric == KM_METRIC_DIAG ? " with its diagonal M" : "",
             r->classify ? "classification" : "regression");
@@ -158,8 +161,15 @@ static void report_json(FILE *f, const char *input, int model, const km_spectrum
     fprintf(f, ",\"kind\":\"%s\",\"rows\":%zu,\"available\":%llu,\"features\":%zu,"
                "\"task\":\"%s\",\"outputs\":%zu,\"kernel\":\"%s\",\"bandwidth\":",
             model ? "model" : "data", r->n, (unsigned long long)r->available, r->d,
-            r->classify ? "classify" : "regress", r->c, cli_kernel_name(r->kernel.type));
-    cli_json_fnum(f, r->kernel.bandwidth);
+            r->classify ? "classify" : "regress", r->c, km_kernel_name(r->kernel.type));
+    if (km_kernel_radial(&r->kernel)) {
+        cli_json_fnum(f, r->kernel.bandwidth);
+    } else { /* a dot-product kernel: its depth and variances instead */
+        fprintf(f, "null,\"depth\":%d,\"sw2\":", r->kernel.depth);
+        cli_json_fnum(f, r->kernel.sw2);
+        fprintf(f, ",\"sb2\":");
+        cli_json_fnum(f, r->kernel.sb2);
+    }
     fprintf(f, ",\"metric\":\"%s\",\"trace\":", metric_names[r->metric]);
     cli_json_fnum(f, r->trace);
     fprintf(f, ",\"eigenvalues\":[");
@@ -257,12 +267,15 @@ static int run_model(struct st *s, km_ctx *ctx, km_pool *pool, const char *path,
 static int check_args(struct st *s, km_ctx *ctx, const char *input, int model)
 {
     const cli_cmd *cmd = s->cmd;
-    if (s->nbw > 1)
+    if (s->ka.nbw > 1)
         return cli_usage_error(cmd, ctx, "--bandwidth takes one value here (a grid is train's)");
+    int st = cli_kernel_check(cmd, ctx, &s->ka);
+    if (st >= 0)
+        return st;
     if (model && s->data_only)
         return cli_usage_error(cmd, ctx, "%s is a model: it brings its own kernel and features "
-                               "(--kernel, --bandwidth, --label, --task, --scale and the column "
-                               "options apply to DATA)", input);
+                               "(the kernel's, --label, --task, --scale and the column options "
+                               "apply to DATA)", input);
     if (!model && !s->o.sample.rows)
         return cli_usage_error(cmd, ctx, "--sample N is required with DATA: the kernel matrix "
                                "of N rows takes 8 N^2 bytes");
@@ -286,6 +299,7 @@ int cmd_spectrum(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     s.o.sample.feat = t.feat;
     s.o.sample.seed = 1;
     s.o.kernel = t.search.solve.kernel;
+    cli_kernel_init(&s.ka, &s.o.kernel);
     s.o.top = 10;
     s.io = cli_io_default();
     int first;

@@ -11,7 +11,7 @@
 
 # the text report: the header, --top rows of eigenvalues, a line per ridge
 expect_status 0 "$KMILL" spectrum mix.kmx --sample 120 --top 4 --reg 0.1,1 &&
-    expect_contains out "# mix.kmx: 120 of 300 rows, 5 features, laplace kernel L=10, classification of 3 classes" &&
+    expect_contains out "# mix.kmx: 120 of 300 rows, 5 features, kernel laplace, bandwidth 10, classification of 3 classes" &&
     expect_contains out "$(printf 'rank\teigenvalue\tshare\tcumulative')" &&
     expect_contains out "$(printf 'reg\tlambda\tdof\ttrain_mse\tloo_mse\tloo_accuracy\tgcv\ttr_inv')"
 [ "$(grep -c '^[0-9]' out)" -eq 6 ] && pass || fail "rows: $(cat out)"
@@ -64,7 +64,7 @@ expect_status 0 "$KMILL" train lr.kmx --bandwidth 4 -o plain.kmm
 expect_status 0 "$KMILL" spectrum lr.kmx --sample 400 --bandwidth 4 --top 5 --reg 1e-3,0.1 &&
     sed 1d out >data.txt
 expect_status 0 "$KMILL" spectrum plain.kmm --top 5 --reg 1e-3,0.1 &&
-    expect_contains out "# plain.kmm: 400 of 400 centres, 8 features, laplace kernel L=4, classification of 2 classes" &&
+    expect_contains out "# plain.kmm: 400 of 400 centres, 8 features, kernel laplace, bandwidth 4, classification of 2 classes" &&
     sed 1d out >model.txt && cmp -s data.txt model.txt && pass ||
     fail "plain model against its data: $(paste data.txt model.txt)"
 # an RFM's learned kernel: its M applied, another spectrum
@@ -73,7 +73,7 @@ expect_status 0 "$KMILL" spectrum rfm.kmm --top 5 --reg 1e-3 --json &&
     expect_contains out '"kind":"model","rows":400,"available":400,' &&
     expect_contains out '"metric":"full"'
 expect_status 0 "$KMILL" spectrum rfm.kmm --top 5 --reg 1e-3,0.1 &&
-    expect_contains out "laplace kernel L=4 with its full M" &&
+    expect_contains out "kernel laplace, bandwidth 4 with its full M" &&
     sed 1d out >rfm.txt
 cmp -s rfm.txt model.txt && fail "the RFM's spectrum is the plain kernel's" || pass
 # a sample of the centres, and more than there are
@@ -82,7 +82,22 @@ expect_status 0 "$KMILL" spectrum plain.kmm --sample 100 --top 2 &&
 expect_status 0 "$KMILL" spectrum plain.kmm --sample 500 --top 2 &&
     expect_err_line "kmill spectrum: the model has 400 centres, fewer than the 500 asked for: using all of them"
 expect_status 2 "$KMILL" spectrum plain.kmm --kernel gaussian &&
-    expect_err_line "kmill spectrum: plain.kmm is a model: it brings its own kernel and features (--kernel, --bandwidth, --label, --task, --scale and the column options apply to DATA)"
+    expect_err_line "kmill spectrum: plain.kmm is a model: it brings its own kernel and features (the kernel's, --label, --task, --scale and the column options apply to DATA)"
+
+# the analytic NTK, through the kernel options train takes: a model
+# trained with it reports what its data does
+expect_status 0 "$KMILL" train mix.kmx --kernel ntk --depth 2 -o ntk.kmm -q
+expect_status 0 "$KMILL" spectrum mix.kmx --sample 300 --kernel ntk --depth 2 --top 3 --reg 1e-3 &&
+    expect_contains out "# mix.kmx: 300 of 300 rows, 5 features, kernel ntk, depth 2, sw2 2, sb2 0.1, classification of 3 classes" &&
+    sed 1d out >ntk-data.txt
+expect_status 0 "$KMILL" spectrum ntk.kmm --top 3 --reg 1e-3 &&
+    sed 1d out | cmp -s - ntk-data.txt && pass || fail "ntk model against its data: $(cat out)"
+expect_status 0 "$KMILL" spectrum mix.kmx --sample 50 --kernel nngp --top 1 --json &&
+    expect_contains out '"kernel":"nngp","bandwidth":null,"depth":1,"sw2":2,"sb2":0.1,'
+expect_status 2 "$KMILL" spectrum mix.kmx --sample 50 --kernel ntk --bandwidth 3 &&
+    expect_err_line "kmill spectrum: --bandwidth applies only to --kernel laplace or gaussian: ntk has no bandwidth"
+expect_status 2 "$KMILL" spectrum mix.kmx --sample 50 --depth 3 &&
+    expect_err_line "kmill spectrum: --depth applies only to --kernel ntk or nngp"
 
 # --mem too small: the message names the largest sample that fits, which
 # runs, and one more row does not

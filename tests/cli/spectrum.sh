@@ -31,6 +31,14 @@ expect_status 0 "$KMILL" spectrum mix.kmx --sample 120 --top 2 --reg 1 --json &&
 expect_status 0 "$KMILL" spectrum mix.kmx --sample 50 --top 3 &&
     [ "$(grep -c '^[0-9]' out)" -eq 3 ] && ! grep -q '^reg' out && pass || fail "no --reg: $(cat out)"
 
+# progress on a terminal (forced): the decomposition, which cannot count,
+# is shown before it starts (the kernel matrix of so few rows is done
+# before the first line is due)
+expect_status 0 "$KMILL" spectrum --progress mix.kmx --sample 300 --top 2 --reg 1 &&
+    tr '\r' '\n' <err >prog && expect_contains prog "kmill spectrum: eigendecomposition"
+expect_status 0 "$KMILL" spectrum --progress mix.kmx --sample 300 --top 2 &&
+    tr '\r' '\n' <err >prog && expect_contains prog "kmill spectrum: top eigenvalues"
+
 # --sample beyond the rows: all of them, said once
 expect_status 0 "$KMILL" spectrum mix.kmx --sample 1000 --top 2 &&
     expect_err_line "kmill spectrum: mix.kmx has 300 rows, fewer than the 1000 asked for: using all of them" &&

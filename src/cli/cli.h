@@ -11,6 +11,8 @@
 #include <stdio.h>
 
 #include "kmill/convert.h"
+#include "kmill/features.h"
+#include "kmill/kernel.h"
 #include "kmill/ctx.h"
 #include "kmill/kmx.h"
 #include "kmill/model.h"
@@ -32,6 +34,9 @@ enum {
     /* the column options (columns.c) */
     OPT_COL_DELIM = 1050, OPT_COL_NOHEADER, OPT_COL_NA, OPT_COL_CAT, OPT_COL_NUM, OPT_COL_DROP,
     OPT_COL_MAXLEV, OPT_COL_BAD, OPT_COL_DECIMAL, OPT_COL_RAGGED, OPT_COL_LAZY, OPT_COL_MAXLINE,
+    /* the kernel and the features (options.c) */
+    OPT_KERNEL = 1070, OPT_BANDWIDTH, OPT_DEPTH, OPT_SW2, OPT_SB2, OPT_LABEL, OPT_TASK,
+    OPT_SCALE,
     OPT_CMD_BASE = 1100 /* commands number their own long options from here */
 };
 
@@ -51,6 +56,79 @@ enum {
     {"ragged", required_argument, NULL, OPT_COL_RAGGED}, \
     {"lazy-quotes", no_argument, NULL, OPT_COL_LAZY}, \
     {"max-line", required_argument, NULL, OPT_COL_MAXLINE}
+
+/* The kernel's options and the features' (options.c), for the commands
+ * that build a kernel machine's rows from a dataset as train does. */
+#define CLI_KERNEL_LONGOPTS \
+    {"kernel", required_argument, NULL, OPT_KERNEL}, \
+    {"bandwidth", required_argument, NULL, OPT_BANDWIDTH}, \
+    {"depth", required_argument, NULL, OPT_DEPTH}, \
+    {"sw2", required_argument, NULL, OPT_SW2}, \
+    {"sb2", required_argument, NULL, OPT_SB2}
+#define CLI_FEAT_LONGOPTS \
+    {"label", required_argument, NULL, OPT_LABEL}, \
+    {"task", required_argument, NULL, OPT_TASK}, \
+    {"scale", required_argument, NULL, OPT_SCALE}
+#define CLI_KERNEL_USAGE \
+    "      --kernel K         laplace (default), gaussian, or the analytic ReLU\n" \
+    "                         network kernels ntk or nngp\n"
+#define CLI_DOT_USAGE \
+    "      --depth D          ntk, nngp: hidden layers, 1 to 64 (default 1)\n" \
+    "      --sw2 V            ntk, nngp: weight variance, > 0 (default 2)\n" \
+    "      --sb2 V            ntk, nngp: bias variance, >= 0 (default 0.1)\n"
+#define CLI_FEAT_USAGE \
+    "      --label COL        label column, by name (any case) or number (default:\n" \
+    "                         label, target, class or y)\n" \
+    "      --task T           auto (default), classify or regress\n" \
+    "      --scale S          minmax (default), standard or none\n"
+
+/* Most values in a list option (--reg, --bandwidth). */
+#define CLI_LIST_MAX 64
+/* A comma-separated list of numbers into vals (CLI_LIST_MAX at most), their
+ * count into *n: one is a value, more a grid, where every value must be
+ * positive (zero_ok: a single value may be 0). -1, or the exit status of
+ * a usage error. */
+int cli_num_list(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg, int zero_ok,
+                 double *vals, size_t *n);
+/* The index of arg in the NULL-terminated names into *out: -1, or a usage
+ * error's exit status. */
+int cli_choice(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
+               const char *const *names, int *out);
+/* The kernel's options as they are parsed: the kernel they go into, the
+ * whole --bandwidth list (its first value is k->bandwidth), and the last
+ * dot-product option given. */
+typedef struct cli_kernel_args {
+    km_kernel *k;
+    double bw[CLI_LIST_MAX];
+    size_t nbw;
+    const char *dot_opt; /* the last of --depth, --sw2, --sb2 given, or NULL */
+} cli_kernel_args;
+/* Ready a for k, whose type and bandwidth keep their defaults; the
+ * dot-product kernels' are depth 1, sw2 2, sb2 0.1. */
+void cli_kernel_init(cli_kernel_args *a, km_kernel *k);
+/* --kernel, --bandwidth, --depth, --sw2, --sb2 into a: -1 when opt is
+ * one of them (and its value good), -3 when it is not, else a usage
+ * error's exit status. */
+int cli_kernel_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg,
+                   cli_kernel_args *a);
+/* Once parsed, the options against the kernel's kind: a bandwidth for
+ * the radial kernels, depth and variances for the dot-product ones; the
+ * other kind's fields are zeroed. -1 when fine, else a usage error's
+ * exit status. */
+int cli_kernel_check(const cli_cmd *cmd, km_ctx *ctx, cli_kernel_args *a);
+/* --label, --task, --scale into f; returns as cli_kernel_opt. */
+int cli_feat_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_feat_opts *f);
+
+/* The options of a command that makes a kernel machine's rows from DATA
+ * as train does: the features', the kernel's, then the column options
+ * (cli_column_opt). Returns as cli_kernel_opt. */
+int cli_data_opt(const cli_cmd *cmd, km_ctx *ctx, int opt, const char *arg, km_feat_opts *f,
+                 cli_kernel_args *k, struct km_convert_opts *cols, unsigned *given);
+/* After cli_open_data (cr its result): for a .kmx DATA, --drop leaves
+ * columns out of the features instead (f->drop), and the other column
+ * options, which have nothing to do, are warned of. */
+void cli_data_columns(km_ctx *ctx, const char *path, const struct km_convert_result *cr,
+                      const struct km_convert_opts *cols, unsigned given, km_feat_opts *f);
 
 /* The --help lines of those options, for the commands' usage strings. */
 #define CLI_COLUMN_USAGE \
@@ -128,10 +206,6 @@ int cli_int_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *ar
 /* A decimal count into *v: 0, or -1 (no message) for anything but digits
  * (a sign, a blank, a value beyond 64 bits). */
 int cli_parse_u64(const char *s, uint64_t *v);
-/* arg as one of the NULL-terminated names: its index into *out and -1
- * (go on), or a usage error "invalid OPT 'ARG'" and its status. */
-int cli_choice(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
-               const char *const *names, int *out);
 int cli_double_arg(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
                    double *out);
 
@@ -189,6 +263,9 @@ int cli_info_model(km_ctx *ctx, const char *path, unsigned major, unsigned minor
  * are, UTF-8 passing through), a number or null when not finite. */
 void cli_json_str(const char *s, size_t n);
 void cli_json_num(double v);
+/* The same on stream f. */
+void cli_json_fstr(FILE *f, const char *s, size_t n);
+void cli_json_fnum(FILE *f, double v);
 
 extern const cli_cmd cli_commands[];
 const cli_cmd *cli_find(const char *name);
@@ -211,9 +288,11 @@ int cmd_eval(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_features(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_gen(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 int cmd_ntk(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
+int cmd_spectrum(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx);
 extern const char convert_usage[], info_usage[], cat_usage[];
 extern const char train_usage[], predict_usage[], eval_usage[], features_usage[], gen_usage[],
     ntk_usage[];
+extern const char spectrum_usage[];
 
 extern const char mlp_usage[];
 #endif

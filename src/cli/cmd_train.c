@@ -22,18 +22,12 @@ const char train_usage[] =
     "a .kmx dataset, or CSV (a file, or - for standard input) converted on the fly.\n"
     "\n"
     "  -o, --output MODEL     model file to write (.kmm)\n"
-    "      --label COL        label column, by name (any case) or number (default:\n"
-    "                         label, target, class or y)\n"
-    "      --task T           auto (default), classify or regress\n"
-    "      --scale S          minmax (default), standard or none\n"
-    "      --kernel K         laplace (default), gaussian, or the analytic ReLU\n"
-    "                         network kernels ntk or nngp\n"
+    CLI_FEAT_USAGE
+    CLI_KERNEL_USAGE
     "      --bandwidth L[,L..] kernel bandwidth, > 0 (default 10); a list is a grid;\n"
     "                         without it a search tries 10 and 0.5, 1, 2, 4 times\n"
     "                         the median distance between rows (laplace, gaussian)\n"
-    "      --depth D          ntk, nngp: hidden layers, 1 to 64 (default 1)\n"
-    "      --sw2 V            ntk, nngp: weight variance, > 0 (default 2)\n"
-    "      --sb2 V            ntk, nngp: bias variance, >= 0 (default 0.1)\n"
+    CLI_DOT_USAGE
     "      --reg R[,R..]      ridge, >= 0 (default 1e-3); a list is a grid (values > 0)\n"
     "      --rfm              Recursive Feature Machine: learn a feature matrix M\n"
     "      --iters T          RFM iterations after the plain kernel (default 5)\n"
@@ -73,22 +67,16 @@ const char train_usage[] =
     "  -h, --help\n";
 
 enum {
-    O_LABEL = OPT_CMD_BASE, O_TASK, O_SCALE, O_KERNEL, O_BANDWIDTH, O_REG, O_SOLVER, O_PRECOND,
+    O_REG = OPT_CMD_BASE, O_SOLVER, O_PRECOND,
     O_RANK, O_TOL, O_MAXITER, O_STORE, O_TMPDIR, O_SEED, O_IO, O_RFM, O_ITERS, O_DIAG,
     O_AGOP_SAMPLES, O_CENTER, O_VAL_FRAC, O_VAL, O_REFIT, O_LOG, O_CV, O_NO_REFIT, O_CENTERS,
-    O_NYMODE, O_PASSES, O_EARLY, O_DEPTH, O_SW2, O_SB2
+    O_NYMODE, O_PASSES, O_EARLY
 };
 
 static const struct option longopts[] = {
     {"output", required_argument, NULL, 'o'},
-    {"label", required_argument, NULL, O_LABEL},
-    {"task", required_argument, NULL, O_TASK},
-    {"scale", required_argument, NULL, O_SCALE},
-    {"kernel", required_argument, NULL, O_KERNEL},
-    {"bandwidth", required_argument, NULL, O_BANDWIDTH},
-    {"depth", required_argument, NULL, O_DEPTH},
-    {"sw2", required_argument, NULL, O_SW2},
-    {"sb2", required_argument, NULL, O_SB2},
+    CLI_FEAT_LONGOPTS,
+    CLI_KERNEL_LONGOPTS,
     {"reg", required_argument, NULL, O_REG},
     {"solver", required_argument, NULL, O_SOLVER},
     {"centers", required_argument, NULL, O_CENTERS},
@@ -118,92 +106,23 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-#define GRID_MAX 64
-
 struct st {
     const cli_cmd *cmd;
     const char *output, *val, *log;
     km_train_opts o;
     int io;
-    double bw[GRID_MAX], reg[GRID_MAX];
+    cli_kernel_args ka; /* --kernel, --bandwidth (the grid), --depth, ... */
+    double reg[CLI_LIST_MAX];
     km_outfile logf;   /* --log, written through a temporary file */
     int log_open;
     int log_rc;        /* the first error writing it, with log_err its message */
     km_err log_err;
     int log_header; /* written */
     unsigned rfm_only; /* options that need --rfm were given */
-    const char *dot_opt; /* the last of --depth, --sw2, --sb2 given, if any */
     int refit_given;   /* --refit (1) or --no-refit (2) was given */
     km_convert_opts cols; /* how CSV input is read (columns.c) */
     unsigned cols_given;
 };
-
-/* A comma-separated list of numbers: one is the value, more a grid, where
- * every value must be positive (min_one: a single value may be 0). */
-static int grid_arg(struct st *s, km_ctx *ctx, const char *opt, const char *arg, int zero_ok,
-                    double *vals, size_t *n)
-{
-    char buf[1024];
-    if (strlen(arg) >= sizeof buf)
-        return cli_usage_error(s->cmd, ctx, "%s: list too long", opt);
-    strcpy(buf, arg);
-    *n = 0;
-    size_t len = strlen(arg);
-    if (!len || arg[0] == ',' || arg[len - 1] == ',' || strstr(arg, ",,"))
-        return cli_usage_error(s->cmd, ctx, "%s: empty value in the list '%s'", opt, arg);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (*n == GRID_MAX)
-            return cli_usage_error(s->cmd, ctx, "%s: at most %d values", opt, GRID_MAX);
-        if (cli_double_arg(s->cmd, ctx, opt, tok, &vals[*n]))
-            return EXIT_USAGE;
-        (*n)++;
-    }
-    if (!*n)
-        return cli_usage_error(s->cmd, ctx, "%s needs a value", opt);
-    for (size_t i = 0; i < *n; i++) {
-        double x = vals[i];
-        int ok = isfinite(x) && (x > 0 || (x == 0 && zero_ok && *n == 1));
-        if (!ok)
-            return cli_usage_error(s->cmd, ctx, "%s must be %s, not '%s'", opt,
-                                   *n > 1 ? "a list of positive numbers"
-                                   : zero_ok ? "a non-negative number"
-                                             : "a positive number",
-                                   arg);
-    }
-    return -1;
-}
-
-/* The index of arg in the NULL-terminated names, or a usage error. */
-static int choice(struct st *s, km_ctx *ctx, const char *opt, const char *arg,
-                  const char *const *names, int *out)
-{
-    return cli_choice(s->cmd, ctx, opt, arg, names, out);
-}
-
-/* --depth, --sw2, --sb2: the dot-product kernels' parameters. */
-static int dot_arg(struct st *s, km_ctx *ctx, int opt, const char *arg)
-{
-    km_kernel *k = &s->o.search.solve.kernel;
-    long v;
-    double x;
-    if (opt == O_DEPTH) {
-        if (cli_int_arg(s->cmd, ctx, "--depth", arg, 1, KM_KERNEL_MAX_DEPTH, &v))
-            return EXIT_USAGE;
-        k->depth = (int)v;
-        s->dot_opt = "--depth";
-        return -1;
-    }
-    const char *name = opt == O_SW2 ? "--sw2" : "--sb2";
-    if (cli_double_arg(s->cmd, ctx, name, arg, &x))
-        return EXIT_USAGE;
-    if (!(isfinite(x) && (opt == O_SW2 ? x > 0 : x >= 0)))
-        return cli_usage_error(s->cmd, ctx, "%s must be a %s number, not '%s'", name,
-                               opt == O_SW2 ? "positive" : "non-negative", arg);
-    *(opt == O_SW2 ? &k->sw2 : &k->sb2) = x;
-    s->dot_opt = name;
-    return -1;
-}
 
 /* --centers, --passes, --early-stop: the Nystrom solver's counts. */
 static int nystrom_arg(struct st *s, km_ctx *ctx, int opt, const char *arg)
@@ -228,9 +147,6 @@ static int nystrom_arg(struct st *s, km_ctx *ctx, int opt, const char *arg)
 static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
 {
     struct st *s = vs;
-    static const char *const tasks[] = {"auto", "classify", "regress", NULL};
-    static const char *const scales[] = {"standard", "minmax", "none", NULL};
-    static const char *const kernels[] = {"laplace", "gaussian", "ntk", "nngp", NULL};
     static const char *const solvers[] = {"auto", "direct", "pcg", "nystrom", NULL};
     static const char *const nymodes[] = {"auto", "cg", "gram", NULL};
     static const char *const preconds[] = {"nystrom", "none", NULL};
@@ -239,27 +155,19 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     double x;
     switch (opt) {
     case 'o': s->output = arg; break;
-    case O_LABEL: s->o.feat.label = arg; break;
-    case O_TASK: return choice(s, ctx, "--task", arg, tasks, &s->o.feat.task);
-    case O_SCALE: return choice(s, ctx, "--scale", arg, scales, &s->o.feat.scale);
-    case O_KERNEL: return choice(s, ctx, "--kernel", arg, kernels, &s->o.search.solve.kernel.type);
-    case O_SOLVER: return choice(s, ctx, "--solver", arg, solvers, &s->o.search.solve.solver);
-    case O_NYMODE: return choice(s, ctx, "--nystrom-mode", arg, nymodes, &s->o.nystrom_mode);
+    case O_SOLVER:
+        return cli_choice(s->cmd, ctx, "--solver", arg, solvers, &s->o.search.solve.solver);
+    case O_NYMODE:
+        return cli_choice(s->cmd, ctx, "--nystrom-mode", arg, nymodes, &s->o.nystrom_mode);
     case O_CENTERS:
     case O_PASSES:
     case O_EARLY: return nystrom_arg(s, ctx, opt, arg);
-    case O_PRECOND: return choice(s, ctx, "--precond", arg, preconds, &s->o.search.solve.precond);
-    case O_STORE: return choice(s, ctx, "--store", arg, stores, &s->o.search.solve.store);
-    case O_BANDWIDTH: {
-        int r = grid_arg(s, ctx, "--bandwidth", arg, 0, s->bw, &s->o.search.nbandwidths);
-        s->o.search.solve.kernel.bandwidth = s->bw[0];
-        return r;
-    }
-    case O_DEPTH:
-    case O_SW2:
-    case O_SB2: return dot_arg(s, ctx, opt, arg);
+    case O_PRECOND:
+        return cli_choice(s->cmd, ctx, "--precond", arg, preconds, &s->o.search.solve.precond);
+    case O_STORE:
+        return cli_choice(s->cmd, ctx, "--store", arg, stores, &s->o.search.solve.store);
     case O_REG: {
-        int r = grid_arg(s, ctx, "--reg", arg, 1, s->reg, &s->o.search.nregs);
+        int r = cli_num_list(s->cmd, ctx, "--reg", arg, 1, s->reg, &s->o.search.nregs);
         s->o.search.solve.reg = s->reg[0];
         return r;
     }
@@ -330,7 +238,8 @@ static int handle(void *vs, km_ctx *ctx, int opt, const char *arg)
     case O_TMPDIR: s->o.search.solve.tmpdir = arg; break;
     case O_IO: return cli_io_arg(s->cmd, ctx, arg, &s->io) ? EXIT_USAGE : -1;
     default: {
-        int rc = cli_column_opt(s->cmd, ctx, opt, arg, &s->cols, &s->cols_given);
+        int rc = cli_data_opt(s->cmd, ctx, opt, arg, &s->o.feat, &s->ka, &s->cols,
+                              &s->cols_given);
         return rc == -3 ? -1 : rc;
     }
     }
@@ -347,13 +256,9 @@ static int open_inputs(struct st *s, km_ctx *ctx, const char *data, km_pool *poo
     int rc = cli_open_data(ctx, data, s->io, tmpdir, pool, &s->cols, cr, d);
     if (!rc && s->val)
         rc = cli_open_data(ctx, s->val, s->io, tmpdir, pool, &s->cols, NULL, vd);
-    if (rc || cr->forced)
-        return rc;
-    s->o.feat.drop = s->cols.drop;
-    if (s->cols_given & ~CLI_COL_BIT(OPT_COL_DROP))
-        km_warn(ctx, "%s is a dataset: the column options other than --drop apply to CSV input",
-                data);
-    return 0;
+    if (!rc)
+        cli_data_columns(ctx, data, cr, &s->cols, s->cols_given, &s->o.feat);
+    return rc;
 }
 
 /* --log: one TSV line per step, written as it comes, so the temporary
@@ -490,21 +395,13 @@ static void chosen(km_ctx *ctx, const struct st *s, const km_model *m, const km_
 static int kernel_opts(struct st *s, km_ctx *ctx)
 {
     km_kernel *k = &s->o.search.solve.kernel;
-    if (km_kernel_radial(k)) {
-        if (s->dot_opt)
-            return cli_usage_error(s->cmd, ctx, "%s applies only to --kernel ntk or nngp",
-                                   s->dot_opt);
-        k->depth = 0, k->sw2 = k->sb2 = 0;
-        return -1;
-    }
-    const char *name = km_kernel_name(k->type);
-    if (s->o.search.nbandwidths)
-        return cli_usage_error(s->cmd, ctx, "--bandwidth applies only to --kernel laplace or "
-                               "gaussian: %s has no bandwidth", name);
+    int st = cli_kernel_check(s->cmd, ctx, &s->ka);
+    if (st >= 0 || km_kernel_radial(k))
+        return st;
     if (s->o.search.rfm)
         return cli_usage_error(s->cmd, ctx, "--rfm needs --kernel laplace or gaussian: the AGOP "
-                               "takes the gradient of a radial kernel, which %s is not", name);
-    k->bandwidth = 0;
+                               "takes the gradient of a radial kernel, which %s is not",
+                               km_kernel_name(k->type));
     s->o.auto_bandwidth = 0;
     return -1;
 }
@@ -516,9 +413,7 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
     memset(&s, 0, sizeof s);
     s.cmd = cmd;
     km_train_defaults(&s.o);
-    s.o.search.solve.kernel.depth = 1; /* the dot-product kernels' defaults */
-    s.o.search.solve.kernel.sw2 = 2;
-    s.o.search.solve.kernel.sb2 = 0.1;
+    cli_kernel_init(&s.ka, &s.o.search.solve.kernel);
     s.io = cli_io_default();
     int first;
     int st = cli_parse(cmd, ctx, argc, argv, "o:", longopts, handle, &s, &first);
@@ -528,8 +423,9 @@ int cmd_train(const cli_cmd *cmd, int argc, char **argv, km_ctx *ctx)
         return cli_usage_error(cmd, ctx, "expected one DATA argument (a .kmx or CSV file, or -)");
     if (!s.output)
         return cli_usage_error(cmd, ctx, "no model file given (-o MODEL)");
+    s.o.search.nbandwidths = s.ka.nbw;
     if (s.o.search.nbandwidths)
-        s.o.search.bandwidths = s.bw;
+        s.o.search.bandwidths = s.ka.bw;
     if (s.o.search.nregs)
         s.o.search.regs = s.reg;
     if (s.val && s.o.val_frac > 0)

@@ -284,33 +284,43 @@ int cli_io_default(void)
     return KM_IO_AUTO;
 }
 
-void cli_json_str(const char *s, size_t n)
+void cli_json_fstr(FILE *f, const char *s, size_t n)
 {
-    putchar('"');
+    putc('"', f);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\')
-            printf("\\%c", c);
+            fprintf(f, "\\%c", c);
         else if (c == '\n')
-            printf("\\n");
+            fprintf(f, "\\n");
         else if (c == '\t')
-            printf("\\t");
+            fprintf(f, "\\t");
         else if (c == '\r')
-            printf("\\r");
+            fprintf(f, "\\r");
         else if (c < 0x20)
-            printf("\\u%04x", c);
+            fprintf(f, "\\u%04x", c);
         else
-            putchar(c);
+            putc(c, f);
     }
-    putchar('"');
+    putc('"', f);
+}
+
+void cli_json_fnum(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.9g", v);
+    else
+        fprintf(f, "null");
+}
+
+void cli_json_str(const char *s, size_t n)
+{
+    cli_json_fstr(stdout, s, n);
 }
 
 void cli_json_num(double v)
 {
-    if (isfinite(v))
-        printf("%.9g", v);
-    else
-        printf("null");
+    cli_json_fnum(stdout, v);
 }
 
 /* What names a file for cli_check_outputs: its device and inode when it
@@ -469,15 +479,4 @@ char *cli_now_iso(void)
     gmtime_r(&t, &tm);
     strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return strdup(buf);
-}
-
-int cli_choice(const cli_cmd *cmd, km_ctx *ctx, const char *opt, const char *arg,
-               const char *const *names, int *out)
-{
-    for (int i = 0; names[i]; i++)
-        if (strcmp(arg, names[i]) == 0) {
-            *out = i;
-            return -1;
-        }
-    return cli_usage_error(cmd, ctx, "invalid %s '%s'", opt, arg);
 }

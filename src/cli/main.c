@@ -46,6 +46,8 @@ const cli_cmd cli_commands[] = {
     {"features", "feature importance from a model's learned matrix M (RFM)", features_usage,
      cmd_features, 1},
     {"mlp", "train a ReLU network on a sample; how it learned features", mlp_usage, cmd_mlp, 1},
+    {"spectrum", "kernel eigenvalues, effective dimension, leave-one-out error and GCV",
+     spectrum_usage, cmd_spectrum, 1},
     {"gen", "write a synthetic dataset of any size (CSV or .kmx)", gen_usage, cmd_gen, 0},
     {"ntk", "finite networks' empirical NTK against the analytic NTK, over widths", ntk_usage,
      cmd_ntk, 1},

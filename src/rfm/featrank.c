@@ -1,13 +1,14 @@
 /* featrank.c - ranking an RFM's feature matrix (see
  * include/kmill/featrank.h). */
 #include "config.h"
-#include <lapacke.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kmill/featrank.h"
 #include "kmill/kernel.h"
+#include "kmill/spectrum.h"
 
 /* The source column of feature f, and its level for a one-hot feature
  * (-1 for a numeric column). */
@@ -86,36 +87,33 @@ static int rank_columns(km_err *e, const km_features *F, size_t top, km_featrank
     return 0;
 }
 
-/* The top eigenpairs of M (dsyevd gives them ascending), each with its
- * largest loadings. */
+/* The top eigenpairs of M (kmill/spectrum.h), each with its largest
+ * loadings. */
 static int eigenpairs(km_err *e, const char *name, size_t top, km_featrank *r)
 {
     size_t d = r->d, ne = top && top < d ? top : d, nl = d < KM_FEATRANK_LEAD ? d : KM_FEATRANK_LEAD;
-    double *V = malloc(d * d * sizeof *V + 1), *w = malloc((d + 1) * sizeof *w);
+    double *V = malloc(d * d * sizeof *V + 1);
     struct rank *ld = malloc((d + 1) * sizeof *ld);
     r->values = malloc((ne + 1) * sizeof *r->values);
     r->shares = malloc((ne + 1) * sizeof *r->shares);
     r->vectors = malloc((ne * d + 1) * sizeof *r->vectors);
     r->lead = malloc((ne * KM_FEATRANK_LEAD + 1) * sizeof *r->lead);
     int rc = 0;
-    if (!V || !w || !ld || !r->values || !r->shares || !r->vectors || !r->lead) {
+    if (!V || !ld || !r->values || !r->shares || !r->vectors || !r->lead) {
         rc = km_seterr(e, KM_ENOMEM, "out of memory");
         goto out;
     }
     memcpy(V, r->M, d * d * sizeof *V);
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)d, V, (lapack_int)d, w);
-    if (info) {
-        rc = km_seterr(e, KM_ENUMERIC, "%s: eigendecomposition of M failed (%d)", name, (int)info);
+    char what[300];
+    snprintf(what, sizeof what, "%s: M", name);
+    if ((rc = km_eig_top(e, what, V, d, ne, r->values, r->vectors)))
         goto out;
-    }
     r->neig = ne;
     for (size_t k = 0; k < ne; k++) {
-        size_t c = d - 1 - k; /* the column of V, the index in w */
-        r->values[k] = w[c];
-        r->shares[k] = r->trace > 0 ? w[c] / r->trace : NAN;
+        const double *v = r->vectors + k * d;
+        r->shares[k] = r->trace > 0 ? r->values[k] / r->trace : NAN;
         for (size_t j = 0; j < d; j++) {
-            r->vectors[k * d + j] = V[j * d + c];
-            ld[j].v = fabs(V[j * d + c]);
+            ld[j].v = fabs(v[j]);
             ld[j].i = (uint32_t)j;
         }
         qsort(ld, d, sizeof *ld, by_value_desc);
@@ -124,7 +122,6 @@ static int eigenpairs(km_err *e, const char *name, size_t top, km_featrank *r)
     }
 out:
     free(V);
-    free(w);
     free(ld);
     return rc;
 }

@@ -29,6 +29,9 @@ typedef struct km_mlp_job_opts {
 
 void km_mlp_job_defaults(km_mlp_job_opts *o);
 
+/* Rows of the kernel distance: its two Grams are rows^2 floats each. */
+#define KM_MLP_NTK_ROWS 1000
+
 typedef struct km_mlp_job_result {
     km_mlp_fit_result fit;
     double init_loss, init_metric;   /* on the training rows at initialisation */
@@ -41,6 +44,9 @@ typedef struct km_mlp_job_result {
     double kta0, kta;                /* its alignment with the targets, before and after */
     double nfa0, nfa, nfa_delta;     /* the feature ansatz at initialisation, at the end, of dW */
     double *agop_diag;               /* d: the trained network's AGOP diagonal */
+    double kdist;                    /* the empirical NTK's kernel distance (Fort et al.),
+                                      * initialisation vs the end */
+    size_t kdist_rows;               /* the metric rows it is taken on (at most KM_MLP_NTK_ROWS) */
 } km_mlp_job_result;
 
 void km_mlp_job_result_free(km_mlp_job_result *r);

@@ -264,6 +264,8 @@ static void report(const struct st *s, const km_model *m, const km_mlp_job_resul
         printf(" W%u %.4g", (unsigned)l + 1, r->change[l]);
     printf("\n");
     printf("cka-last-hidden: %.4f (initialisation vs end, %zu rows)\n", r->cka, r->metric_rows);
+    printf("kernel-distance: %.4f (empirical NTK, initialisation vs end, %zu rows)\n", r->kdist,
+           r->kdist_rows);
     printf("kernel-target-alignment: %.4f at initialisation, %.4f at the end\n", r->kta0, r->kta);
     printf("nfa: %.4f at initialisation, %.4f at the end; of dW: %.4f\n", r->nfa0, r->nfa,
            r->nfa_delta);

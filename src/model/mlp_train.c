@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kmill/entk.h"
 #include "kmill/log.h"
 #include "kmill/mlptrain.h"
 #include "kmill/nnmetrics.h"
@@ -85,6 +86,10 @@ static int plan(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_mlp_job_opts 
     km_plan_add(&p, "training buffers", km_mlp_fit_estimate(o->depth, w, (size_t)n, o->fit.batch));
     km_plan_add(&p, "metrics", (uint64_t)d * d * 24 + mr * (2 * o->width + d) * 4 +
                                    (uint64_t)o->width * o->width * 16);
+    uint64_t kr = mr < KM_MLP_NTK_ROWS ? mr : KM_MLP_NTK_ROWS;
+    km_mlp shape = {.depth = o->depth, .width = w}; /* the sizes the estimate reads */
+    km_plan_add(&p, "empirical NTK", 2 * kr * kr * 4 +
+                                         km_entk_estimate(&shape, kr, KM_ENTK_MEAN, sizeof(float)));
     km_plan_add(&p, "BLAS buffers", KM_MEM_BLAS);
     free(w);
     int rc = km_plan_check(ctx, &p, "mlp");
@@ -132,6 +137,31 @@ static int measure(km_ctx *ctx, const km_mlp *net, const km_mlp *w0, const float
                         w0 ? r->agop_diag : NULL);
     if (!rc && w0)
         km_mlp_weight_change(w0, net, r->change);
+    return rc;
+}
+
+/* The kernel distance of Fort et al. between the empirical NTK of the
+ * network at initialisation (w0) and trained (net), class-averaged, on
+ * the first KM_MLP_NTK_ROWS metric rows (a seeded subset already). */
+static int kernel_distance(km_ctx *ctx, const km_mlp *w0, const km_mlp *net, const float *X,
+                           size_t m, km_mlp_job_result *r)
+{
+    size_t k = m < KM_MLP_NTK_ROWS ? m : KM_MLP_NTK_ROWS;
+    float *K0 = malloc((k * k + 1) * sizeof *K0), *K1 = malloc((k * k + 1) * sizeof *K1);
+    int rc = K0 && K1 ? 0 : km_seterr(&ctx->err, KM_ENOMEM, "out of memory for the NTK");
+    km_plan held;
+    km_plan_init(&held);
+    km_plan_add(&held, "the two kernels", 2 * (uint64_t)k * k * sizeof *K0);
+    if (!rc)
+        rc = km_entk_gram(ctx, w0, X, k, X, k, KM_ENTK_MEAN, &held, K0);
+    if (!rc)
+        rc = km_entk_gram(ctx, net, X, k, X, k, KM_ENTK_MEAN, &held, K1);
+    if (!rc) {
+        r->kdist = km_kernel_distance(K0, K1, k * k);
+        r->kdist_rows = k;
+    }
+    free(K0);
+    free(K1);
     return rc;
 }
 
@@ -191,6 +221,8 @@ static int run(km_ctx *ctx, km_pool *pool, km_sample *s, const km_mlp_job_opts *
         rc = km_mlp_fit(ctx, pool, &net, s->X, s->y, s->n, s->Xv, s->yv, s->nv, &fo, &r->fit);
     if (!rc)
         rc = measure(ctx, &net, &w0, Xm, ym, mr, s->c, s->classify, H, H0, r);
+    if (!rc)
+        rc = kernel_distance(ctx, &w0, &net, Xm, mr, r);
     if (!rc)
         fill_model(m, &net, s, o, r);
     km_mlp_free(&net);

@@ -75,4 +75,10 @@ awk '/^nfa:/ { exit !($5 + 0 > $2 + 0) }' out && pass ||
     fail "the ansatz did not rise: $(grep nfa out)"
 top=$(awk '/^agop-top:/ { print $2 " " $4 " " $6 }' out | tr ' ' '\n' | sort | tr '\n' ' ')
 [ "$top" = "x0 x1 x5 " ] && pass || fail "the AGOP's largest entries: $(grep agop-top out)"
+rich=$(awk '/^kernel-distance:/ { print $2 }' out)
+# the lazy regime (alpha 1 here) moves the empirical NTK far less
+expect_status 0 "$KMILL" mlp lr.kmx --width 64 --epochs 30 --alpha 1 --lr 0.2 --threads 1 -q
+lazy=$(awk '/^kernel-distance:/ { print $2 }' out)
+awk -v r="$rich" -v l="$lazy" 'BEGIN { exit !(r > 10 * l && r < 1 && l >= 0) }' && pass ||
+    fail "kernel distance rich $rich, lazy $lazy"
 finish

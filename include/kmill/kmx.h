@@ -119,6 +119,9 @@ void km_kmx_scan_close(km_kmx_scan *s);
  * in turn; 0 at the end, fn's non-zero value, or the scan's error. */
 typedef int (*km_kmx_rows_fn)(void *arg, const float *rows, uint32_t nrows, uint64_t first_row);
 int km_kmx_each(km_kmx *d, km_pool *pool, km_kmx_rows_fn fn, void *arg);
+/* The same over the chunks list[0..n) (as km_kmx_scan_open takes them). */
+int km_kmx_each_of(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n, km_kmx_rows_fn fn,
+                   void *arg);
 /* Bytes a scan of d holds with `tasks` decoding tasks (the pool's workers
  * plus the caller), for the memory planner (kmill/plan.h). */
 uint64_t km_kmx_scan_estimate(const km_kmx *d, int tasks);

@@ -888,8 +888,14 @@ int km_kmx_scan_next(km_kmx_scan *s, const float **rows, uint32_t *nrows, uint64
 
 int km_kmx_each(km_kmx *d, km_pool *pool, km_kmx_rows_fn fn, void *arg)
 {
+    return km_kmx_each_of(d, pool, NULL, 0, fn, arg);
+}
+
+int km_kmx_each_of(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n, km_kmx_rows_fn fn,
+                   void *arg)
+{
     km_kmx_scan *scan = NULL;
-    int rc = km_kmx_scan_open(d, pool, NULL, 0, &scan);
+    int rc = km_kmx_scan_open(d, pool, list, n, &scan);
     while (!rc) {
         const float *rows;
         uint32_t nr;

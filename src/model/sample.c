@@ -84,21 +84,8 @@ static int draw_rows(km_ctx *ctx, km_pool *pool, km_kmx *d, uint64_t n, uint64_t
         if (!nl || list[nl - 1] != k)
             list[nl++] = k;
     }
-    km_kmx_scan *scan = NULL;
     if (!rc && w->n)
-        rc = km_kmx_scan_open(d, pool, list, nl, &scan);
-    while (!rc && scan) {
-        const float *rows;
-        uint32_t nr;
-        uint64_t first;
-        int r = km_kmx_scan_next(scan, &rows, &nr, &first);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
-        copy_drawn(w, rows, nr, first);
-    }
-    km_kmx_scan_close(scan);
+        rc = km_kmx_each_of(d, pool, list, nl, copy_drawn, w);
     free(list);
     return rc;
 }

@@ -53,6 +53,27 @@ static size_t max_features(const km_kmx *data)
     return d;
 }
 
+/* The least block of rows the kernel distance's NTK is planned for. */
+#define NTK_BLOCK 64
+
+/* Outputs at most before the sample: a categorical label's levels, or
+ * the most classes a numeric one makes (KM_AUTO_MAX_CLASSES; 1 for a
+ * regression); dmax when the label is not found (the sampler says why). */
+static size_t max_outputs(km_ctx *ctx, const km_kmx *data, const km_mlp_job_opts *o, size_t dmax)
+{
+    const km_schema *s = km_kmx_schema(data);
+    uint32_t lc;
+    km_err saved = ctx->err;
+    if (km_features_label(ctx, s, o->sample.feat.label, &lc)) {
+        ctx->err = saved;
+        return dmax;
+    }
+    const km_column *col = &s->cols[lc];
+    if (col->type == KM_COL_CATEGORICAL && col->nlevels)
+        return col->nlevels;
+    return o->sample.feat.task == KM_TASK_REGRESS ? 1 : KM_AUTO_MAX_CLASSES;
+}
+
 /* The widths of the network for d features and c outputs. */
 static uint32_t *widths(const km_mlp_job_opts *o, size_t d, size_t c)
 {
@@ -86,10 +107,13 @@ static int plan(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_mlp_job_opts 
     km_plan_add(&p, "training buffers", km_mlp_fit_estimate(o->depth, w, (size_t)n, o->fit.batch));
     km_plan_add(&p, "metrics", (uint64_t)d * d * 24 + mr * (2 * o->width + d) * 4 +
                                    (uint64_t)o->width * o->width * 16);
+    /* the kernel distance's two kernels, and blocks of NTK_BLOCK rows at
+     * least (km_entk_gram takes larger ones only where they fit) */
     uint64_t kr = mr < KM_MLP_NTK_ROWS ? mr : KM_MLP_NTK_ROWS;
     km_mlp shape = {.depth = o->depth, .width = w}; /* the sizes the estimate reads */
-    km_plan_add(&p, "empirical NTK", 2 * kr * kr * 4 +
-                                         km_entk_estimate(&shape, kr, KM_ENTK_MEAN, sizeof(float)));
+    km_plan_add(&p, "empirical NTK",
+                2 * kr * kr * 4 + km_entk_estimate(&shape, kr < NTK_BLOCK ? kr : NTK_BLOCK,
+                                                   KM_ENTK_MEAN, sizeof(float)));
     km_plan_add(&p, "BLAS buffers", KM_MEM_BLAS);
     free(w);
     int rc = km_plan_check(ctx, &p, "mlp");
@@ -143,14 +167,16 @@ static int measure(km_ctx *ctx, const km_mlp *net, const km_mlp *w0, const float
 /* The kernel distance of Fort et al. between the empirical NTK of the
  * network at initialisation (w0) and trained (net), class-averaged, on
  * the first KM_MLP_NTK_ROWS metric rows (a seeded subset already). */
-static int kernel_distance(km_ctx *ctx, const km_mlp *w0, const km_mlp *net, const float *X,
-                           size_t m, km_mlp_job_result *r)
+static int kernel_distance(km_ctx *ctx, const km_sample *s, const km_mlp *w0, const km_mlp *net,
+                           const float *X, size_t m, km_mlp_job_result *r)
 {
     size_t k = m < KM_MLP_NTK_ROWS ? m : KM_MLP_NTK_ROWS;
     float *K0 = malloc((k * k + 1) * sizeof *K0), *K1 = malloc((k * k + 1) * sizeof *K1);
     int rc = K0 && K1 ? 0 : km_seterr(&ctx->err, KM_ENOMEM, "out of memory for the NTK");
-    km_plan held;
+    km_plan held; /* what the job holds beside the kernel's blocks */
     km_plan_init(&held);
+    km_plan_add(&held, "sample", (uint64_t)(s->n + s->nv) * (s->d + 1) * sizeof(float));
+    km_plan_add(&held, "networks", 2 * km_mlp_bytes(net->depth, net->width));
     km_plan_add(&held, "the two kernels", 2 * (uint64_t)k * k * sizeof *K0);
     if (!rc)
         rc = km_entk_gram(ctx, w0, X, k, X, k, KM_ENTK_MEAN, &held, K0);
@@ -222,7 +248,7 @@ static int run(km_ctx *ctx, km_pool *pool, km_sample *s, const km_mlp_job_opts *
     if (!rc)
         rc = measure(ctx, &net, &w0, Xm, ym, mr, s->c, s->classify, H, H0, r);
     if (!rc)
-        rc = kernel_distance(ctx, &w0, &net, Xm, mr, r);
+        rc = kernel_distance(ctx, s, &w0, &net, Xm, mr, r);
     if (!rc)
         fill_model(m, &net, s, o, r);
     km_mlp_free(&net);
@@ -240,7 +266,7 @@ int km_mlp_train_job(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_mlp_job_
 {
     memset(r, 0, sizeof *r);
     size_t dmax = max_features(data);
-    int rc = plan(ctx, pool, data, o, dmax, dmax, o->sample.rows);
+    int rc = plan(ctx, pool, data, o, dmax, max_outputs(ctx, data, o, dmax), o->sample.rows);
     if (rc)
         return rc;
     km_sample_opts so = o->sample;

@@ -10,7 +10,8 @@
 # their ratio torch / kmill (targets: >= 2 at width <= 128, >= 1 at >= 512)
 # and the test accuracies after EPOCHS epochs (target: within noise).
 # Needs dataset-fashion-mnist, python3-torch (Debian); a built tree (KMILL
-# names the binary). THREADS (default 2), EPOCHS (default 3).
+# names the binary). THREADS (default 2), EPOCHS (default 3), WIDTHS (default
+# "64 128 512 1024").
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 K=${KMILL:-$top/src/kmill}
@@ -28,7 +29,7 @@ else
     TORCH=1
 fi
 printf 'width\tkmill_s_per_epoch\ttorch_s_per_epoch\tratio\tkmill_test_acc\ttorch_test_acc\n'
-for w in 64 128 512 1024; do
+for w in ${WIDTHS:-64 128 512 1024}; do
     "$K" mlp fm20k.kmx --sample 20000 --val-frac 0 --width $w --depth 2 --epochs $EPOCHS \
         --batch 128 --lr $LR --threads $THREADS -q -o net$w.kmm >rep$w
     ks=$(awk '/^seconds-per-epoch:/ { print $2 }' rep$w)

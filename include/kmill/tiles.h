@@ -6,8 +6,9 @@
  * tile serves both K_IJ P_J and K_IJ^T P_I in one pass over it. Tiles live
  * in RAM up to a byte budget; the rest are spilled to a file in a
  * temporary directory (unlinked as soon as it is open, so a crash leaves
- * nothing; free space checked first) and read back through a shared mmap,
- * dropped from the process's resident set after each use; or recomputed
+ * nothing; free space checked first) and read back with pread into the
+ * reading task's tile buffer (not mapped: mapped pages would stay in the
+ * resident set beside that buffer, beyond the plan); or recomputed
  * from the rows on every product. Which of reading and recomputing a
  * spilled tile is cheaper is measured, not guessed: the build times the
  * computation of each tile, the first product times the reads, and later

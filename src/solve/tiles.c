@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -37,9 +36,7 @@ struct km_tiles {
     float **ram;            /* tile t in RAM, or NULL */
     uint64_t *off;          /* tile t's place in the spill, or UINT64_MAX */
     int fd;
-    unsigned char *map;
-    size_t maplen;
-    float **wbuf;           /* per task: a tile recomputed */
+    float **wbuf;           /* per task: a tile recomputed, or read from the spill */
     float **acc;            /* per task: n x c accumulator */
     size_t acc_c;
     double reg;
@@ -115,6 +112,32 @@ static void set_write_error(km_tiles *t, int e)
     pthread_mutex_unlock(&t->mu);
 }
 
+/* Spilled tile i into buf: 0, or 1 with t->err set (the first error). */
+static int read_tile(km_tiles *t, size_t i, float *buf)
+{
+    size_t len = (size_t)tile_bytes(t, i);
+    unsigned char *p = (unsigned char *)buf;
+    uint64_t off = t->off[i];
+    while (len) {
+        ssize_t r = pread(t->fd, p, len, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : EIO; /* the spill is ours: short means damaged */
+            pthread_mutex_lock(&t->mu);
+            if (!t->err)
+                t->err = km_seterr(&t->ctx->err, km_errno_code(e),
+                                   "error reading the kernel spill: %s", strerror(e));
+            pthread_mutex_unlock(&t->mu);
+            return 1;
+        }
+        p += r;
+        off += (uint64_t)r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
 static void build_task(void *arg, size_t i, int worker)
 {
     km_tiles *t = arg;
@@ -176,8 +199,6 @@ void km_tiles_free(km_tiles *t)
 {
     if (!t)
         return;
-    if (t->map)
-        munmap(t->map, t->maplen);
     if (t->fd >= 0)
         close(t->fd);
     for (size_t i = 0; t->ram && i < t->ntiles; i++)
@@ -335,8 +356,7 @@ static int plan_spill(km_tiles *t, const km_tiles_opts *o, const char *dir, uint
     return 0;
 }
 
-/* Compute every tile into RAM or the spill, in parallel, and map the
- * spill for reading. On an error the caller frees the store; closing the
+/* Compute every tile into RAM or the spill, in parallel. On an error the caller frees the store; closing the
  * unlinked spill frees its space. */
 static int fill_tiles(km_tiles *t, uint64_t ram, uint64_t spill)
 {
@@ -363,16 +383,6 @@ static int fill_tiles(km_tiles *t, uint64_t ram, uint64_t spill)
         if (t->fd >= 0 && t->err != KM_EINTR)
             km_verbose(ctx, "kernel spill removed");
         return t->err;
-    }
-    if (t->fd >= 0) {
-        t->maplen = (size_t)spill;
-        t->map = mmap(NULL, t->maplen, PROT_READ, MAP_SHARED, t->fd, 0);
-        if (t->map == MAP_FAILED) {
-            int e = errno;
-            t->map = NULL;
-            return km_seterr(&ctx->err, km_errno_code(e), "cannot map the kernel spill: %s",
-                             strerror(e));
-        }
     }
     return 0;
 }
@@ -502,22 +512,14 @@ static void apply_task(void *arg, size_t w, int worker)
             multiply(t, i, t->wbuf[w], acc);
             continue;
         }
-        unsigned char *p = t->map + t->off[i];
-        size_t len = (size_t)tile_bytes(t, i);
-        size_t mlen = (len + PAGE - 1) / PAGE * PAGE;
-        if (!t->st.products && t->store == KM_STORE_AUTO) {
-            /* the first product times the reads: fault every page in */
-            double t0 = km_now();
-            madvise(p, mlen, MADV_WILLNEED);
-            volatile unsigned char sink = 0;
-            for (size_t o = 0; o < len; o += PAGE)
-                sink ^= p[o];
-            (void)sink;
-            t->t_read[w] += km_now() - t0;
-            t->n_read[w]++;
-        }
-        multiply(t, i, (const float *)p, acc);
-        madvise(p, mlen, MADV_DONTNEED); /* out of our resident set; the page cache may keep it */
+        /* read into the task's buffer (not mapped: mapped pages would be
+         * resident beside it, beyond the plan) */
+        double t0 = km_now();
+        if (read_tile(t, i, t->wbuf[w]))
+            return;
+        t->t_read[w] += km_now() - t0;
+        t->n_read[w]++;
+        multiply(t, i, t->wbuf[w], acc);
     }
 }
 
@@ -546,6 +548,8 @@ int km_tiles_apply(km_tiles *t, const float *in, float *out, size_t c)
     else
         apply_task(t, 0, 0);
     km_blas_threads(blas);
+    if (t->err)
+        return t->err;
     if (km_check_interrupt(ctx))
         return KM_EINTR;
     for (size_t i = 0; i < t->n; i++)
@@ -556,7 +560,7 @@ int km_tiles_apply(km_tiles *t, const float *in, float *out, size_t c)
                 s += t->acc[w][j];
             out[i * c + q] = s + (float)t->reg * in[i * c + q];
         }
-    if (!t->st.products && t->map && t->store == KM_STORE_AUTO) {
+    if (!t->st.products && t->fd >= 0 && t->store == KM_STORE_AUTO) {
         double tr = 0, tc = 0;
         uint64_t nr = 0, ncmp = 0;
         for (int w = 0; w < t->nw; w++) {

@@ -452,6 +452,10 @@ static int refit(sjob *j, sources *s, km_rfm_best *best)
             goto out;
         fo.metric = best->metric, fo.S = S;
     }
+    /* no figure to watch on the joined rows: the chosen solve's own
+     * iterations (summed over its ridges, so at most that) bound the refit */
+    if (fo.patience > 0 && best->solve.iters > 0 && best->solve.iters < fo.max_iter)
+        fo.max_iter = (int)best->solve.iters;
     snprintf(j->ctx->stage, sizeof j->ctx->stage, "refit");
     km_falkon_result fr;
     rc = km_falkon(j->ctx, j->pool, &fo, &s->all, j->classify, j->Cf, j->nc, j->d, j->c, best->A,

@@ -38,6 +38,7 @@ typedef struct sstate {
     double *val;       /* nregs */
     float *Mcur, *Mnext, *S, *Cs, *Bs, *F;
     double *G, *lambda;
+    int *iters;        /* nregs: each ridge's conjugate gradient iterations (0: Gram) */
     int metric;
 } sstate;
 
@@ -53,6 +54,7 @@ static void sstate_free(sstate *s)
     free(s->F);
     free(s->G);
     free(s->lambda);
+    free(s->iters);
 }
 
 /* Scores F (nb x c) of the sample rows under coefficients A (m x c), in
@@ -137,6 +139,7 @@ static int solve_regs(sstate *s, double bw, const double *regs, size_t nr, km_fa
         rc = km_falkon(s->ctx, s->pool, &fo, sd->train, s->classify, sd->C, s->m, s->d, s->c,
                        s->A + r * s->m * s->c, &one);
         if (!rc) {
+            s->iters[r] = one.iters;
             fr->mode = one.mode, fr->rows = one.rows;
             fr->iters += one.iters, fr->passes += one.passes, fr->seconds += one.seconds;
             fr->rel_residual = fmax(fr->rel_residual, one.rel_residual);
@@ -194,7 +197,7 @@ static int keep(sstate *s, km_rfm_best *best, const km_select_step *st, size_t r
     best->train_metric = st->train_metric;
     memset(&best->solve, 0, sizeof best->solve);
     best->solve.solver = KM_SOLVER_NYSTROM;
-    best->solve.iters = fr->iters;
+    best->solve.iters = s->iters[r]; /* this ridge's own (the refit's bound) */
     best->solve.rel_residual = fr->rel_residual;
     best->solve.rank = s->m;
     best->solve.seconds = fr->seconds;
@@ -291,6 +294,7 @@ static int sstate_init(sstate *s, size_t nr)
     s->A = malloc(nr * m * c * sizeof *s->A);
     s->val = malloc(nr * sizeof *s->val);
     s->lambda = malloc(nr * sizeof *s->lambda);
+    s->iters = calloc(nr, sizeof *s->iters);
     s->Mcur = malloc(s->ms * sizeof *s->Mcur);
     s->Mnext = malloc(s->ms * sizeof *s->Mnext);
     s->S = malloc(d * d * sizeof *s->S);
@@ -298,8 +302,8 @@ static int sstate_init(sstate *s, size_t nr)
     s->Cs = malloc(m * d * sizeof *s->Cs);
     s->Bs = malloc((nb ? nb : 1) * d * sizeof *s->Bs);
     s->F = malloc((nb ? nb : 1) * c * sizeof *s->F);
-    if (!s->A || !s->val || !s->lambda || !s->Mcur || !s->Mnext || !s->S || !s->G || !s->Cs ||
-        !s->Bs || !s->F)
+    if (!s->A || !s->val || !s->lambda || !s->iters || !s->Mcur || !s->Mnext || !s->S || !s->G ||
+        !s->Cs || !s->Bs || !s->F)
         return km_seterr(&s->ctx->err, KM_ENOMEM, "out of memory");
     return 0;
 }

@@ -46,6 +46,14 @@ expect_status 0 "$KMILL" train -v --solver nystrom --nystrom-mode cg --centers 5
 expect_status 0 "$KMILL" train -v --solver nystrom --nystrom-mode cg --centers 50 --passes 20 \
     --tol 1e-12 --early-stop 0 reg.kmx -o es.kmm &&
     expect_contains err " iters=20 " && expect_not_contains err "without gain"
+# the refit on training and validation rows has no figure to watch: it
+# runs at most the iterations the chosen solve stopped at
+expect_status 0 "$KMILL" train -v --solver nystrom --nystrom-mode cg --centers 50 --passes 20 \
+    --tol 1e-12 --val-frac 0.2 --refit reg.kmx -o es.kmm
+chosen=$(sed -n 's/.*(solve [0-9.]*s, \([0-9]*\) iterations)$/\1/p' err)
+refit=$(sed -n 's/.*solver=nystrom-cg iters=\([0-9]*\) .*/\1/p' err)
+[ -n "$chosen" ] && [ "$chosen" -lt 20 ] && [ "$refit" = "$chosen" ] && pass ||
+    fail "refit ran $refit iterations, the chosen solve $chosen"
 expect_status 2 "$KMILL" train --early-stop -1 reg.kmx -o es.kmm &&
     expect_contains err "--early-stop"
 

@@ -108,7 +108,9 @@ int km_kmx_read_chunk(km_kmx *d, uint64_t k, float *out);
 int km_kmx_read_chunk_raw(km_kmx *d, uint64_t k, float *out);
 
 /* Ordered scan over chunks (all of them when list is NULL): reads run ahead
- * through the I/O backend while the pool decompresses. */
+ * through the I/O backend, and decompression runs ahead as a pool job whose
+ * items the pool takes between the caller's own (pool.h: jobs queue in
+ * order, and a waiter helps with any). */
 typedef struct km_kmx_scan km_kmx_scan;
 int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n,
                      km_kmx_scan **out);

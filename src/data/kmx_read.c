@@ -4,7 +4,8 @@
  * Opening reads the header, the footer, the metadata and the index, and
  * checks every checksum and bound, so later reads can trust offsets. A scan
  * keeps one batch of chunk reads in flight in the I/O backend while the
- * pool decompresses the previous batch. */
+ * pool decompresses the batch before it, beside the caller's work on the
+ * one before that. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -702,10 +703,18 @@ int km_kmx_read_chunk_raw(km_kmx *d, uint64_t k, float *out)
 
 /* ---- scans ------------------------------------------------------------ */
 
+/* A scan is a three-stage pipeline over batches of chunks: one batch
+ * reads in the I/O backend, the next decodes as a pool job queued behind
+ * nothing, and the one before is served to the caller. The decode job is
+ * submitted, not run: its items fill the cores whenever the caller's own
+ * work (the kernel products of a pass, features applied on its thread)
+ * leaves one idle, instead of stopping that work at a barrier for every
+ * batch. */
+
 struct sbuf {
     uint64_t chunk;
-    unsigned char *reg, *scratch;
-    size_t reg_cap, scratch_cap;
+    unsigned char *reg;
+    size_t reg_cap;
     float *rows;
     size_t rows_cap;
     int rc;
@@ -713,10 +722,14 @@ struct sbuf {
 };
 
 struct batch {
+    km_kmx_scan *s;
     struct sbuf *b;
     size_t n;
     km_ioreq *req;
+    km_job *job; /* its decode job, until waited for */
 };
+
+enum { SERVE, DECODE, READ }; /* the roles of the three batches */
 
 struct km_kmx_scan {
     km_kmx *d;
@@ -724,10 +737,13 @@ struct km_kmx_scan {
     uint64_t *list;
     uint64_t n, pos;
     size_t bsize;
-    struct batch ready, flight;
-    int inflight;
+    struct batch bat[3];
+    struct batch *at[3]; /* bat by role */
+    int inflight;        /* at[READ] has reads in the backend */
     size_t serve;
-    ZSTD_DCtx **dctx;
+    ZSTD_DCtx **dctx;          /* one a task, by worker index */
+    unsigned char **scratch;   /* a filter's scratch, one a task */
+    size_t *scratch_cap;
     int ndctx;
 };
 
@@ -745,9 +761,11 @@ static int ensure(void **p, size_t *cap, size_t need)
     return 0;
 }
 
-static int submit_batch(km_kmx_scan *s, struct batch *b)
+/* The next chunks' reads into at[READ]. */
+static int submit_batch(km_kmx_scan *s)
 {
     km_kmx *d = s->d;
+    struct batch *b = s->at[READ];
     b->n = 0;
     while (b->n < s->bsize && s->pos < s->n) {
         struct sbuf *sb = &b->b[b->n];
@@ -777,25 +795,27 @@ static int submit_batch(km_kmx_scan *s, struct batch *b)
 
 static void decode_job(void *arg, size_t i, int worker)
 {
-    km_kmx_scan *s = arg;
+    struct batch *b = arg;
+    km_kmx_scan *s = b->s;
     km_kmx *d = s->d;
-    struct sbuf *sb = &s->ready.b[i];
+    struct sbuf *sb = &b->b[i];
     const km_kmx_chunk *e = &d->index[sb->chunk];
     sb->rc = 0;
-    if (s->ready.req[i].got < s->ready.req[i].len) {
+    if (b->req[i].got < b->req[i].len) {
         snprintf(sb->err, sizeof sb->err, "%s: chunk %llu: truncated file", d->path,
                  (unsigned long long)sb->chunk);
         sb->rc = KM_ECORRUPT;
         return;
     }
     if (ensure((void **)&sb->rows, &sb->rows_cap, e->raw_len) ||
-        (e->filter != KMX_FILTER_NONE && ensure((void **)&sb->scratch, &sb->scratch_cap, e->raw_len))) {
+        (e->filter != KMX_FILTER_NONE &&
+         ensure((void **)&s->scratch[worker], &s->scratch_cap[worker], e->raw_len))) {
         snprintf(sb->err, sizeof sb->err, "out of memory");
         sb->rc = KM_ENOMEM;
         return;
     }
-    sb->rc = decode_region(d, sb->chunk, sb->reg, sb->rows, sb->scratch, s->dctx[worker], 1,
-                           sb->err, sizeof sb->err);
+    sb->rc = decode_region(d, sb->chunk, sb->reg, sb->rows, s->scratch[worker], s->dctx[worker],
+                           1, sb->err, sizeof sb->err);
 }
 
 int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n, km_kmx_scan **out)
@@ -812,73 +832,101 @@ int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n,
             memcpy(s->list, list, n * sizeof *list);
     }
     s->ndctx = km_pool_workers(pool) + 1;
-    s->bsize = (size_t)s->ndctx * 2;
+    s->bsize = (size_t)s->ndctx;
     s->dctx = calloc((size_t)s->ndctx, sizeof *s->dctx);
-    s->ready.b = calloc(s->bsize, sizeof(struct sbuf));
-    s->flight.b = calloc(s->bsize, sizeof(struct sbuf));
-    s->ready.req = calloc(s->bsize, sizeof(km_ioreq));
-    s->flight.req = calloc(s->bsize, sizeof(km_ioreq));
-    int bad = (list && !s->list) || !s->dctx || !s->ready.b || !s->flight.b || !s->ready.req ||
-              !s->flight.req;
+    s->scratch = calloc((size_t)s->ndctx, sizeof *s->scratch);
+    s->scratch_cap = calloc((size_t)s->ndctx, sizeof *s->scratch_cap);
+    int bad = (list && !s->list) || !s->dctx || !s->scratch || !s->scratch_cap;
+    for (int k = 0; k < 3; k++) {
+        s->at[k] = &s->bat[k];
+        s->bat[k].s = s;
+        s->bat[k].b = calloc(s->bsize, sizeof(struct sbuf));
+        s->bat[k].req = calloc(s->bsize, sizeof(km_ioreq));
+        bad |= !s->bat[k].b || !s->bat[k].req;
+    }
     for (int i = 0; i < s->ndctx && !bad; i++)
         bad = !(s->dctx[i] = ZSTD_createDCtx());
     if (bad) {
         km_kmx_scan_close(s);
         return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
     }
-    s->serve = 0;
     *out = s;
     return 0;
 }
 
 /* Fault injection (km_ctx): the chunk of the batch just read that is the
  * process's fault_read_after-th fails. */
-static int inject_fault(km_kmx_scan *s)
+static int inject_fault(km_kmx_scan *s, struct batch *b)
 {
     km_ctx *ctx = s->d->ctx;
-    for (size_t i = 0; i < s->ready.n; i++) {
+    for (size_t i = 0; i < b->n; i++) {
         if (++ctx->fault_reads != ctx->fault_read_after)
             continue;
         if (ctx->fault_read_kind == KM_FAULT_EIO)
             return km_seterr(&ctx->err, KM_EIO, "%s: chunk %llu: read failed: Input/output error",
-                             s->d->path, (unsigned long long)s->ready.b[i].chunk);
+                             s->d->path, (unsigned long long)b->b[i].chunk);
         if (ctx->fault_read_kind == KM_FAULT_CORRUPT)
-            s->ready.b[i].reg[s->ready.req[i].len / 2] ^= 0x40;
+            b->b[i].reg[b->req[i].len / 2] ^= 0x40;
         else
-            s->ready.req[i].got = s->ready.req[i].len / 2;
+            b->req[i].got = b->req[i].len / 2;
     }
     return 0;
+}
+
+/* Move the batch read (if any) to decoding, its decode job queued, and
+ * start the next reads into the buffers the served batch has left. */
+static int advance(km_kmx_scan *s)
+{
+    int rc;
+    if (!s->inflight)
+        return 0;
+    if ((rc = km_io_wait(s->d->io)))
+        return rc;
+    s->inflight = 0;
+    struct batch *read = s->at[READ];
+    if (s->d->ctx->fault_read_after && (rc = inject_fault(s, read)))
+        return rc;
+    s->at[READ] = s->at[SERVE];
+    s->at[SERVE] = s->at[DECODE];
+    s->at[DECODE] = read;
+    read->job = km_pool_submit(s->pool, read->n, decode_job, read);
+    if (!read->job)
+        return km_seterr(&s->d->ctx->err, KM_ENOMEM, "out of memory");
+    s->at[READ]->n = 0;
+    return submit_batch(s);
 }
 
 int km_kmx_scan_next(km_kmx_scan *s, const float **rows, uint32_t *nrows, uint64_t *first_row)
 {
     km_kmx *d = s->d;
     int rc;
-    if (s->serve >= s->ready.n) {
-        if (!s->inflight && (rc = submit_batch(s, &s->flight)))
+    if (s->serve >= s->at[SERVE]->n) {
+        if (!s->at[DECODE]->job) { /* the first call: fill the pipeline */
+            if ((rc = submit_batch(s)) || (rc = advance(s)))
+                return rc;
+            if (!s->at[DECODE]->job)
+                return 0;
+        }
+        struct batch *b = s->at[DECODE];
+        km_pool_wait(s->pool, b->job);
+        b->job = NULL;
+        for (size_t i = 0; i < b->n; i++)
+            if (b->b[i].rc)
+                return km_seterr(&d->ctx->err, b->b[i].rc, "%s", b->b[i].err);
+        if ((rc = advance(s)))
             return rc;
-        if (!s->inflight)
-            return 0;
-        if ((rc = km_io_wait(d->io)))
-            return rc;
-        s->inflight = 0;
-        struct batch t = s->ready;
-        s->ready = s->flight;
-        s->flight = t;
-        if (d->ctx->fault_read_after && (rc = inject_fault(s)))
-            return rc;
-        /* the next batch reads while this one decompresses */
-        if ((rc = submit_batch(s, &s->flight)))
-            return rc;
-        km_pool_run(s->pool, s->ready.n, decode_job, s);
-        for (size_t i = 0; i < s->ready.n; i++)
-            if (s->ready.b[i].rc)
-                return km_seterr(&d->ctx->err, s->ready.b[i].rc, "%s", s->ready.b[i].err);
+        if (s->at[DECODE] == b) { /* nothing was left to read: b is served */
+            s->at[DECODE] = s->at[SERVE];
+            s->at[SERVE] = b;
+            s->at[DECODE]->n = 0;
+        }
         s->serve = 0;
         if (km_check_interrupt(d->ctx))
             return KM_EINTR;
+        if (!s->at[SERVE]->n)
+            return 0;
     }
-    struct sbuf *sb = &s->ready.b[s->serve++];
+    struct sbuf *sb = &s->at[SERVE]->b[s->serve++];
     const km_kmx_chunk *e = &d->index[sb->chunk];
     *rows = sb->rows;
     *nrows = e->nrows;
@@ -917,19 +965,26 @@ void km_kmx_scan_close(km_kmx_scan *s)
         return;
     if (s->inflight)
         km_io_wait(s->d->io); /* buffers must outlive the reads */
-    struct batch *bs[2] = {&s->ready, &s->flight};
-    for (int k = 0; k < 2; k++) {
-        for (size_t i = 0; bs[k]->b && i < s->bsize; i++) {
-            free(bs[k]->b[i].reg);
-            free(bs[k]->b[i].scratch);
-            free(bs[k]->b[i].rows);
+    for (int k = 0; k < 3; k++) {
+        struct batch *b = &s->bat[k];
+        if (b->job)
+            km_pool_wait(s->pool, b->job); /* and the decoding */
+        for (size_t i = 0; b->b && i < s->bsize; i++) {
+            free(b->b[i].reg);
+            free(b->b[i].rows);
         }
-        free(bs[k]->b);
-        free(bs[k]->req);
+        free(b->b);
+        free(b->req);
     }
-    for (int i = 0; s->dctx && i < s->ndctx; i++)
-        ZSTD_freeDCtx(s->dctx[i]);
+    for (int i = 0; i < s->ndctx; i++) {
+        if (s->dctx)
+            ZSTD_freeDCtx(s->dctx[i]);
+        if (s->scratch)
+            free(s->scratch[i]);
+    }
     free(s->dctx);
+    free(s->scratch);
+    free(s->scratch_cap);
     free(s->list);
     free(s);
 }
@@ -963,18 +1018,19 @@ int km_kmx_probe(const char *path)
 
 uint64_t km_kmx_scan_estimate(const km_kmx *d, int tasks)
 {
-    /* two batches of 2 x tasks chunks (one in flight, one decoding), each
-     * holding its region as read, its rows and a filter's scratch, sized
-     * by the largest chunk; a decompression context per task (about 160
+    /* three batches of `tasks` chunks (reading, decoding, served), each
+     * holding its region as read and its rows, sized by the largest chunk;
+     * a filter's scratch and a decompression context per task (about 160
      * KiB: zstd's own estimate is in its static-linking-only API) */
-    uint64_t big = 0;
+    uint64_t big = 0, raw = 0;
     for (uint64_t k = 0; k < d->nchunks; k++) {
         const km_kmx_chunk *e = &d->index[k];
-        uint64_t b = region_len(d, e) + (uint64_t)e->raw_len * (e->filter ? 2 : 1);
+        uint64_t b = region_len(d, e) + e->raw_len;
         big = b > big ? b : big;
+        raw = e->filter && e->raw_len > raw ? e->raw_len : raw;
     }
-    uint64_t held = 4 * (uint64_t)tasks < d->nchunks ? 4 * (uint64_t)tasks : d->nchunks;
-    return held * big + (uint64_t)tasks * (160u << 10);
+    uint64_t held = 3 * (uint64_t)tasks < d->nchunks ? 3 * (uint64_t)tasks : d->nchunks;
+    return held * big + (uint64_t)tasks * (raw + (160u << 10));
 }
 
 void km_kmx_summarize(const km_kmx *d, km_kmx_summary *s)

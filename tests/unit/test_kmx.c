@@ -70,6 +70,22 @@ static int same_bits(const float *a, const float *b, size_t n)
     return 1;
 }
 
+/* A pool job that reads a served chunk's rows while decoding runs ahead. */
+struct busy {
+    const float *rows;
+    uint32_t nr;
+    double *sums;
+};
+
+static void busy_task(void *arg, size_t i, int worker)
+{
+    (void)worker;
+    struct busy *b = arg;
+    for (size_t r = i; r < b->nr; r += 64)
+        for (int j = 0; j < NC; j++)
+            b->sums[i] += isnan(b->rows[r * NC + j]) ? 0 : b->rows[r * NC + j];
+}
+
 Test(kmx, round_trip_every_backend_and_filter)
 {
     uint64_t n = 10007;
@@ -137,6 +153,18 @@ Test(kmx, round_trip_every_backend_and_filter)
                     cr_assert(same_bits(rows, x + first * NC, (size_t)nr * NC));
                 }
                 cr_assert_eq(km_kmx_scan_next(sc, &rows, &nr, &first), 0);
+                km_kmx_scan_close(sc);
+                /* the caller's own pool jobs between chunks run beside the
+                 * decoding ahead; a scan closed midway waits for it */
+                cr_assert_eq(km_kmx_scan_open(d, pool, NULL, 0, &sc), 0);
+                for (uint64_t k = 0; k < 5; k++) {
+                    cr_assert_eq(km_kmx_scan_next(sc, &rows, &nr, &first), 1);
+                    cr_assert_eq(first, k * 1000);
+                    double sums[64] = {0};
+                    struct busy b = {rows, nr, sums};
+                    km_pool_run(pool, 64, busy_task, &b);
+                    cr_assert(same_bits(rows, x + first * NC, (size_t)nr * NC));
+                }
                 km_kmx_scan_close(sc);
                 km_pool_destroy(pool);
             }

@@ -43,6 +43,7 @@ struct km_kmx {
     float *lim;          /* per column its level count, -1 if numeric (code_ok), */
     uint32_t block_rows; /* repeated for this many rows: a block of unfilter */
     ZSTD_DCtx *dctx;     /* for km_kmx_read_chunk */
+    km_kmx_scan *spare;  /* the last scan closed, its buffers kept for the next */
 };
 
 static int corrupt(km_kmx *d, const char *what)
@@ -426,10 +427,13 @@ fail:
     return rc;
 }
 
+static void scan_free(km_kmx_scan *s);
+
 void km_kmx_close(km_kmx *d)
 {
     if (!d)
         return;
+    scan_free(d->spare);
     if (d->io)
         km_io_close(d->io);
     if (d->fd >= 0)
@@ -818,25 +822,49 @@ static void decode_job(void *arg, size_t i, int worker)
                            1, sb->err, sizeof sb->err);
 }
 
+/* A closed scan's buffers back in service: its chunks and roles reset. */
+static km_kmx_scan *reuse_spare(km_kmx *d, km_pool *pool)
+{
+    km_kmx_scan *s = d->spare;
+    if (!s || s->ndctx != km_pool_workers(pool) + 1)
+        return NULL;
+    d->spare = NULL;
+    s->pool = pool;
+    s->pos = s->serve = 0;
+    for (int k = 0; k < 3; k++) {
+        s->at[k] = &s->bat[k];
+        s->bat[k].n = 0;
+    }
+    return s;
+}
+
 int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n, km_kmx_scan **out)
 {
-    km_kmx_scan *s = calloc(1, sizeof *s);
-    if (!s)
+    km_kmx_scan *s = reuse_spare(d, pool);
+    if (!s && !(s = calloc(1, sizeof *s)))
         return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
-    s->d = d;
-    s->pool = pool;
     s->n = list ? n : d->nchunks;
+    s->list = NULL;
     if (list) {
         s->list = malloc((n ? n : 1) * sizeof *s->list);
-        if (s->list)
-            memcpy(s->list, list, n * sizeof *list);
+        if (!s->list) {
+            scan_free(s);
+            return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+        }
+        memcpy(s->list, list, n * sizeof *list);
     }
+    if (s->dctx) { /* a spare: all else is in place */
+        *out = s;
+        return 0;
+    }
+    s->d = d;
+    s->pool = pool;
     s->ndctx = km_pool_workers(pool) + 1;
     s->bsize = (size_t)s->ndctx;
     s->dctx = calloc((size_t)s->ndctx, sizeof *s->dctx);
     s->scratch = calloc((size_t)s->ndctx, sizeof *s->scratch);
     s->scratch_cap = calloc((size_t)s->ndctx, sizeof *s->scratch_cap);
-    int bad = (list && !s->list) || !s->dctx || !s->scratch || !s->scratch_cap;
+    int bad = !s->dctx || !s->scratch || !s->scratch_cap;
     for (int k = 0; k < 3; k++) {
         s->at[k] = &s->bat[k];
         s->bat[k].s = s;
@@ -847,7 +875,7 @@ int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n,
     for (int i = 0; i < s->ndctx && !bad; i++)
         bad = !(s->dctx[i] = ZSTD_createDCtx());
     if (bad) {
-        km_kmx_scan_close(s);
+        scan_free(s);
         return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
     }
     *out = s;
@@ -959,16 +987,26 @@ int km_kmx_each_of(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n, k
     return rc;
 }
 
-void km_kmx_scan_close(km_kmx_scan *s)
+/* Wait for what a scan has in flight: its buffers must outlive the reads
+ * and the decoding. */
+static void scan_quiesce(km_kmx_scan *s)
+{
+    if (s->inflight)
+        km_io_wait(s->d->io);
+    s->inflight = 0;
+    for (int k = 0; k < 3; k++)
+        if (s->bat[k].job) {
+            km_pool_wait(s->pool, s->bat[k].job);
+            s->bat[k].job = NULL;
+        }
+}
+
+static void scan_free(km_kmx_scan *s)
 {
     if (!s)
         return;
-    if (s->inflight)
-        km_io_wait(s->d->io); /* buffers must outlive the reads */
     for (int k = 0; k < 3; k++) {
         struct batch *b = &s->bat[k];
-        if (b->job)
-            km_pool_wait(s->pool, b->job); /* and the decoding */
         for (size_t i = 0; b->b && i < s->bsize; i++) {
             free(b->b[i].reg);
             free(b->b[i].rows);
@@ -987,6 +1025,24 @@ void km_kmx_scan_close(km_kmx_scan *s)
     free(s->scratch_cap);
     free(s->list);
     free(s);
+}
+
+/* The scan is kept as the file's spare: a pass made again (each iteration
+ * of a solver is one) finds its buffers mapped, instead of faulting in
+ * and zeroing a fresh set of pages every pass. */
+void km_kmx_scan_close(km_kmx_scan *s)
+{
+    if (!s)
+        return;
+    scan_quiesce(s);
+    free(s->list);
+    s->list = NULL;
+    km_kmx *d = s->d;
+    if (!d || d->spare) {
+        scan_free(s);
+        return;
+    }
+    d->spare = s;
 }
 
 /* ---- sampling --------------------------------------------------------- */

@@ -70,14 +70,25 @@ void km_features_free(km_features *f);
 
 /* Where each feature column sits in a dataset's schema, and how its codes
  * map to the fitted levels and classes. */
+/* A level named by a number: the float32 its text is the shortest form of
+ * (km_format_f32), by bit pattern, and the level's index. */
+typedef struct km_numlevel {
+    uint32_t bits;
+    int32_t level;
+} km_numlevel;
+
 typedef struct km_featbind {
     uint32_t ncols;        /* = f->ncols */
     uint32_t *src;         /* source column index in the dataset */
     int32_t **code;        /* categorical: dataset code -> level index, -1 unseen */
     uint32_t *ncode;
+    km_numlevel **num;     /* categorical meeting numbers: levels sorted by bits */
+    uint32_t *nnum;
     long label_src;        /* -1: the dataset has no label column */
     int32_t *class_code;   /* classification with a categorical label: code -> class */
     uint32_t nclass_code;
+    km_numlevel *class_num; /* classification with a numeric label: its classes so */
+    uint32_t nclass_num;
     int label_numeric;
 } km_featbind;
 

@@ -331,6 +331,43 @@ static int map_levels(const km_column *sc, char **levels, const uint32_t *len, u
     return 0;
 }
 
+static int by_bits(const void *a, const void *b)
+{
+    uint32_t x = ((const km_numlevel *)a)->bits, y = ((const km_numlevel *)b)->bits;
+    return (x > y) - (x < y);
+}
+
+/* The levels (n texts) that numbers in the data can name, for num_entry:
+ * each text that reads as a float32 whose shortest text it is. Any other
+ * text ("1.0", "abc") is no number's text, so no number names it. 0, or
+ * KM_ENOMEM. */
+static int number_levels(char *const *texts, const uint32_t *lens, uint32_t n, km_numlevel **out,
+                         uint32_t *nout)
+{
+    km_numparse *np = NULL;
+    *out = malloc((n ? n : 1) * sizeof **out);
+    if (!*out || km_numparse_init(&np)) {
+        free(*out);
+        *out = NULL;
+        return KM_ENOMEM;
+    }
+    uint32_t k = 0;
+    for (uint32_t q = 0; q < n; q++) {
+        float v;
+        char txt[KM_F32_BUFSZ];
+        if (km_parse_f32(np, texts[q], lens[q], &v) != 0) /* km_format_f32 writes "inf" */
+            v = lens[q] > 0 && texts[q][0] == '-' ? -INFINITY : INFINITY;
+        if ((uint32_t)km_format_f32(v, txt) != lens[q] || memcmp(txt, texts[q], lens[q]) != 0)
+            continue;
+        memcpy(&(*out)[k].bits, &v, sizeof v);
+        (*out)[k++].level = (int32_t)q;
+    }
+    km_numparse_free(np);
+    qsort(*out, k, sizeof **out, by_bits);
+    *nout = k;
+    return 0;
+}
+
 int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int need_label,
                      km_featbind *b)
 {
@@ -340,7 +377,9 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
     b->src = calloc(f->ncols ? f->ncols : 1, sizeof *b->src);
     b->code = calloc(f->ncols ? f->ncols : 1, sizeof *b->code);
     b->ncode = calloc(f->ncols ? f->ncols : 1, sizeof *b->ncode);
-    if (!b->src || !b->code || !b->ncode)
+    b->num = calloc(f->ncols ? f->ncols : 1, sizeof *b->num);
+    b->nnum = calloc(f->ncols ? f->ncols : 1, sizeof *b->nnum);
+    if (!b->src || !b->code || !b->ncode || !b->num || !b->nnum)
         goto oom;
     /* names by hash: wide data has 10^5 columns and more */
     for (uint32_t j = 0; j < s->ncols; j++) {
@@ -375,6 +414,9 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
         if (fc->type == KM_COL_CATEGORICAL && sc->type == KM_COL_CATEGORICAL &&
             map_levels(sc, fc->levels, fc->level_len, fc->nlevels, &b->code[j], &b->ncode[j]))
             goto oom;
+        if (fc->type == KM_COL_CATEGORICAL && sc->type != KM_COL_CATEGORICAL &&
+            number_levels(fc->levels, fc->level_len, fc->nlevels, &b->num[j], &b->nnum[j]))
+            goto oom;
     }
     km_strtab_free(&names);
     b->label_src = km_schema_find(s, f->label);
@@ -387,6 +429,9 @@ int km_features_bind(km_ctx *ctx, const km_features *f, const km_schema *s, int 
         b->label_numeric = lc->type == KM_COL_NUMERIC;
         if (f->task == KM_TASK_CLASSIFY && lc->type == KM_COL_CATEGORICAL &&
             map_levels(lc, f->classes, f->class_len, f->nclasses, &b->class_code, &b->nclass_code))
+            goto oom;
+        if (f->task == KM_TASK_CLASSIFY && lc->type != KM_COL_CATEGORICAL &&
+            number_levels(f->classes, f->class_len, f->nclasses, &b->class_num, &b->nclass_num))
             goto oom;
         if (f->task == KM_TASK_REGRESS && lc->type != KM_COL_NUMERIC) {
             km_featbind_free(b);
@@ -404,10 +449,15 @@ void km_featbind_free(km_featbind *b)
 {
     for (uint32_t j = 0; b->code && j < b->ncols; j++)
         free(b->code[j]);
+    for (uint32_t j = 0; b->num && j < b->ncols; j++)
+        free(b->num[j]);
     free(b->code);
     free(b->ncode);
+    free(b->num);
+    free(b->nnum);
     free(b->src);
     free(b->class_code);
+    free(b->class_num);
     memset(b, 0, sizeof *b);
 }
 
@@ -423,16 +473,23 @@ static int32_t code_entry(const int32_t *map, uint32_t n, float v)
     return map[(uint32_t)v];
 }
 
-/* The class index of a numeric label value: its position in the classes
- * (which are the shortest texts of the training values). */
-static float numeric_class(const km_features *f, float v)
+/* The level a number names in t (n levels sorted by bits), -1 if none:
+ * the number's shortest text (km_format_f32) is that level's text.
+ * number_levels kept exactly the levels whose texts some float32 writes
+ * so, and km_format_f32 writes distinct floats differently, so equal bits
+ * is equal text: the test of a text comparison without the formatting. */
+static int32_t num_entry(const km_numlevel *t, uint32_t n, float v)
 {
-    char txt[KM_F32_BUFSZ];
-    int len = km_format_f32(v, txt);
-    for (uint32_t c = 0; c < f->nclasses; c++)
-        if (f->class_len[c] == (uint32_t)len && memcmp(f->classes[c], txt, (size_t)len) == 0)
-            return (float)c;
-    return NAN;
+    uint32_t bits, lo = 0, hi = n;
+    memcpy(&bits, &v, sizeof bits);
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t[mid].bits < bits)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && t[lo].bits == bits ? t[lo].level : -1;
 }
 
 void km_features_apply(const km_features *f, const km_featbind *b, const float *rows,
@@ -456,11 +513,7 @@ void km_features_apply(const km_features *f, const km_featbind *b, const float *
             if (b->code[j]) {
                 lev = code_entry(b->code[j], b->ncode[j], v);
             } else { /* numbers in the data: their text names the level */
-                char txt[KM_F32_BUFSZ];
-                uint32_t len = (uint32_t)km_format_f32(v, txt);
-                for (uint32_t q = 0; q < fc->nlevels && lev < 0; q++)
-                    if (fc->level_len[q] == len && memcmp(fc->levels[q], txt, len) == 0)
-                        lev = (int32_t)q;
+                lev = num_entry(b->num[j], b->nnum[j], v);
             }
             if (lev >= 0)
                 x[fc->first + (uint32_t)lev] = 1;
@@ -476,7 +529,8 @@ void km_features_apply(const km_features *f, const km_featbind *b, const float *
             int32_t k = code_entry(b->class_code, b->nclass_code, t);
             y[i] = k >= 0 ? (float)k : NAN;
         } else {
-            y[i] = numeric_class(f, t);
+            int32_t k = num_entry(b->class_num, b->nclass_num, t);
+            y[i] = k >= 0 ? (float)k : NAN;
         }
     }
 }

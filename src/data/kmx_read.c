@@ -708,8 +708,8 @@ int km_kmx_read_chunk_raw(km_kmx *d, uint64_t k, float *out)
 /* ---- scans ------------------------------------------------------------ */
 
 /* A scan is a three-stage pipeline over batches of chunks: one batch
- * reads in the I/O backend, the next decodes as a pool job queued behind
- * nothing, and the one before is served to the caller. The decode job is
+ * reads in the I/O backend, the one before it decodes as a pool job, and
+ * the one before that is served to the caller. The decode job is
  * submitted, not run: its items fill the cores whenever the caller's own
  * work (the kernel products of a pass, features applied on its thread)
  * leaves one idle, instead of stopping that work at a barrier for every

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kmill/features.h"
+#include "kmill/numparse.h"
 
 /* A schema of numeric columns with these names (NULL-terminated). */
 static km_schema named_columns(const char *const *names)
@@ -225,6 +226,71 @@ Test(features, codes_out_of_range_are_unseen)
     cr_assert_eq(X[NB * 4 + 3], 1);
     cr_assert_eq(yy[NB], 1);
     km_featbind_free(&b);
+    km_features_free(&f);
+    km_schema_free(&s);
+}
+
+/* The level a number names, found as the feature transform's text rule
+ * states it: the level whose text is the number's shortest text. */
+static int32_t level_by_text(char **lv, const uint32_t *len, uint32_t n, float v)
+{
+    char txt[KM_F32_BUFSZ];
+    uint32_t k = (uint32_t)km_format_f32(v, txt);
+    for (uint32_t q = 0; q < n; q++)
+        if (len[q] == k && memcmp(lv[q], txt, k) == 0)
+            return (int32_t)q;
+    return -1;
+}
+
+Test(features, numbers_name_levels_by_their_shortest_text)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    /* trained on text: a categorical feature and label whose levels read as
+     * numbers, some in their shortest form and some not ("1.0", "07") */
+    km_schema s = {2, calloc(2, sizeof(km_column))};
+    s.cols[0].name = strdup("grade");
+    const char *g[] = {"1", "-0", "0", "2.5", "1.0", "inf", "-inf", "abc", "1e-07", "1e-7",
+                       "3.4028235e38", "07", "-3", "0.1"};
+    enum { NG = sizeof g / sizeof g[0] };
+    set_levels(&s.cols[0], g, NG);
+    s.cols[1].name = strdup("Class");
+    const char *cl[] = {"2", "1", "-0", "0.5"};
+    set_levels(&s.cols[1], cl, 4);
+    float y[4] = {0, 1, 2, 3};
+    km_feat_opts o = {"Class", KM_TASK_CLASSIFY, KM_SCALE_NONE, NULL};
+    km_features f;
+    cr_assert_eq(km_features_fit(&ctx, &s, 1, y, 4, &o, &f), 0, "%s", ctx.err.msg);
+    /* applied to data holding both columns as numbers */
+    const char *names[] = {"grade", "Class", NULL};
+    km_schema p = named_columns(names);
+    km_featbind b;
+    cr_assert_eq(km_features_bind(&ctx, &f, &p, 1, &b), 0, "%s", ctx.err.msg);
+    const float vals[] = {1, -0.0f, 0, 2.5f, INFINITY, -INFINITY, 1e-7f, 3.4028235e38f, 7,
+                          -3, 0.1f, nextafterf(1, 2), 2, 0.5f, nextafterf(0.1f, 1), NAN};
+    enum { NV = sizeof vals / sizeof vals[0] };
+    float rows[NV * 2], X[NV * NG], yy[NV];
+    for (int i = 0; i < NV; i++)
+        rows[2 * i] = rows[2 * i + 1] = vals[i];
+    uint64_t unseen = 0, want_unseen = 0;
+    km_features_apply(&f, &b, rows, 2, NV, X, yy, &unseen);
+    const km_featcol *fc = &f.cols[0];
+    for (int i = 0; i < NV; i++) {
+        int32_t lev = isnan(vals[i]) ? -1 : level_by_text(fc->levels, fc->level_len, NG, vals[i]);
+        want_unseen += !isnan(vals[i]) && lev < 0;
+        for (uint32_t q = 0; q < NG; q++)
+            cr_assert_eq(X[i * f.d + fc->first + q], (int32_t)q == lev, "value %g level %s",
+                         vals[i], fc->levels[q]);
+        int32_t c = isnan(vals[i]) ? -1 : level_by_text(f.classes, f.class_len, 4, vals[i]);
+        if (c < 0)
+            cr_assert(isnan(yy[i]), "value %g: class %g", vals[i], yy[i]);
+        else
+            cr_assert_eq(yy[i], (float)c, "value %g: class %g, want %d", vals[i], yy[i], c);
+    }
+    cr_assert_eq(unseen, want_unseen);
+    cr_assert_eq(want_unseen, 5); /* 7, 1.0000001, 2, 0.5, 0.10000001 */
+    km_featbind_free(&b);
+    km_schema_free(&p);
     km_features_free(&f);
     km_schema_free(&s);
 }

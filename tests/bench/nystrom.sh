@@ -6,7 +6,7 @@
 #      pass over the same rows already in RAM (KMILL_BENCH_ROWS_IN_RAM),
 #      same m, page cache warm and, separately, dropped (caches dropped
 #      every 0.2 s while the pass runs, so each pass reads from the disk);
-#      target <= 1.15
+#      RUNS pairs (5), each ratio and their median; target <= 1.15
 #   2. against scikit-learn Nystroem + RidgeClassifier
 #      (tests/bench/sklearn_nystroem.py), same Gaussian kernel, bandwidth,
 #      m and ridge, on 500,000 rows of `kmill gen mixture`: fit-time ratio
@@ -57,12 +57,16 @@ for cache in warm cold; do
         (while :; do echo 1 >/proc/sys/vm/drop_caches; sleep 0.2; done) &
         dropper=$!
     fi
-    for run in 1 2 3; do
+    : >ratios
+    for run in $(seq "${RUNS:-5}"); do
         "$K" train $S s2m.kmx -o s.kmm 2>kmx.log
         KMILL_BENCH_ROWS_IN_RAM=1 "$K" train $S s2m.kmx -o s.kmm 2>ram.log
         a=$(pass_s kmx.log) b=$(pass_s ram.log)
         echo "$cache run $run: pass over the .kmx ${a}s, in RAM ${b}s: ratio $(ratio "$a" "$b")"
+        ratio "$a" "$b" >>ratios && echo >>ratios
     done
+    echo "$cache: median ratio $(sort -n ratios | awk '{ v[NR] = $1 } END {
+        print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
     [ -n "$dropper" ] && kill "$dropper" && wait "$dropper" 2>/dev/null || true
 done
 fi

@@ -279,10 +279,13 @@ static void log_step(void *arg, const km_select_step *p)
     char fold[16] = ""; /* with --cv, the fold the step belongs to */
     if (s->o.cv)
         snprintf(fold, sizeof fold, "\t%d", p->fold);
+    char bw[32] = ""; /* empty for a dot-product kernel, which has none */
+    if (km_kernel_radial(&s->o.search.solve.kernel))
+        snprintf(bw, sizeof bw, "%.17g", p->bandwidth);
     if (!rc)
-        rc = km_outfile_printf(&s->logf, "%.17g\t%.17g\t%d\t%.9g\t%.9g\t%.3f\t%.3f\t%d%s\n",
-                               p->bandwidth, p->reg, p->iter, p->val_metric, p->train_metric,
-                               p->solve_seconds, p->agop_seconds, p->pcg_iters, fold);
+        rc = km_outfile_printf(&s->logf, "%s\t%.17g\t%d\t%.9g\t%.9g\t%.3f\t%.3f\t%d%s\n", bw,
+                               p->reg, p->iter, p->val_metric, p->train_metric, p->solve_seconds,
+                               p->agop_seconds, p->pcg_iters, fold);
     if (rc) {
         s->log_rc = rc;
         s->log_err = s->logf.ctx->err;

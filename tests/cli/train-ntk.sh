@@ -86,9 +86,13 @@ agree pcg.out 1e-3
 [ -z "$(ls -A sp)" ] && pass || fail "spill left behind: $(ls -A sp)"
 
 # a reg grid searches the ridge alone: no bandwidths to try
-expect_status 0 "$KMILL" train --kernel ntk --reg 1e-3,1e-1 --val-frac 0.2 w.kmx -o g.kmm &&
+# (and --log leaves the bandwidth field empty)
+expect_status 0 "$KMILL" train --kernel ntk --reg 1e-3,1e-1 --val-frac 0.2 --log g.tsv w.kmx \
+    -o g.kmm &&
     expect_contains err "chosen: reg=" && ! grep -q "bandwidths to try\|L=" err &&
     pass || fail "a bandwidth in the search of a dot-product kernel: $(cat err)"
+[ "$(cut -f 1,2 g.tsv | sed -n 2,3p | tr '\t\n' '| ')" = "|0.001 |0.10000000000000001 " ] &&
+    pass || fail "--log of a dot-product kernel: $(cat g.tsv)"
 
 # the file: kernel field 2 (NTK) first in KERN, where a 1.4 reader reads it
 # and refuses it ("kernel 2 is not 0 (Laplace) or 1 (Gaussian)"); DOTK

@@ -75,9 +75,10 @@ uint64_t km_entk_estimate(const km_mlp *net, size_t block, int mode, size_t real
 static void entk_plan(km_plan *p, const km_mlp *net, size_t bs, int mode, size_t real,
                       const km_plan *held)
 {
-    km_plan_init(p);
-    if (held)
-        km_plan_merge(p, held);
+    if (held) /* it counts the process already */
+        *p = *held;
+    else
+        km_plan_init(p);
     km_plan_add(p, "empirical NTK blocks", km_entk_estimate(net, bs, mode, real));
     km_plan_add(p, "BLAS buffers", KM_MEM_BLAS);
 }

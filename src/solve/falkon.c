@@ -707,8 +707,9 @@ static int falkon_cg(fk *f, double lambda, float *alpha, km_falkon_result *res)
             goto out;
         worst = cg_step(&s, m, c, f->o->tol);
         res->iters++;
-        km_verbose(f->ctx, "Nystrom CG: iteration %d, largest relative residual %.3g, "
-                   "predictions moved %.3g", res->iters, worst, centre_change(&s, m, c));
+        if (f->ctx->verbosity >= KM_VERBOSE) /* the movement is for this line alone */
+            km_verbose(f->ctx, "Nystrom CG: iteration %d, largest relative residual %.3g, "
+                       "predictions moved %.3g", res->iters, worst, centre_change(&s, m, c));
         if (watch_says_stop(f, &s, alpha, &best, &stale, res->iters)) {
             res->watch_stop = 1;
             break;

@@ -331,10 +331,14 @@ static int map_levels(const km_column *sc, char **levels, const uint32_t *len, u
     return 0;
 }
 
+/* By bits, then level: num_entry finds the first of equal bits, so a text
+ * given to two levels names the first, as a search in level order would. */
 static int by_bits(const void *a, const void *b)
 {
-    uint32_t x = ((const km_numlevel *)a)->bits, y = ((const km_numlevel *)b)->bits;
-    return (x > y) - (x < y);
+    const km_numlevel *x = a, *y = b;
+    if (x->bits != y->bits)
+        return (x->bits > y->bits) - (x->bits < y->bits);
+    return (x->level > y->level) - (x->level < y->level);
 }
 
 /* The levels (n texts) that numbers in the data can name, for num_entry:

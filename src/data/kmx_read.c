@@ -749,6 +749,7 @@ struct km_kmx_scan {
     unsigned char **scratch;   /* a filter's scratch, one a task */
     size_t *scratch_cap;
     int ndctx;
+    int failed; /* the error returned, returned again by every later call */
 };
 
 /* *p holds need bytes: 0, or KM_ENOMEM with no message (a decode job, on
@@ -826,11 +827,16 @@ static void decode_job(void *arg, size_t i, int worker)
 static km_kmx_scan *reuse_spare(km_kmx *d, km_pool *pool)
 {
     km_kmx_scan *s = d->spare;
-    if (!s || s->ndctx != km_pool_workers(pool) + 1)
-        return NULL;
     d->spare = NULL;
+    if (s && s->ndctx != km_pool_workers(pool) + 1) { /* another pool: make way */
+        scan_free(s);
+        s = NULL;
+    }
+    if (!s)
+        return NULL;
     s->pool = pool;
     s->pos = s->serve = 0;
+    s->failed = 0;
     for (int k = 0; k < 3; k++) {
         s->at[k] = &s->bat[k];
         s->bat[k].n = 0;
@@ -929,9 +935,11 @@ int km_kmx_scan_next(km_kmx_scan *s, const float **rows, uint32_t *nrows, uint64
     km_kmx *d = s->d;
     int rc;
     if (s->serve >= s->at[SERVE]->n) {
+        if (s->failed)
+            return s->failed;
         if (!s->at[DECODE]->job) { /* the first call: fill the pipeline */
             if ((rc = submit_batch(s)) || (rc = advance(s)))
-                return rc;
+                return s->failed = rc;
             if (!s->at[DECODE]->job)
                 return 0;
         }
@@ -940,19 +948,17 @@ int km_kmx_scan_next(km_kmx_scan *s, const float **rows, uint32_t *nrows, uint64
         b->job = NULL;
         for (size_t i = 0; i < b->n; i++)
             if (b->b[i].rc)
-                return km_seterr(&d->ctx->err, b->b[i].rc, "%s", b->b[i].err);
-        if ((rc = advance(s)))
-            return rc;
-        if (s->at[DECODE] == b) { /* nothing was left to read: b is served */
+                return s->failed = km_seterr(&d->ctx->err, b->b[i].rc, "%s", b->b[i].err);
+        if (km_check_interrupt(d->ctx))
+            return s->failed = KM_EINTR;
+        /* a read that failed is reported after b, whose chunks come first */
+        s->failed = advance(s);
+        if (s->at[DECODE] == b) { /* nothing was read beyond b: b is served */
             s->at[DECODE] = s->at[SERVE];
             s->at[SERVE] = b;
             s->at[DECODE]->n = 0;
         }
         s->serve = 0;
-        if (km_check_interrupt(d->ctx))
-            return KM_EINTR;
-        if (!s->at[SERVE]->n)
-            return 0;
     }
     struct sbuf *sb = &s->at[SERVE]->b[s->serve++];
     const km_kmx_chunk *e = &d->index[sb->chunk];

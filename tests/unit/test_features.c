@@ -251,7 +251,7 @@ Test(features, numbers_name_levels_by_their_shortest_text)
     km_schema s = {2, calloc(2, sizeof(km_column))};
     s.cols[0].name = strdup("grade");
     const char *g[] = {"1", "-0", "0", "2.5", "1.0", "inf", "-inf", "abc", "1e-07", "1e-7",
-                       "3.4028235e38", "07", "-3", "0.1"};
+                       "3.4028235e38", "07", "-3", "0.1", "-3"}; /* -3 twice: the first */
     enum { NG = sizeof g / sizeof g[0] };
     set_levels(&s.cols[0], g, NG);
     s.cols[1].name = strdup("Class");

@@ -456,3 +456,58 @@ Test(kmx, valid_codes_and_missing_values_pass)
             unlink(path);
         }
 }
+
+/* A read that fails mid-scan: the chunks before its batch are served, in
+ * order, then the error naming the chunk, and again on every later call. */
+Test(kmx, read_error_after_the_chunks_before_it)
+{
+    km_ctx ctx;
+    km_ctx_init(&ctx, "t");
+    float *x = make_data(10007);
+    write_file(&ctx, x, 10007, 1000, KMX_SHUFFLE_AUTO, 1);
+    for (int workers = 0; workers <= 2; workers++) {
+        km_kmx *d;
+        cr_assert_eq(km_kmx_open(&ctx, path, KM_IO_PREAD, &d), 0);
+        km_pool *pool;
+        km_pool_create(&pool, workers, &ctx.err);
+        ctx.fault_reads = 0;
+        ctx.fault_read_after = 7; /* the 7th chunk read: chunk 6 */
+        ctx.fault_read_kind = KM_FAULT_EIO;
+        km_kmx_scan *sc;
+        cr_assert_eq(km_kmx_scan_open(d, pool, NULL, 0, &sc), 0);
+        const float *rows;
+        uint32_t nr;
+        uint64_t first, served = 0;
+        int rc;
+        while ((rc = km_kmx_scan_next(sc, &rows, &nr, &first)) == 1) {
+            cr_assert_eq(first, served * 1000, "%d workers: chunk %llu out of order", workers,
+                         (unsigned long long)served);
+            cr_assert(same_bits(rows, x + first * NC, (size_t)nr * NC));
+            served++;
+        }
+        cr_assert_eq(rc, KM_EIO, "%d workers: %d after %llu chunks", workers, rc,
+                     (unsigned long long)served);
+        cr_assert(served >= 6 - (uint64_t)(workers + 1) && served <= 6, "%d workers: %llu chunks",
+                  workers, (unsigned long long)served);
+        char want[128];
+        snprintf(want, sizeof want, "%s: chunk 6: read failed: Input/output error", path);
+        cr_assert_str_eq(ctx.err.msg, want);
+        cr_assert_eq(km_kmx_scan_next(sc, &rows, &nr, &first), KM_EIO);
+        km_kmx_scan_close(sc);
+        ctx.fault_read_after = 0;
+        /* the file's spare serves the next scan, whole */
+        cr_assert_eq(km_kmx_scan_open(d, pool, NULL, 0, &sc), 0);
+        served = 0;
+        while ((rc = km_kmx_scan_next(sc, &rows, &nr, &first)) == 1) {
+            cr_assert(same_bits(rows, x + first * NC, (size_t)nr * NC));
+            served++;
+        }
+        cr_assert_eq(rc, 0);
+        cr_assert_eq(served, 11);
+        km_kmx_scan_close(sc);
+        km_pool_destroy(pool);
+        km_kmx_close(d);
+    }
+    unlink(path);
+    free(x);
+}

@@ -124,6 +124,12 @@ int km_kmx_each(km_kmx *d, km_pool *pool, km_kmx_rows_fn fn, void *arg);
 /* The same over the chunks list[0..n) (as km_kmx_scan_open takes them). */
 int km_kmx_each_of(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n, km_kmx_rows_fn fn,
                    void *arg);
+/* Between km_kmx_hold and its km_kmx_release, a closed scan's buffers are
+ * kept for the next scan of d (a solver's passes), one scan's worth (as
+ * km_kmx_scan_estimate counts it) held all the while; otherwise a scan
+ * frees them at its close. Holds nest. */
+void km_kmx_hold(km_kmx *d);
+void km_kmx_release(km_kmx *d);
 /* Bytes a scan of d holds with `tasks` decoding tasks (the pool's workers
  * plus the caller), for the memory planner (kmill/plan.h). */
 uint64_t km_kmx_scan_estimate(const km_kmx *d, int tasks);

@@ -44,6 +44,7 @@ struct km_kmx {
     uint32_t block_rows; /* repeated for this many rows: a block of unfilter */
     ZSTD_DCtx *dctx;     /* for km_kmx_read_chunk */
     km_kmx_scan *spare;  /* the last scan closed, its buffers kept for the next */
+    int holds;           /* km_kmx_hold minus km_kmx_release: a spare is kept while > 0 */
 };
 
 static int corrupt(km_kmx *d, const char *what)
@@ -1033,9 +1034,9 @@ static void scan_free(km_kmx_scan *s)
     free(s);
 }
 
-/* The scan is kept as the file's spare: a pass made again (each iteration
- * of a solver is one) finds its buffers mapped, instead of faulting in
- * and zeroing a fresh set of pages every pass. */
+/* While the file is held, the scan is kept as its spare: a pass made
+ * again (each iteration of a solver is one) finds its buffers mapped,
+ * instead of faulting in and zeroing a fresh set of pages every pass. */
 void km_kmx_scan_close(km_kmx_scan *s)
 {
     if (!s)
@@ -1044,11 +1045,24 @@ void km_kmx_scan_close(km_kmx_scan *s)
     free(s->list);
     s->list = NULL;
     km_kmx *d = s->d;
-    if (!d || d->spare) {
+    if (!d || d->spare || d->holds <= 0) {
         scan_free(s);
         return;
     }
     d->spare = s;
+}
+
+void km_kmx_hold(km_kmx *d)
+{
+    d->holds++;
+}
+
+void km_kmx_release(km_kmx *d)
+{
+    if (--d->holds > 0)
+        return;
+    scan_free(d->spare);
+    d->spare = NULL;
 }
 
 /* ---- sampling --------------------------------------------------------- */

@@ -110,6 +110,7 @@ int km_kmxsrc_open(km_ctx *ctx, km_pool *pool, km_kmx *data, const km_features *
         free(s);
         return rc;
     }
+    km_kmx_hold(data); /* each pass finds the last one's buffers */
     src->pass = kmx_pass;
     src->arg = s;
     src->n = n;
@@ -122,6 +123,7 @@ void km_kmxsrc_free(km_kmxsrc *s)
 {
     if (!s)
         return;
+    km_kmx_release(s->data);
     km_featbind_free(&s->b);
     free(s->X);
     free(s->y);

@@ -468,6 +468,7 @@ Test(kmx, read_error_after_the_chunks_before_it)
     for (int workers = 0; workers <= 2; workers++) {
         km_kmx *d;
         cr_assert_eq(km_kmx_open(&ctx, path, KM_IO_PREAD, &d), 0);
+        km_kmx_hold(d); /* a spare kept between the scans */
         km_pool *pool;
         km_pool_create(&pool, workers, &ctx.err);
         ctx.fault_reads = 0;
@@ -505,6 +506,7 @@ Test(kmx, read_error_after_the_chunks_before_it)
         cr_assert_eq(rc, 0);
         cr_assert_eq(served, 11);
         km_kmx_scan_close(sc);
+        km_kmx_release(d);
         km_pool_destroy(pool);
         km_kmx_close(d);
     }

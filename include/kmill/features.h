@@ -68,8 +68,6 @@ int km_features_fit(km_ctx *ctx, const km_schema *s, uint32_t label_col, const f
                     const km_feat_opts *o, km_features *f);
 void km_features_free(km_features *f);
 
-/* Where each feature column sits in a dataset's schema, and how its codes
- * map to the fitted levels and classes. */
 /* A level named by a number: the float32 its text is the shortest form of
  * (km_format_f32), by bit pattern, and the level's index. */
 typedef struct km_numlevel {
@@ -77,6 +75,8 @@ typedef struct km_numlevel {
     int32_t level;
 } km_numlevel;
 
+/* Where each feature column sits in a dataset's schema, and how its codes
+ * map to the fitted levels and classes. */
 typedef struct km_featbind {
     uint32_t ncols;        /* = f->ncols */
     uint32_t *src;         /* source column index in the dataset */

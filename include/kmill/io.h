@@ -61,6 +61,12 @@ int km_io_submit(km_io *io, km_ioreq *reqs, size_t n);
  * once when nothing is outstanding. */
 int km_io_wait(km_io *io);
 
+/* Read len bytes at off from fd with pread, continuing short reads and
+ * retrying EINTR/EAGAIN: 0 with *got = the bytes read (less than len only
+ * at end of file), or the errno of a real error. For one read where a
+ * batch would be too much (a header, a spilled tile). */
+int km_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got);
+
 /* "io_uring" or "pread": the backend actually in use. */
 const char *km_io_name(const km_io *io);
 

@@ -54,22 +54,12 @@ static int corrupt(km_kmx *d, const char *what)
 
 static int pread_full(km_kmx *d, void *buf, size_t len, uint64_t off)
 {
-    char *p = buf;
-    while (len) {
-        ssize_t r = pread(d->fd, p, len, (off_t)off);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return km_seterr(&d->ctx->err, km_errno_code(errno), "%s: read error: %s", d->path,
-                             strerror(errno));
-        }
-        if (r == 0)
-            return corrupt(d, "truncated file");
-        p += r;
-        off += (uint64_t)r;
-        len -= (size_t)r;
-    }
-    return 0;
+    size_t got;
+    int e = km_pread_full(d->fd, buf, len, off, &got);
+    if (e)
+        return km_seterr(&d->ctx->err, km_errno_code(e), "%s: read error: %s", d->path,
+                         strerror(e));
+    return got < len ? corrupt(d, "truncated file") : 0;
 }
 
 /* A str field of the metadata: its length checked against the bytes left
@@ -824,32 +814,45 @@ static void decode_job(void *arg, size_t i, int worker)
                            1, sb->err, sizeof sb->err);
 }
 
-/* A closed scan's buffers back in service: its chunks and roles reset. */
-static km_kmx_scan *reuse_spare(km_kmx *d, km_pool *pool)
+/* A new scan's buffers: the file's spare when it was made for a pool of
+ * this size (another is freed), else allocated; NULL when out of memory. */
+static km_kmx_scan *scan_buffers(km_kmx *d, km_pool *pool)
 {
     km_kmx_scan *s = d->spare;
     d->spare = NULL;
-    if (s && s->ndctx != km_pool_workers(pool) + 1) { /* another pool: make way */
-        scan_free(s);
-        s = NULL;
-    }
-    if (!s)
+    if (s && s->ndctx == km_pool_workers(pool) + 1)
+        return s;
+    scan_free(s);
+    if (!(s = calloc(1, sizeof *s)))
         return NULL;
-    s->pool = pool;
-    s->pos = s->serve = 0;
-    s->failed = 0;
+    s->d = d;
+    s->ndctx = km_pool_workers(pool) + 1;
+    s->bsize = (size_t)s->ndctx;
+    s->dctx = calloc((size_t)s->ndctx, sizeof *s->dctx);
+    s->scratch = calloc((size_t)s->ndctx, sizeof *s->scratch);
+    s->scratch_cap = calloc((size_t)s->ndctx, sizeof *s->scratch_cap);
+    int bad = !s->dctx || !s->scratch || !s->scratch_cap;
     for (int k = 0; k < 3; k++) {
-        s->at[k] = &s->bat[k];
-        s->bat[k].n = 0;
+        s->bat[k].s = s;
+        s->bat[k].b = calloc(s->bsize, sizeof(struct sbuf));
+        s->bat[k].req = calloc(s->bsize, sizeof(km_ioreq));
+        bad |= !s->bat[k].b || !s->bat[k].req;
+    }
+    for (int i = 0; i < s->ndctx && !bad; i++)
+        bad = !(s->dctx[i] = ZSTD_createDCtx());
+    if (bad) {
+        scan_free(s);
+        return NULL;
     }
     return s;
 }
 
 int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n, km_kmx_scan **out)
 {
-    km_kmx_scan *s = reuse_spare(d, pool);
-    if (!s && !(s = calloc(1, sizeof *s)))
+    km_kmx_scan *s = scan_buffers(d, pool);
+    if (!s)
         return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+    s->pool = pool;
     s->n = list ? n : d->nchunks;
     s->list = NULL;
     if (list) {
@@ -860,30 +863,11 @@ int km_kmx_scan_open(km_kmx *d, km_pool *pool, const uint64_t *list, uint64_t n,
         }
         memcpy(s->list, list, n * sizeof *list);
     }
-    if (s->dctx) { /* a spare: all else is in place */
-        *out = s;
-        return 0;
-    }
-    s->d = d;
-    s->pool = pool;
-    s->ndctx = km_pool_workers(pool) + 1;
-    s->bsize = (size_t)s->ndctx;
-    s->dctx = calloc((size_t)s->ndctx, sizeof *s->dctx);
-    s->scratch = calloc((size_t)s->ndctx, sizeof *s->scratch);
-    s->scratch_cap = calloc((size_t)s->ndctx, sizeof *s->scratch_cap);
-    int bad = !s->dctx || !s->scratch || !s->scratch_cap;
+    s->pos = s->serve = 0;
+    s->failed = 0;
     for (int k = 0; k < 3; k++) {
         s->at[k] = &s->bat[k];
-        s->bat[k].s = s;
-        s->bat[k].b = calloc(s->bsize, sizeof(struct sbuf));
-        s->bat[k].req = calloc(s->bsize, sizeof(km_ioreq));
-        bad |= !s->bat[k].b || !s->bat[k].req;
-    }
-    for (int i = 0; i < s->ndctx && !bad; i++)
-        bad = !(s->dctx[i] = ZSTD_createDCtx());
-    if (bad) {
-        scan_free(s);
-        return km_seterr(&d->ctx->err, KM_ENOMEM, "out of memory");
+        s->bat[k].n = 0;
     }
     *out = s;
     return 0;
@@ -1045,7 +1029,7 @@ void km_kmx_scan_close(km_kmx_scan *s)
     free(s->list);
     s->list = NULL;
     km_kmx *d = s->d;
-    if (!d || d->spare || d->holds <= 0) {
+    if (d->spare || d->holds <= 0) {
         scan_free(s);
         return;
     }

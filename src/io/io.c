@@ -294,20 +294,25 @@ static int uring_run(km_io *io, int drain)
 
 /* ---- pread backend ---------------------------------------------------- */
 
-/* Read all of r, or up to end of file. Returns 0 or an errno. */
-static int read_fully(int fd, km_ioreq *r)
+int km_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 {
-    while (r->got < r->len) {
-        ssize_t k = pread(fd, (char *)r->buf + r->got, r->len - r->got,
-                          (off_t)(r->off + r->got));
+    *got = 0;
+    while (*got < len) {
+        ssize_t k = pread(fd, (char *)buf + *got, len - *got, (off_t)(off + *got));
         if (k > 0)
-            r->got += (size_t)k;
+            *got += (size_t)k;
         else if (k == 0)
             break; /* end of file */
         else if (errno != EINTR && errno != EAGAIN)
             return errno;
     }
     return 0;
+}
+
+/* Read all of r, or up to end of file. Returns 0 or an errno. */
+static int read_fully(int fd, km_ioreq *r)
+{
+    return km_pread_full(fd, r->buf, r->len, r->off, &r->got);
 }
 
 static void *reader_main(void *arg)

@@ -452,8 +452,8 @@ static int refit(sjob *j, sources *s, km_rfm_best *best)
             goto out;
         fo.metric = best->metric, fo.S = S;
     }
-    /* no figure to watch on the joined rows: the chosen solve's own
-     * iterations (summed over its ridges, so at most that) bound the refit */
+    /* no figure to watch on the joined rows: the chosen ridge's own
+     * iterations bound the refit */
     if (fo.patience > 0 && best->solve.iters > 0 && best->solve.iters < fo.max_iter)
         fo.max_iter = (int)best->solve.iters;
     snprintf(j->ctx->stage, sizeof j->ctx->stage, "refit");

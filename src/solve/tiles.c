@@ -14,6 +14,7 @@
 
 #include "core/hot.h"
 #include "kmill/blas.h"
+#include "kmill/io.h"
 #include "kmill/log.h"
 #include "kmill/outfile.h"
 #include "kmill/progress.h"
@@ -115,27 +116,17 @@ static void set_write_error(km_tiles *t, int e)
 /* Spilled tile i into buf: 0, or 1 with t->err set (the first error). */
 static int read_tile(km_tiles *t, size_t i, float *buf)
 {
-    size_t len = (size_t)tile_bytes(t, i);
-    unsigned char *p = (unsigned char *)buf;
-    uint64_t off = t->off[i];
-    while (len) {
-        ssize_t r = pread(t->fd, p, len, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : EIO; /* the spill is ours: short means damaged */
-            pthread_mutex_lock(&t->mu);
-            if (!t->err)
-                t->err = km_seterr(&t->ctx->err, km_errno_code(e),
-                                   "error reading the kernel spill: %s", strerror(e));
-            pthread_mutex_unlock(&t->mu);
-            return 1;
-        }
-        p += r;
-        off += (uint64_t)r;
-        len -= (size_t)r;
-    }
-    return 0;
+    size_t len = (size_t)tile_bytes(t, i), got;
+    int e = km_pread_full(t->fd, buf, len, t->off[i], &got);
+    if (!e && got == len)
+        return 0;
+    e = e ? e : EIO; /* the spill is ours: short means damaged */
+    pthread_mutex_lock(&t->mu);
+    if (!t->err)
+        t->err = km_seterr(&t->ctx->err, km_errno_code(e), "error reading the kernel spill: %s",
+                           strerror(e));
+    pthread_mutex_unlock(&t->mu);
+    return 1;
 }
 
 static void build_task(void *arg, size_t i, int worker)
@@ -356,8 +347,8 @@ static int plan_spill(km_tiles *t, const km_tiles_opts *o, const char *dir, uint
     return 0;
 }
 
-/* Compute every tile into RAM or the spill, in parallel. On an error the caller frees the store; closing the
- * unlinked spill frees its space. */
+/* Compute every tile into RAM or the spill, in parallel. On an error the
+ * caller frees the store; closing the unlinked spill frees its space. */
 static int fill_tiles(km_tiles *t, uint64_t ram, uint64_t spill)
 {
     km_ctx *ctx = t->ctx;
